@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+DATASETS ?= ../shared/datasets
+export GUANXI_HOME ?= $(CURDIR)/var
+
+.PHONY: setup demo test lint bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(BIN)/guanxi: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras
+	@touch $@
+
+setup: $(BIN)/guanxi
+
+demo: setup
+	$(BIN)/guanxi db init
+	$(BIN)/guanxi import --source maven-crm $(DATASETS)/maven-crm
+	$(BIN)/guanxi import --source email $(DATASETS)/radoslaw-email/radoslaw_email.tsv
+	$(BIN)/guanxi db stats
+
+test: setup
+	$(BIN)/ruff check .
+	@set -e; url=$$(scripts/pg-test-server.sh start); trap 'scripts/pg-test-server.sh stop' EXIT; \
+	GUANXI_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/import.py
+
+clean:
+	rm -rf var .pytest_cache

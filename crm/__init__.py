@@ -1,0 +1,1 @@
+"""The CRM data contract, the store, importers and the simulated CRM world."""

@@ -1,0 +1,1 @@
+"""Adapters that turn third-party exports into contract tables (they invent nothing the source lacks)."""

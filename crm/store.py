@@ -1,0 +1,240 @@
+"""The store: SQLAlchemy tables generated from the data contract, bulk upserts and typed reads.
+
+SQLite (WAL) is the embedded default, PostgreSQL is used when the URL says so. Timestamps are UTC;
+SQLite keeps them as ISO-8601 text (``YYYY-MM-DDTHH:MM:SS.ffffff``), which sorts in time order so
+the ``ts`` indexes serve "before T" queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from crm.contract import TABLES, Column, Table
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+class UtcTimestamp(sa.types.TypeDecorator[dt.datetime]):
+    """``timestamptz`` on PostgreSQL, sortable ISO text on SQLite; always UTC-aware in Python."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[object]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: object, dialect: sa.Dialect) -> object:
+        if value is None:
+            return None
+        ts = pd.Timestamp(value)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return ts.strftime(_TS_FORMAT) if dialect.name == "sqlite" else ts.to_pydatetime()
+
+    def process_result_value(self, value: object, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        ts = pd.Timestamp(value)
+        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+_SA_TYPES: dict[str, sa.types.TypeEngine[object]] = {
+    "str": sa.Text(),
+    "int": sa.BigInteger(),
+    "float": sa.Float(),
+    "bool": sa.Boolean(),
+    "timestamp": UtcTimestamp(),
+}
+
+
+def _sa_column(table: Table, col: Column) -> sa.Column[object]:
+    args: list[object] = []
+    if col.references:
+        args.append(sa.ForeignKey(col.references, ondelete="CASCADE"))
+    return sa.Column(col.name, _SA_TYPES[col.kind], *args, primary_key=col.name in table.key,
+                     nullable=col.nullable and col.name not in table.key, comment=col.description)
+
+
+def build_metadata() -> sa.MetaData:
+    """SQLAlchemy metadata for every contract table, with the indexes the read paths need."""
+    md = sa.MetaData()
+    for table in TABLES.values():
+        sa.Table(table.name, md, *(_sa_column(table, c) for c in table.columns), comment=table.description)
+    t = md.tables["interactions"]
+    sa.Index("ix_interactions_rep_ts", t.c.rep_id, t.c.ts)
+    sa.Index("ix_interactions_contact_ts", t.c.contact_id, t.c.ts)
+    sa.Index("ix_interactions_ts", t.c.ts)
+    sa.Index("ix_contacts_account", md.tables["contacts"].c.account_id)
+    sa.Index("ix_opportunities_account", md.tables["opportunities"].c.account_id)
+    sa.Index("ix_opportunity_contacts_contact", md.tables["opportunity_contacts"].c.contact_id)
+    return md
+
+
+METADATA = build_metadata()
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-262144")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Engine for ``url``; creates the SQLite file's folder and turns on WAL and foreign keys."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def init_db(engine: Engine) -> None:
+    """Create missing tables and indexes (idempotent)."""
+    METADATA.create_all(engine)
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Row count of every contract table."""
+    with engine.connect() as conn:
+        return {name: int(conn.execute(sa.select(sa.func.count()).select_from(METADATA.tables[name]))
+                          .scalar_one()) for name in TABLES}
+
+
+def existing_ids(conn: Connection, table: str, column: str, values: Iterable[object]) -> set[object]:
+    """The subset of ``values`` already present in ``table.column``."""
+    wanted = list({v for v in values if v is not None})
+    found: set[object] = set()
+    col = METADATA.tables[table].c[column]
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start:start + 5000]
+        found.update(conn.execute(sa.select(col).where(col.in_(chunk))).scalars())
+    return found
+
+
+def _python_columns(table: Table, frame: pd.DataFrame, names: list[str], sqlite: bool) -> list[np.ndarray]:
+    """Column arrays of Python objects (None for null) ready for ``executemany``."""
+    cols: list[np.ndarray] = []
+    for col in (table.column(n) for n in names):
+        s = frame[col.name]
+        mask = s.isna().to_numpy()
+        if col.kind == "timestamp":
+            naive = s.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+            # SQLite keeps naive UTC text; PostgreSQL's COPY gets an explicit "Z" so no session zone applies
+            values = np.datetime_as_string(naive, unit="us", timezone="naive" if sqlite else "UTC").astype(object)
+        elif col.kind == "int":
+            values = s.astype("float64").to_numpy()
+            values = np.where(mask, 0, values).astype(np.int64).astype(object)
+        elif col.kind == "float":
+            values = s.astype("float64").to_numpy().astype(object)
+        elif col.kind == "bool":
+            values = s.astype("boolean").fillna(False).to_numpy(dtype=bool).astype(object)
+        else:
+            values = s.astype(object).to_numpy()
+        values = values.copy()
+        values[mask] = None
+        cols.append(values)
+    return cols
+
+
+def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """Insert or replace rows by key, inside the caller's transaction."""
+    if frame.empty:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    # Columns that are null throughout are not bound row by row: they are written as NULL literals.
+    names = [c.name for c in table.columns if c.name in table.key or frame[c.name].notna().any()]
+    nulls = [n for n in table.column_names if n not in names]
+    cols = _python_columns(table, frame, names, sqlite)
+    conflict = ", ".join(table.key)
+    updates = [f"{n} = excluded.{n}" for n in names if n not in table.key] + [f"{n} = NULL" for n in nulls]
+    action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+    if not sqlite:
+        _upsert_postgres(conn, table, names, cols, action, conflict)
+        return
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+           f"ON CONFLICT ({conflict}) {action}")
+    raw = conn.connection.driver_connection
+    existing = raw.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]  # type: ignore[union-attr]
+    # A bulk load into a table smaller than itself is faster with its secondary indexes rebuilt once at
+    # the end than maintained row by row; DDL is transactional in SQLite, so atomicity is kept.
+    rebuild = len(frame) >= 50_000 and len(frame) > existing
+    indexes = [ix for ix in METADATA.tables[table.name].indexes] if rebuild else []
+    for ix in indexes:
+        raw.execute(f"DROP INDEX IF EXISTS {ix.name}")  # type: ignore[union-attr]
+    raw.executemany(sql, zip(*cols, strict=True))  # type: ignore[union-attr]
+    for ix in indexes:
+        conn.execute(sa.schema.CreateIndex(ix))
+
+
+def _upsert_postgres(conn: Connection, table: Table, names: list[str], cols: list[np.ndarray], action: str,
+                     conflict: str) -> None:
+    """COPY into a temporary table, then one ``INSERT ... ON CONFLICT`` (fast and still atomic)."""
+    tmp = f"_import_{table.name}"
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute(f"CREATE TEMP TABLE {tmp} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with cur.copy(f"COPY {tmp} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in zip(*cols, strict=True):
+                copy.write_row(row)
+        cur.execute(f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} FROM {tmp} "
+                    f"ON CONFLICT ({conflict}) {action}")
+        cur.execute(f"DROP TABLE {tmp}")
+
+
+def write_tables(engine: Engine, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Upsert validated tables in one transaction: all of them are written, or none."""
+    with engine.begin() as conn:
+        for name, table in TABLES.items():
+            if name in frames:
+                upsert(conn, table, frames[name])
+
+
+def _parse(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    for col in table.columns:
+        if col.name not in frame.columns:
+            continue
+        s = frame[col.name]
+        if col.kind == "timestamp":
+            frame[col.name] = pd.to_datetime(s, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+        elif col.kind == "int":
+            frame[col.name] = pd.to_numeric(s).astype("Int64")
+        elif col.kind == "float":
+            frame[col.name] = pd.to_numeric(s).astype("Float64")
+        elif col.kind == "bool":
+            frame[col.name] = s.astype("boolean")
+        else:
+            frame[col.name] = s.astype("string")
+    return frame
+
+
+def read_table(engine: Engine, name: str, where: sa.ColumnElement[bool] | None = None,
+               columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a contract table into a typed frame (UTC timestamps, nullable dtypes)."""
+    table = TABLES[name]
+    t = METADATA.tables[name]
+    names = columns or table.column_names
+    # Raw values (no per-row type processing): parsing is done column-wise by pandas below.
+    selected = [sa.type_coerce(t.c[c], sa.types.NullType()).label(c) for c in names]
+    query = sa.select(*selected)
+    if where is not None:
+        query = query.where(where)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).fetchall(), columns=names)
+    return _parse(frame, table)
+
+
+def read_all(engine: Engine) -> dict[str, pd.DataFrame]:
+    """Every contract table, typed."""
+    return {name: read_table(engine, name) for name in TABLES}

@@ -1,0 +1,16 @@
+"""The ``guanxi`` command line. Sub-commands import their heavy dependencies lazily."""
+
+from __future__ import annotations
+
+import typer
+
+from guanxi.cli import data
+
+app = typer.Typer(help="Guanxi: next-best actions for B2B relationship selling.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+data.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

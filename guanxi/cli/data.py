@@ -1,0 +1,133 @@
+"""Data commands: import, export and store statistics."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+out = Console()
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from crm.importer import ImportResult
+
+
+class Source(enum.StrEnum):
+    files = "files"
+    maven_crm = "maven-crm"
+    email = "email"
+
+
+@contextmanager
+def store() -> Iterator[Engine]:
+    """The configured store, created if missing, disposed on exit."""
+    from crm.store import init_db, make_engine
+    from guanxi.settings import get_settings
+
+    engine = make_engine(get_settings().db_url)
+    try:
+        init_db(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _import(engine: Engine, path: Path, source: Source, epoch: str) -> ImportResult:
+    from crm.importer import import_dir, import_frames
+
+    if source is Source.files:
+        return import_dir(engine, path)
+    if source is Source.maven_crm:
+        from crm.adapters.maven import read_maven
+
+        return import_frames(engine, *read_maven(path))
+    from crm.adapters.email import read_email_archive
+
+    return import_frames(engine, *read_email_archive(path, epoch=epoch))
+
+
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="Folder of <table>.csv/.parquet files, or the source's file/folder.")],
+    source: Annotated[Source, typer.Option(help="Format of PATH.")] = Source.files,
+    epoch: Annotated[str, typer.Option(help="email only: time origin of the seconds column.")] = "1970-01-01",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Validate and import a CRM export: everything is written in one transaction, or nothing."""
+    from crm.validate import ValidationError
+
+    try:
+        with store() as engine:
+            result = _import(engine, path, source, epoch)
+    except ValidationError as exc:
+        # plain echo: problem lines must stay grep-able (no wrapping, no markup or emoji codes)
+        typer.echo(f"import refused: {exc.report.count} problem(s); nothing was written.", err=True)
+        for line in exc.report.lines():
+            typer.echo(line, err=True)
+        raise typer.Exit(1) from None
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps({"rows": result.rows, "counts": result.counts}))
+        return
+    table = RichTable("table", "rows read", "rows in store")
+    for name, count in result.counts.items():
+        table.add_row(name, str(result.rows.get(name, 0)), str(count))
+    out.print(table)
+
+
+def export_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder to write <table>.<format> files into.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+) -> None:
+    """Write every table in the import format (a round trip gives the same store)."""
+    from crm.importer import export_dir
+
+    with store() as engine:
+        written = export_dir(engine, directory, fmt)
+    out.print(", ".join(f"{n}: {c}" for n, c in written.items()))
+
+
+db_app = typer.Typer(help="Store maintenance.", no_args_is_help=True)
+
+
+@db_app.command("stats")
+def stats_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Row count of every table."""
+    from crm.store import table_counts
+
+    with store() as engine:
+        counts = table_counts(engine)
+    if as_json:
+        print(json.dumps(counts))
+        return
+    table = RichTable("table", "rows")
+    for name, count in counts.items():
+        table.add_row(name, f"{count:,}")
+    out.print(table)
+
+
+@db_app.command("init")
+def init_cmd() -> None:
+    """Create the store's tables and indexes (idempotent)."""
+    from guanxi.settings import get_settings
+
+    with store():
+        pass
+    out.print(f"store ready at {get_settings().db_url}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the data commands to the main app."""
+    app.command("import")(import_cmd)
+    app.command("export")(export_cmd)
+    app.add_typer(db_app, name="db")

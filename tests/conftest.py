@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated data home, and a store on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crm.store import init_db, make_engine
+from guanxi.settings import get_settings
+
+DATASETS = Path(os.environ.get("GUANXI_DATASETS", Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh GUANXI_HOME for the test, with settings re-read."""
+    monkeypatch.setenv("GUANXI_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("GUANXI_TEST_PG_URL")
+    if not url:
+        pytest.fail("GUANXI_TEST_PG_URL is not set: run the suite with `make test`, which starts PostgreSQL, "
+                    "or deselect with -m 'not postgres'")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"guanxi_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Store URL for both engines; also exported as GUANXI_DATABASE_URL for CLI tests."""
+    url = f"sqlite:///{home / 'guanxi.db'}" if request.param == "sqlite" else _postgres_url()
+    monkeypatch.setenv("GUANXI_DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+def tiny_tables() -> dict[str, pd.DataFrame]:
+    """A small, valid CRM export written by hand."""
+    return {
+        "reps": pd.DataFrame({"rep_id": ["r1", "r2"], "name": ["Ann", "Bo"], "is_executive": ["false", "true"]}),
+        "accounts": pd.DataFrame({"account_id": ["a1"], "name": ["Acme"], "tier": ["key"], "potential": ["50000"]}),
+        "contacts": pd.DataFrame({"contact_id": ["c1", "c2"], "account_id": ["a1", "a1"],
+                                  "seniority": ["director", "c_level"], "buying_role": ["influencer", "decision_maker"],
+                                  "birthday_month": ["3", ""], "birthday_day": ["14", ""]}),
+        "opportunities": pd.DataFrame({"opportunity_id": ["o1"], "account_id": ["a1"], "owner_rep_id": ["r1"],
+                                       "amount": ["12000.5"], "created_at": ["2024-01-05T09:00:00Z"],
+                                       "outcome": ["open"], "competitors": ["2"]}),
+        "interactions": pd.DataFrame({
+            "interaction_id": ["i1", "i2", "i3"],
+            "ts": ["2024-01-10T10:00:00Z", "2024-01-11 08:30:00+08:00", "2024-02-01T12:00:00"],
+            "rep_id": ["r1", "r1", "r2"], "contact_id": ["c1", "c1", "c2"],
+            "channel": ["email", "call", "visit"], "direction": ["outbound", "inbound", "outbound"],
+            "duration_min": ["", "15", "60"], "depth": ["1", "2", ""], "occasion": ["holiday", "", ""],
+            "opportunity_id": ["", "o1", "o1"], "favor": ["", "", "given"], "with_executive": ["", "", "true"]}),
+        "opportunity_stages": pd.DataFrame({"opportunity_id": ["o1", "o1"],
+                                            "entered_at": ["2024-01-05T09:00:00Z", "2024-02-01T00:00:00Z"],
+                                            "stage": ["qualification", "proposal"]}),
+        "opportunity_contacts": pd.DataFrame({"opportunity_id": ["o1"], "contact_id": ["c2"],
+                                              "role": ["decision_maker"], "stance": ["neutral"]}),
+    }
+
+
+def write_dir(directory: Path, tables: dict[str, pd.DataFrame]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(directory / f"{name}.csv", index=False)
+    return directory
