@@ -1,0 +1,1 @@
+"""Next-best-action engine, HTTP API and batch scoring."""

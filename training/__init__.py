@@ -1,0 +1,1 @@
+"""Labels, time-based splits, models, evaluation, MLflow logging, registry and promotion."""
