@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
-DATASETS ?= ../shared/datasets
+DATASETS ?= $(firstword $(wildcard ../shared/datasets /work/shared/datasets) ../shared/datasets)
 export GUANXI_HOME ?= $(CURDIR)/var
 
 .PHONY: setup demo test lint bench clean

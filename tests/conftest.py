@@ -15,7 +15,18 @@ from sqlalchemy.engine import Engine
 from crm.store import init_db, make_engine
 from guanxi.settings import get_settings
 
-DATASETS = Path(os.environ.get("GUANXI_DATASETS", Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"))
+
+def _datasets() -> Path:
+    """The shared datasets: $GUANXI_DATASETS, else ../shared/datasets beside the checkout, else /work/shared."""
+    candidates = [os.environ.get("GUANXI_DATASETS"), Path(__file__).resolve().parents[2] / "shared" / "datasets",
+                  "/work/shared/datasets"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "maven-crm").is_dir():
+            return Path(candidate)
+    return Path(candidates[1])
+
+
+DATASETS = _datasets()
 
 
 @pytest.fixture
