@@ -1,0 +1,133 @@
+"""Roll the world forward under a policy and count what it brings, with common random numbers.
+
+A policy is a function ``(view) -> (pairs, actions)``: on each day, which pairs each rep acts on and
+how (at most ``k`` per rep). Every policy faces the same random future: the path and outcome streams
+depend only on the seed and the day, never on what the policy did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from crm.sim.engine import EFFECT, State, _sigmoid
+from crm.sim.params import DYN, A
+from crm.sim.simulate import SimResult
+
+CATALOG = (A["greet"], A["check_in"], A["visit"], A["consult"], A["mentor"], A["favor"], A["executive_event"])
+
+
+@dataclass(frozen=True)
+class View:
+    """What a policy sees on a day: the world, the state (replica 0) and the action budget."""
+
+    sim: SimResult
+    state: State
+    day: int
+    k: int
+    rng: np.random.Generator
+
+
+Policy = Callable[[View], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    won_revenue: float
+    new_effective: int
+    actions: int
+    violations: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"won_revenue": self.won_revenue, "new_effective": self.new_effective, "actions": self.actions,
+                "violations": self.violations}
+
+
+def top_k_per_rep(sim: SimResult, score: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best-scoring pairs of each rep (scores ≤ 0 are never chosen)."""
+    reps = sim.pop.pair_rep
+    order = np.lexsort((-score, reps))
+    rank = np.arange(len(order)) - np.searchsorted(reps[order], reps[order])
+    chosen = order[(rank < k) & (score[order] > 0)]
+    return np.sort(chosen)
+
+
+def habits(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """The reps' own habits: no recommendations at all."""
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+
+
+def random_eligible(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Random catalog actions on random pairs not touched in the past week."""
+    eligible = ~(view.day - np.nan_to_num(view.state.last_touch[0], nan=-1e9) < 7)
+    score = np.where(eligible, view.rng.random(len(eligible)) + 1e-9, 0.0)
+    pairs = top_k_per_rep(view.sim, score, view.k)
+    return pairs, view.rng.choice(CATALOG, len(pairs))
+
+
+def oracle_greedy(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Best action by the true model: immediate bond gain × how much the bond is worth to the pair and its deal."""
+    sim, s = view.sim, view.state
+    world = sim.world
+    b = s.bond[0]
+    fatigue = np.clip(1 - s.load[0] / DYN.fatigue_zero_at, -1, 1)
+    occasion = world.cal.greeting_day[min(view.day, len(world.cal.greeting_day) - 1)]
+    value = sim.pop.rep_value[sim.pop.pair_rep] * np.exp(-b / DYN.saturation) * fatigue
+    gains = []
+    for a in CATALOG:
+        g = EFFECT[a] * value
+        if a == A["greet"]:
+            g = g * (DYN.occasion_multiplier if occasion else DYN.off_occasion_greeting)
+        if a == A["consult"]:
+            g = np.where(b < DYN.consult_gate, g * 0.1, g)
+        if a == A["mentor"]:
+            g = np.where(b < DYN.mentor_gate, -1.0, g)
+        if a == A["executive_event"]:
+            g = g * (1 + DYN.executive_seniority_gain * world.pair_sen / 4)
+        gains.append(g)
+    gains = np.stack(gains)
+    best = gains.argmax(axis=0)
+    x = DYN.return_slope * (b - DYN.return_center)
+    slope = DYN.return_base * world.sen_return * DYN.return_slope * _sigmoid(x) * (1 - _sigmoid(x))
+    deal = s.deal_open[0, world.pair_acct] & s.on_chain[0, sim.pop.pair_con]
+    worth = slope * 180 + np.where(deal, 0.3 * s.deal_amount[0, world.pair_acct] / 1e5, 0.0)
+    score = gains.max(axis=0) * worth
+    pairs = top_k_per_rep(sim, score, view.k)
+    return pairs, np.array(CATALOG)[best[pairs]]
+
+
+BUILTIN: dict[str, Policy] = {"habits": habits, "random": random_eligible, "oracle": oracle_greedy}
+
+
+def rollout(sim: SimResult, policy: Policy, start_day: int, weeks: int = 26, k: int = 3,
+            compliance: float = 1.0, seed: int = 0) -> RolloutResult:
+    """Advance the world ``weeks`` from ``start_day`` with reps also doing the policy's actions."""
+    world, pop = sim.world, sim.pop
+    state = sim.state_at(start_day)
+    path = np.random.default_rng([sim.seed, 20, seed])
+    outcome = np.random.default_rng([sim.seed, 21, seed])
+    choice = np.random.default_rng([sim.seed, 22, seed])
+    effective = np.zeros(pop.n_pairs, dtype=bool)
+    revenue, actions, violations = 0.0, 0, 0
+    for day in range(start_day + 1, start_day + 1 + weeks * 7):
+        pairs, acts = policy(View(sim, state, day, k, choice))
+        comply = choice.random(len(pairs)) < compliance
+        pairs, acts = pairs[comply], acts[comply]
+        violations += int((np.bincount(pop.pair_rep[pairs], minlength=pop.size.reps) > k).sum())
+        override = None
+        if len(pairs):
+            override = np.full((1, pop.n_pairs), -1)
+            override[0, pairs] = acts
+        actions += len(pairs)
+        amount = state.deal_amount[0].copy()
+        out = world.step(state, day, path, override=override)
+        u_ret, u_win = outcome.random(pop.n_pairs), outcome.random(pop.size.accounts)
+        effective |= u_ret < out.hazard[0]
+        if out.p_win is not None:
+            won = out.closed[0] & (u_win < out.p_win[0])
+            revenue += float(amount[won].sum())
+            chain = out.chain_before[0, pop.pair_con] & world.pair_owner
+            effective |= chain & won[world.pair_acct]
+    return RolloutResult(revenue, int(effective.sum()), actions, violations)

@@ -1,0 +1,260 @@
+"""Run the world's history and write it as data-contract tables, keeping the truth beside them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from crm import vocab
+from crm.sim.engine import N_STAGES, State, World, initial_state
+from crm.sim.params import ACTIONS, DYN, SIZES, A, Size
+from crm.sim.population import INDUSTRIES, REGIONS, Population, build_population
+
+STAGE_NAMES = vocab.OPEN_STAGES[:2] + vocab.OPEN_STAGES[3:5]  # prospecting, qualification, proposal, negotiation
+PRODUCTS = ("Platform", "Analytics", "Services", "Support")
+BUSINESS_CHANNELS = np.array(["email", "call", "meeting", "video_call"])
+
+
+def path_rng(seed: int) -> np.random.Generator:
+    """The stream that drives the latent path (actions, bonds, deal stages)."""
+    return np.random.default_rng([seed, 2])
+
+
+def outcome_rng(seed: int) -> np.random.Generator:
+    """The stream that draws outcomes (returns, wins) given the path."""
+    return np.random.default_rng([seed, 3])
+
+
+@dataclass
+class SimResult:
+    """The simulated tables plus the truth: hidden population, and every return event per pair."""
+
+    seed: int
+    size: Size
+    pop: Population
+    world: World
+    tables: dict[str, pd.DataFrame]
+    returns: pd.DataFrame  # pair, day, kind ('request', 'referral', 'won')
+    snapshots: dict[int, State]
+
+    def day_of(self, ts: pd.Timestamp | str) -> int:
+        """Day index of a timestamp (day 0 is the start)."""
+        return int((pd.Timestamp(ts, tz="UTC") if isinstance(ts, str) else ts).floor("D").value
+                   - self.pop.start.value) // 86_400_000_000_000
+
+    def state_at(self, day: int) -> State:
+        """The latent state at the end of ``day`` (a snapshot, or the path re-run to it)."""
+        if day in self.snapshots:
+            return self.snapshots[day].copy()
+        state = initial_state(self.pop)
+        rng = path_rng(self.seed)
+        for d in range(day + 1):
+            self.world.step(state, d, rng)
+        return state
+
+
+def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int, ...] = (),
+             progress: bool = False) -> SimResult:
+    """Simulate ``size.days`` days of history from ``seed``; same seed, same tables."""
+    size = SIZES[size] if isinstance(size, str) else size
+    pop = build_population(size, seed)
+    world = World(pop, size.days + 400)
+    state = initial_state(pop)
+    rng, out_rng = path_rng(seed), outcome_rng(seed)
+    rec = _Recorder(pop, np.random.default_rng([seed, 4]))
+    snaps: dict[int, State] = {}
+    days = range(size.days)
+    if progress:
+        from rich.progress import track
+
+        days = track(days, description=f"simulating {size.days} days")
+    for day in days:
+        deal_before = state.deal_seq[0].copy()
+        out = world.step(state, day, rng, record=True)
+        rec.day(day, state, out, deal_before, out_rng)
+        if day in snapshot_days:
+            snaps[day] = state.copy()
+    tables = rec.tables(state, size.days)
+    return SimResult(seed, size, pop, world, tables, rec.returns_frame(), snaps)
+
+
+class _Recorder:
+    """Turns each day's events into rows."""
+
+    def __init__(self, pop: Population, rng: np.random.Generator) -> None:
+        self.pop, self.rng = pop, rng
+        self.inter: list[dict[str, np.ndarray]] = []
+        self.ret_pair: list[np.ndarray] = []
+        self.ret_day: list[np.ndarray] = []
+        self.ret_kind: list[np.ndarray] = []
+        self.opps: list[dict[str, object]] = []
+        self.stages: list[tuple[int, int, str]] = []
+        self.chain: list[tuple[int, int, int, str]] = []
+        self.open_deal = np.full(pop.size.accounts, -1)
+
+    def _ts(self, day: int, n: int, start_hour: float = 8.0, span: float = 10.0) -> np.ndarray:
+        seconds = (day * 86400 + (start_hour + self.rng.random(n) * span) * 3600).astype(np.int64)
+        return self.pop.start.value // 1000 + seconds * 1_000_000
+
+    def day(self, day: int, s: State, out, deal_before: np.ndarray, out_rng: np.random.Generator) -> None:  # noqa: ANN001
+        pop, rng = self.pop, self.rng
+        # deals first, so today's touches can point at a deal created today
+        chain_now = (out.chain_before if out.chain_before is not None else s.on_chain)[0]
+        u_win = out_rng.random(pop.size.accounts)
+        closed, lost = out.closed[0], out.lost_early[0]
+        for a in np.flatnonzero(closed | lost):
+            deal = self.open_deal[a]
+            won = bool(closed[a] and u_win[a] < out.p_win[0, a])
+            rec = self.opps[deal]
+            rec.update(closed_day=day, outcome="won" if won else "lost")
+            self.stages.append((deal, day, "won" if won else "lost"))
+            if won:
+                owner_pairs = np.flatnonzero((pop.pair_rep == pop.acct_owner[a]) & (pop.con_acct[pop.pair_con] == a)
+                                             & chain_now[pop.pair_con])
+                self._returns(owner_pairs, day, "won")
+            self.open_deal[a] = -1
+        for a, stage in out.stage_moves:
+            if self.open_deal[a] >= 0:
+                self.stages.append((self.open_deal[a], day, STAGE_NAMES[min(stage, N_STAGES - 1)]))
+        for a in out.created:
+            deal = len(self.opps)
+            self.open_deal[a] = deal
+            n_prev = sum(1 for o in self.opps if o["account"] == a)
+            self.opps.append(dict(account=a, owner=pop.acct_owner[a], created_day=day,
+                                  amount=float(s.deal_amount[0, a]),
+                                  competitors=int(s.deal_competitors[0, a]), closed_day=None, outcome="open",
+                                  type="new_business" if n_prev == 0 else rng.choice(["expansion", "renewal"]),
+                                  product=PRODUCTS[rng.integers(len(PRODUCTS))]))
+            self.stages.append((deal, day, "prospecting"))
+            cmax = np.maximum.reduceat(s.bond[0], pop.con_pair_start)
+            for c in np.flatnonzero(s.on_chain[0] & (pop.con_acct == a)):
+                stance = ("champion" if cmax[c] > 1.6 else "supporter" if cmax[c] > 0.9 else
+                          "neutral" if cmax[c] > 0.3 else "skeptic")
+                self.chain.append((deal, int(c), day, stance))
+        # touches by our reps, and the contacts' replies
+        p, k = out.act_pairs, out.act_kind
+        if len(p):
+            n = len(p)
+            con = pop.pair_con[p]
+            acct = pop.con_acct[con]
+            channel = np.array(ACTIONS.channels)[k]
+            business = k == A["business"]
+            channel = np.where(business, BUSINESS_CHANNELS[rng.integers(0, 4, n)], channel)
+            birthday = (pop.con_bmonth[con] == _month(pop, day)) & (pop.con_bday[con] == _mday(pop, day))
+            occasion = np.where(k == A["greet"], np.where(birthday, "birthday", "holiday"), None)
+            deal = self.open_deal[acct]
+            opp = np.where(out.act_need & (deal >= 0) & s.on_chain[0, con], deal, -1)
+            favor = np.where(k == A["favor"], "given", np.where(out.act_ask, "received", None))
+            dur = np.array(ACTIONS.durations)[k] * rng.uniform(0.6, 1.4, n)
+            dur = np.where(np.isin(channel, ["email", "message", "social"]), np.nan, np.round(dur))
+            ts = self._ts(day, n)
+            base = dict(rep=pop.pair_rep[p], con=con, channel=channel, depth=np.array(ACTIONS.depths)[k],
+                        occasion=occasion, opp=opp, favor=favor, exec=k == A["executive_event"])
+            self.inter.append(dict(base, ts=ts, direction=np.full(n, "outbound"), dur=dur))
+            rp = out.act_reply
+            if rp.any():
+                delay = np.minimum(rng.exponential(8 * 3600, rp.sum()), 5 * 86400).astype(np.int64) * 1_000_000
+                reply = {key: val[rp] for key, val in base.items()}
+                reply.update(favor=np.full(rp.sum(), None), occasion=np.full(rp.sum(), None),
+                             exec=np.zeros(rp.sum(), dtype=bool))
+                self.inter.append(dict(reply, ts=ts[rp] + delay, direction=np.full(rp.sum(), "inbound"),
+                                       dur=np.full(rp.sum(), np.nan)))
+        # returns: inbound requests and referrals, drawn from today's hazard
+        hit = np.flatnonzero(out_rng.random(pop.n_pairs) < out.hazard[0])
+        if len(hit):
+            referral = rng.random(len(hit)) < DYN.referral_share
+            self._returns(hit[~referral], day, "request")
+            self._returns(hit[referral], day, "referral")
+            con = pop.pair_con[hit]
+            n = len(hit)
+            channel = np.where(rng.random(n) < 0.6, "email", "call")
+            self.inter.append(dict(rep=pop.pair_rep[hit], con=con, channel=channel,
+                                   depth=np.full(n, 2), occasion=np.where(referral, "referral", "business_request"),
+                                   opp=np.full(n, -1), favor=np.full(n, None), exec=np.zeros(n, dtype=bool),
+                                   ts=self._ts(day, n), direction=np.full(n, "inbound"), dur=np.full(n, np.nan)))
+
+    def _returns(self, pairs: np.ndarray, day: int, kind: str) -> None:
+        if len(pairs):
+            self.ret_pair.append(pairs)
+            self.ret_day.append(np.full(len(pairs), day))
+            self.ret_kind.append(np.full(len(pairs), kind))
+
+    def returns_frame(self) -> pd.DataFrame:
+        if not self.ret_pair:
+            return pd.DataFrame({"pair": [], "day": [], "kind": []})
+        return pd.DataFrame({"pair": np.concatenate(self.ret_pair), "day": np.concatenate(self.ret_day),
+                             "kind": np.concatenate(self.ret_kind)})
+
+    def tables(self, s: State, days: int) -> dict[str, pd.DataFrame]:
+        pop = self.pop
+        size = pop.size
+        start_us = pop.start.value // 1000
+        rep_ids = np.array([f"R{i:04d}" for i in range(size.reps)])
+        acct_ids = np.array([f"A{i:05d}" for i in range(size.accounts)])
+        con_ids = np.array([f"C{i:06d}" for i in range(size.contacts)])
+
+        def ts(day_values: np.ndarray) -> pd.Series:
+            return pd.to_datetime(start_us + np.asarray(day_values, dtype=np.int64) * 86_400_000_000, unit="us",
+                                  utc=True)
+
+        reps = pd.DataFrame({"rep_id": rep_ids, "name": [f"Rep {i}" for i in range(size.reps)],
+                             "team": np.where(pop.rep_is_exec, "executives",
+                                              [f"team-{i % 5}" for i in range(size.reps)]),
+                             "is_executive": pop.rep_is_exec})
+        accounts = pd.DataFrame({"account_id": acct_ids, "name": [f"Account {i}" for i in range(size.accounts)],
+                                 "industry": np.array(INDUSTRIES)[pop.acct_industry],
+                                 "tier": np.array(vocab.ACCOUNT_TIERS)[pop.acct_tier],
+                                 "potential": np.round(pop.acct_potential, -2),
+                                 "region": np.array(REGIONS)[pop.acct_region]})
+        contacts = pd.DataFrame({"contact_id": con_ids, "account_id": acct_ids[pop.con_acct],
+                                 "name": [f"Contact {i}" for i in range(size.contacts)],
+                                 "email": [f"contact{i}@example.com" for i in range(size.contacts)],
+                                 "seniority": np.array(vocab.SENIORITIES)[pop.con_seniority],
+                                 "buying_role": np.array(vocab.BUYING_ROLES)[pop.con_role],
+                                 "birthday_month": pop.con_bmonth, "birthday_day": pop.con_bday})
+        parts = {k: np.concatenate([d[k] for d in self.inter]) for k in self.inter[0]} if self.inter else {}
+        order = np.argsort(parts["ts"], kind="stable")
+        parts = {k: v[order] for k, v in parts.items()}
+        n = len(order)
+        deal_ids = np.array([f"D{i:06d}" for i in range(len(self.opps))] + [None], dtype=object)
+        interactions = pd.DataFrame({
+            "interaction_id": np.char.add("I", np.char.zfill(np.arange(n).astype(str), 9)),
+            "ts": pd.to_datetime(parts["ts"], unit="us", utc=True),
+            "rep_id": rep_ids[parts["rep"]], "contact_id": con_ids[parts["con"]],
+            "channel": parts["channel"], "direction": parts["direction"],
+            "duration_min": parts["dur"], "depth": parts["depth"], "occasion": parts["occasion"],
+            "opportunity_id": deal_ids[parts["opp"]], "favor": parts["favor"], "with_executive": parts["exec"],
+        })
+        interactions = interactions[interactions["ts"] < ts([days])[0]].reset_index(drop=True)
+        opps = pd.DataFrame(self.opps)
+        opportunities = pd.DataFrame({
+            "opportunity_id": deal_ids[:-1], "account_id": acct_ids[opps["account"]],
+            "owner_rep_id": rep_ids[opps["owner"]], "amount": opps["amount"],
+            "closed_amount": np.where(opps["outcome"] == "won", opps["amount"], np.nan),
+            "type": opps["type"], "product": opps["product"], "created_at": ts(opps["created_day"]),
+            "closed_at": ts(opps["closed_day"].fillna(-1).astype(int)).where(opps["closed_day"].notna()),
+            "outcome": opps["outcome"], "competitors": opps["competitors"],
+            "attributes": [json.dumps({"segment": t})
+                           for t in np.array(vocab.ACCOUNT_TIERS)[pop.acct_tier[opps["account"]]]],
+        })
+        st = pd.DataFrame(self.stages, columns=["deal", "day", "stage"])
+        st["entered_at"] = ts(st["day"]) + pd.to_timedelta(st.groupby(["deal", "day"]).cumcount(), unit="s")
+        stages = pd.DataFrame({"opportunity_id": deal_ids[st["deal"]], "entered_at": st["entered_at"],
+                               "stage": st["stage"]})
+        ch = pd.DataFrame(self.chain, columns=["deal", "con", "day", "stance"])
+        opp_contacts = pd.DataFrame({"opportunity_id": deal_ids[ch["deal"]], "contact_id": con_ids[ch["con"]],
+                                     "role": np.array(vocab.BUYING_ROLES)[pop.con_role[ch["con"]]],
+                                     "stance": ch["stance"], "added_at": ts(ch["day"])})
+        return {"reps": reps, "accounts": accounts, "contacts": contacts, "opportunities": opportunities,
+                "interactions": interactions, "opportunity_stages": stages, "opportunity_contacts": opp_contacts}
+
+
+def _month(pop: Population, day: int) -> int:
+    return (pop.start + pd.Timedelta(days=day)).month
+
+
+def _mday(pop: Population, day: int) -> int:
+    return (pop.start + pd.Timedelta(days=day)).day

@@ -1,0 +1,137 @@
+"""The simulated world: reproducible, valid, tuned to its documented base rates, with a calibrated
+oracle, effects of the documented signs, and policy rollouts on common random numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm.sim.oracle import action_effect, truth_at
+from crm.sim.params import A
+from crm.sim.rollout import BUILTIN, rollout
+from crm.sim.simulate import SimResult, simulate
+from crm.validate import validate_tables
+
+
+@pytest.fixture(scope="module")
+def small() -> SimResult:
+    return simulate("small", seed=5)
+
+
+@pytest.fixture(scope="module")
+def demo() -> SimResult:
+    return simulate("demo", seed=3)
+
+
+def test_same_seed_same_tables_other_seed_other_tables(small: SimResult) -> None:
+    again = simulate("small", seed=5)
+    for name, frame in small.tables.items():
+        pd.testing.assert_frame_equal(frame, again.tables[name])
+    other = simulate("small", seed=6)
+    assert not small.tables["interactions"].equals(other.tables["interactions"])
+
+
+def test_output_passes_the_data_contract(small: SimResult) -> None:
+    typed = validate_tables(small.tables, {n: n for n in small.tables}, lambda t, c, v: set())
+    assert {n: len(f) for n, f in typed.items()} == {n: len(f) for n, f in small.tables.items()}
+    inter = small.tables["interactions"]
+    assert set(inter["depth"]) <= {0, 1, 2, 3, 4}
+    assert inter["ts"].max() < small.pop.start + pd.Timedelta(days=small.size.days)
+
+
+def _active_pairs(sim: SimResult, day: int) -> np.ndarray:
+    inter = sim.tables["interactions"]
+    d = (inter["ts"] - sim.pop.start).dt.days
+    recent = inter[(d <= day) & (d > day - 365)]
+    reps = recent["rep_id"].str[1:].astype(int).to_numpy()
+    cons = recent["contact_id"].str[1:].astype(int).to_numpy()
+    key = pd.Series(np.arange(sim.pop.n_pairs), index=pd.MultiIndex.from_arrays([sim.pop.pair_rep, sim.pop.pair_con]))
+    return np.unique(key.reindex(pd.MultiIndex.from_arrays([reps, cons])).dropna().astype(int).to_numpy())
+
+
+def _effective(sim: SimResult, day: int, horizon: int) -> np.ndarray:
+    ret = sim.returns
+    y = np.zeros(sim.pop.n_pairs, dtype=bool)
+    y[ret.loc[(ret["day"] > day) & (ret["day"] <= day + horizon), "pair"].to_numpy()] = True
+    return y
+
+
+def test_demo_world_base_rates(demo: SimResult) -> None:
+    tables = demo.tables
+    assert 800_000 <= len(tables["interactions"]) <= 1_300_000
+    assert len(tables["opportunities"]) >= 3000
+    day = demo.size.days - 200
+    share = _effective(demo, day, 180)[_active_pairs(demo, day)].mean()
+    assert 0.10 <= share <= 0.25, share
+    closed = tables["opportunities"][tables["opportunities"]["outcome"] != "open"]
+    assert 0.20 <= (closed["outcome"] == "won").mean() <= 0.40
+    assert 60 <= (closed["closed_at"] - closed["created_at"]).dt.days.median() <= 120
+
+
+def test_oracle_is_calibrated(demo: SimResult) -> None:
+    """Deciles of oracle P(effective) over three cutoffs: observed rate within 2 points of the mean."""
+    frames = []
+    for day in (550, 730, 900):
+        truth = truth_at(demo, day, horizon=180, replicas=32)
+        frames.append(pd.DataFrame({"p": truth.p_effective, "y": _effective(demo, day, 180)}))
+    df = pd.concat(frames, ignore_index=True)
+    assert len(df) >= 10_000
+    df["decile"] = pd.qcut(df["p"].rank(method="first"), 10, labels=False)
+    by = df.groupby("decile").agg(p=("p", "mean"), y=("y", "mean"))
+    gap = (by["y"] - by["p"]).abs()
+    assert (gap <= 0.02).all(), by.assign(gap=gap)
+    assert by["p"].iloc[-1] > 5 * by["p"].iloc[0]  # and it discriminates
+
+
+def _one_per_account(sim: SimResult, mask: np.ndarray) -> np.ndarray:
+    idx = np.flatnonzero(mask)
+    _, first = np.unique(sim.world.pair_acct[idx], return_index=True)
+    return idx[first]
+
+
+def test_greeting_a_silent_once_close_contact_raises_p_effective(small: SimResult) -> None:
+    day = int(np.flatnonzero(small.world.cal.greeting_day[300:])[0]) + 300 - 1  # greet on the occasion
+    s = small.state_at(day)
+    silent = day - np.nan_to_num(s.last_touch[0], nan=-1e9) > 90
+    pairs = _one_per_account(small, silent & (s.bond[0] > 0.4))
+    assert len(pairs) >= 10
+    uplift = action_effect(small, day, pairs, A["greet"], replicas=16)
+    assert uplift.mean() > 0.002
+    assert (uplift > 0).mean() > 0.9
+
+
+def test_personal_advice_to_a_stranger_does_not_help(small: SimResult) -> None:
+    day = 400
+    s = small.state_at(day)
+    pairs = _one_per_account(small, s.bond[0] == 0)
+    assert len(pairs) >= 10
+    uplift = action_effect(small, day, pairs, A["mentor"], replicas=16)
+    assert uplift.max() <= 1e-9
+
+
+def test_tenth_visit_in_a_week_lowers_p_effective(small: SimResult) -> None:
+    day = 400
+    s = small.state_at(day)
+    pairs = _one_per_account(small, (s.bond[0] > 0.5) & (s.bond[0] < 1.5))
+
+    def nine_visits_this_week(state) -> None:  # noqa: ANN001
+        state.load[0, pairs] = 9.0
+
+    first = action_effect(small, day, pairs, A["visit"], replicas=16)
+    tenth = action_effect(small, day, pairs, A["visit"], replicas=16, edit=nine_visits_this_week)
+    assert first.mean() > 0
+    assert tenth.mean() < 0
+    assert (tenth < 0).mean() > 0.9
+
+
+def test_rollouts_share_the_future_and_respect_the_budget(small: SimResult) -> None:
+    results = {name: rollout(small, policy, 300, weeks=8, k=2) for name, policy in BUILTIN.items()}
+    again = rollout(small, BUILTIN["random"], 300, weeks=8, k=2)
+    assert again == results["random"]
+    assert results["habits"].actions == 0
+    assert all(r.violations == 0 for r in results.values())
+    per_day = small.size.reps * 2
+    assert results["oracle"].actions <= per_day * 8 * 7
+    assert results["oracle"].new_effective > results["habits"].new_effective
+    assert results["oracle"].new_effective > results["random"].new_effective
