@@ -21,9 +21,12 @@ $(BIN)/guanxi: pyproject.toml uv.lock | $(UV)
 setup: $(BIN)/guanxi
 
 demo: setup
-	$(BIN)/guanxi db init
-	$(BIN)/guanxi import --source maven-crm $(DATASETS)/maven-crm
-	$(BIN)/guanxi import --source email $(DATASETS)/radoslaw-email/radoslaw_email.tsv
+	@echo "== the real sample exports, into their own store ($(GUANXI_HOME)/real.db)"
+	GUANXI_DATABASE_URL=sqlite:///$(GUANXI_HOME)/real.db $(BIN)/guanxi import --source maven-crm $(DATASETS)/maven-crm
+	GUANXI_DATABASE_URL=sqlite:///$(GUANXI_HOME)/real.db $(BIN)/guanxi import --source email \
+		$(DATASETS)/radoslaw-email/radoslaw_email.tsv
+	@echo "== the simulated demo world (seed 7), into the default store ($(GUANXI_HOME)/guanxi.db)"
+	$(BIN)/guanxi simulate --size demo --seed 7
 	$(BIN)/guanxi db stats
 
 test: setup
@@ -36,6 +39,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/import.py
+	$(BIN)/python benchmarks/simulate.py
 
 clean:
 	rm -rf var .pytest_cache

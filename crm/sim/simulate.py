@@ -94,6 +94,10 @@ class _Recorder:
         self.stages: list[tuple[int, int, str]] = []
         self.chain: list[tuple[int, int, int, str]] = []
         self.open_deal = np.full(pop.size.accounts, -1)
+        self.deals_at = np.zeros(pop.size.accounts, dtype=np.int64)
+        # contacts are sorted by account and pairs by contact, so each account owns contiguous ranges
+        self.con_range = np.searchsorted(pop.con_acct, np.arange(pop.size.accounts + 1))
+        self.pair_range = np.searchsorted(pop.pair_acct, np.arange(pop.size.accounts + 1))
 
     def _ts(self, day: int, n: int, start_hour: float = 8.0, span: float = 10.0) -> np.ndarray:
         seconds = (day * 86400 + (start_hour + self.rng.random(n) * span) * 3600).astype(np.int64)
@@ -112,25 +116,27 @@ class _Recorder:
             rec.update(closed_day=day, outcome="won" if won else "lost")
             self.stages.append((deal, day, "won" if won else "lost"))
             if won:
-                owner_pairs = np.flatnonzero((pop.pair_rep == pop.acct_owner[a]) & (pop.con_acct[pop.pair_con] == a)
-                                             & chain_now[pop.pair_con])
+                at = np.arange(self.pair_range[a], self.pair_range[a + 1])
+                owner_pairs = at[(pop.pair_rep[at] == pop.acct_owner[a]) & chain_now[pop.pair_con[at]]]
                 self._returns(owner_pairs, day, "won")
             self.open_deal[a] = -1
         for a, stage in out.stage_moves:
             if self.open_deal[a] >= 0:
                 self.stages.append((self.open_deal[a], day, STAGE_NAMES[min(stage, N_STAGES - 1)]))
+        cmax = np.maximum.reduceat(s.bond[0], pop.con_pair_start) if len(out.created) else None
         for a in out.created:
             deal = len(self.opps)
             self.open_deal[a] = deal
-            n_prev = sum(1 for o in self.opps if o["account"] == a)
+            n_prev = self.deals_at[a]
+            self.deals_at[a] += 1
             self.opps.append(dict(account=a, owner=pop.acct_owner[a], created_day=day,
                                   amount=float(s.deal_amount[0, a]),
                                   competitors=int(s.deal_competitors[0, a]), closed_day=None, outcome="open",
                                   type="new_business" if n_prev == 0 else rng.choice(["expansion", "renewal"]),
                                   product=PRODUCTS[rng.integers(len(PRODUCTS))]))
             self.stages.append((deal, day, "prospecting"))
-            cmax = np.maximum.reduceat(s.bond[0], pop.con_pair_start)
-            for c in np.flatnonzero(s.on_chain[0] & (pop.con_acct == a)):
+            lo, hi = self.con_range[a], self.con_range[a + 1]
+            for c in lo + np.flatnonzero(s.on_chain[0, lo:hi]):
                 stance = ("champion" if cmax[c] > 1.6 else "supporter" if cmax[c] > 0.9 else
                           "neutral" if cmax[c] > 0.3 else "skeptic")
                 self.chain.append((deal, int(c), day, stance))
@@ -153,14 +159,14 @@ class _Recorder:
             ts = self._ts(day, n)
             base = dict(rep=pop.pair_rep[p], con=con, channel=channel, depth=np.array(ACTIONS.depths)[k],
                         occasion=occasion, opp=opp, favor=favor, exec=k == A["executive_event"])
-            self.inter.append(dict(base, ts=ts, direction=np.full(n, "outbound"), dur=dur))
+            self._add(dict(base, ts=ts, direction=np.full(n, "outbound"), dur=dur))
             rp = out.act_reply
             if rp.any():
                 delay = np.minimum(rng.exponential(8 * 3600, rp.sum()), 5 * 86400).astype(np.int64) * 1_000_000
                 reply = {key: val[rp] for key, val in base.items()}
                 reply.update(favor=np.full(rp.sum(), None), occasion=np.full(rp.sum(), None),
                              exec=np.zeros(rp.sum(), dtype=bool))
-                self.inter.append(dict(reply, ts=ts[rp] + delay, direction=np.full(rp.sum(), "inbound"),
+                self._add(dict(reply, ts=ts[rp] + delay, direction=np.full(rp.sum(), "inbound"),
                                        dur=np.full(rp.sum(), np.nan)))
         # returns: inbound requests and referrals, drawn from today's hazard
         hit = np.flatnonzero(out_rng.random(pop.n_pairs) < out.hazard[0])
@@ -171,10 +177,18 @@ class _Recorder:
             con = pop.pair_con[hit]
             n = len(hit)
             channel = np.where(rng.random(n) < 0.6, "email", "call")
-            self.inter.append(dict(rep=pop.pair_rep[hit], con=con, channel=channel,
+            self._add(dict(rep=pop.pair_rep[hit], con=con, channel=channel,
                                    depth=np.full(n, 2), occasion=np.where(referral, "referral", "business_request"),
                                    opp=np.full(n, -1), favor=np.full(n, None), exec=np.zeros(n, dtype=bool),
                                    ts=self._ts(day, n), direction=np.full(n, "inbound"), dur=np.full(n, np.nan)))
+
+    def _add(self, rows: dict[str, np.ndarray]) -> None:
+        """Keep categorical columns as small integer codes: the large world holds 12M rows."""
+        for key, cats in _CATEGORIES.items():
+            rows[key] = pd.Categorical(rows[key], categories=cats).codes
+        rows["rep"], rows["con"] = rows["rep"].astype(np.int32), rows["con"].astype(np.int32)
+        rows["depth"], rows["dur"] = rows["depth"].astype(np.int8), rows["dur"].astype(np.float32)
+        self.inter.append(rows)
 
     def _returns(self, pairs: np.ndarray, day: int, kind: str) -> None:
         if len(pairs):
@@ -220,13 +234,23 @@ class _Recorder:
         parts = {k: v[order] for k, v in parts.items()}
         n = len(order)
         deal_ids = np.array([f"D{i:06d}" for i in range(len(self.opps))] + [None], dtype=object)
+
+        def cat(key: str) -> pd.Categorical:
+            return pd.Categorical.from_codes(parts[key], categories=_CATEGORIES[key])
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = pc.binary_join_element_wise("I", pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 9, "0"), "")
         interactions = pd.DataFrame({
-            "interaction_id": np.char.add("I", np.char.zfill(np.arange(n).astype(str), 9)),
+            "interaction_id": pd.Series(pd.arrays.ArrowStringArray(ids)),
             "ts": pd.to_datetime(parts["ts"], unit="us", utc=True),
-            "rep_id": rep_ids[parts["rep"]], "contact_id": con_ids[parts["con"]],
-            "channel": parts["channel"], "direction": parts["direction"],
-            "duration_min": parts["dur"], "depth": parts["depth"], "occasion": parts["occasion"],
-            "opportunity_id": deal_ids[parts["opp"]], "favor": parts["favor"], "with_executive": parts["exec"],
+            "rep_id": pd.Categorical.from_codes(parts["rep"], categories=rep_ids),
+            "contact_id": pd.Categorical.from_codes(parts["con"], categories=con_ids),
+            "channel": cat("channel"), "direction": cat("direction"),
+            "duration_min": parts["dur"].astype(np.float64), "depth": parts["depth"], "occasion": cat("occasion"),
+            "opportunity_id": pd.Categorical.from_codes(parts["opp"], categories=deal_ids[:-1]),
+            "favor": cat("favor"), "with_executive": parts["exec"],
         })
         interactions = interactions[interactions["ts"] < ts([days])[0]].reset_index(drop=True)
         opps = pd.DataFrame(self.opps)
@@ -250,6 +274,11 @@ class _Recorder:
                                      "stance": ch["stance"], "added_at": ts(ch["day"])})
         return {"reps": reps, "accounts": accounts, "contacts": contacts, "opportunities": opportunities,
                 "interactions": interactions, "opportunity_stages": stages, "opportunity_contacts": opp_contacts}
+
+
+_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "channel": vocab.CHANNELS, "direction": vocab.DIRECTIONS, "occasion": vocab.OCCASIONS, "favor": vocab.FAVORS,
+}
 
 
 def _month(pop: Population, day: int) -> int:
