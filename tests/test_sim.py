@@ -96,7 +96,7 @@ def test_greeting_a_silent_once_close_contact_raises_p_effective(small: SimResul
     silent = day - np.nan_to_num(s.last_touch[0], nan=-1e9) > 90
     pairs = _one_per_account(small, silent & (s.bond[0] > 0.4))
     assert len(pairs) >= 10
-    uplift = action_effect(small, day, pairs, A["greet"], replicas=16)
+    uplift = action_effect(small, day, pairs, A["greet"], replicas=16).effective
     assert uplift.mean() > 0.002
     assert (uplift > 0).mean() > 0.9
 
@@ -106,7 +106,7 @@ def test_personal_advice_to_a_stranger_does_not_help(small: SimResult) -> None:
     s = small.state_at(day)
     pairs = _one_per_account(small, s.bond[0] == 0)
     assert len(pairs) >= 10
-    uplift = action_effect(small, day, pairs, A["mentor"], replicas=16)
+    uplift = action_effect(small, day, pairs, A["mentor"], replicas=16).effective
     assert uplift.max() <= 1e-9
 
 
@@ -118,8 +118,8 @@ def test_tenth_visit_in_a_week_lowers_p_effective(small: SimResult) -> None:
     def nine_visits_this_week(state) -> None:  # noqa: ANN001
         state.load[0, pairs] = 9.0
 
-    first = action_effect(small, day, pairs, A["visit"], replicas=16)
-    tenth = action_effect(small, day, pairs, A["visit"], replicas=16, edit=nine_visits_this_week)
+    first = action_effect(small, day, pairs, A["visit"], replicas=16).effective
+    tenth = action_effect(small, day, pairs, A["visit"], replicas=16, edit=nine_visits_this_week).effective
     assert first.mean() > 0
     assert tenth.mean() < 0
     assert (tenth < 0).mean() > 0.9
@@ -135,3 +135,16 @@ def test_rollouts_share_the_future_and_respect_the_budget(small: SimResult) -> N
     assert results["oracle"].actions <= per_day * 8 * 7
     assert results["oracle"].new_effective > results["habits"].new_effective
     assert results["oracle"].new_effective > results["random"].new_effective
+
+
+def test_executive_event_for_a_decision_maker_raises_p_win(small: SimResult) -> None:
+    """Presence on an open deal: bringing an executive to the decision maker helps win it."""
+    day = 400
+    s = small.state_at(day)
+    pop = small.pop
+    on_deal = s.deal_open[0, small.world.pair_acct] & s.on_chain[0, pop.pair_con] & small.world.pair_owner
+    pairs = _one_per_account(small, on_deal & (pop.con_role[pop.pair_con] == 0))
+    assert len(pairs) >= 3
+    uplift = action_effect(small, day, pairs, A["executive_event"], replicas=16, deal_days=365)
+    assert np.isfinite(uplift.win).all()
+    assert uplift.win.mean() > 0

@@ -73,23 +73,36 @@ def truth_at(sim: SimResult, day: int, horizon: int = 180, replicas: int = DEFAU
     return Truth(1 - none.mean(axis=0), p_win, seq)
 
 
+@dataclass
+class Uplift:
+    """True effect of an action per treated pair: on P(effective) and on P(win) of the account's open deal."""
+
+    effective: np.ndarray
+    win: np.ndarray  # nan where the pair's account has no open deal at as_of (or deal_days == 0)
+
+
 def action_effect(sim: SimResult, day: int, pairs: np.ndarray, action: int | np.ndarray, horizon: int = 180,
                   replicas: int = DEFAULT_REPLICAS, seed: int = 0, repeat: int = 1,
-                  edit: Callable[[State], None] | None = None) -> np.ndarray:
-    """True uplift in P(effective) of doing ``action`` on ``pairs`` the day after ``day`` (``repeat`` days running).
+                  edit: Callable[[State], None] | None = None, deal_days: int = 0) -> Uplift:
+    """True uplift of doing ``action`` on ``pairs`` the day after ``day`` (``repeat`` days running).
 
     Both arms share every random number (common random numbers), so the difference is the effect and
     not noise. Pairs are treated together: choose pairs at different accounts to keep them independent.
-    ``edit`` may change the starting state (e.g. a week of visits already made) for what-if questions.
+    ``edit`` may change the starting state (e.g. a week of visits already made) for what-if questions;
+    ``deal_days`` > 0 also follows the open deals that long to measure the effect on P(win).
     """
     pop = sim.pop
     base_state = sim.state_at(day)
     if edit is not None:
         edit(base_state)
+    open_at = base_state.deal_open[0].copy()
     base_state = base_state.repeat(replicas)
-    none0, _ = _run(sim, base_state.copy(), day, horizon, 0, seed)
+    none0, win0 = _run(sim, base_state.copy(), day, horizon, deal_days, seed)
     override = np.full((replicas, pop.n_pairs), -1)
     override[:, pairs] = action
     plan = {day + 1 + i: override for i in range(repeat)}
-    none1, _ = _run(sim, base_state, day, horizon, 0, seed, plan)
-    return (none0 - none1).mean(axis=0)[pairs]
+    none1, win1 = _run(sim, base_state, day, horizon, deal_days, seed, plan)
+    acct = sim.world.pair_acct[pairs]
+    win = (win1 - win0).mean(axis=0)[acct]
+    return Uplift((none0 - none1).mean(axis=0)[pairs],
+                  np.where(open_at[acct] & (deal_days > 0), win, np.nan))
