@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,8 +33,6 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         """MLflow tracking URI: ``GUANXI_MLFLOW_TRACKING_URI``, then ``MLFLOW_TRACKING_URI``, then SQLite."""
-        import os
-
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         if os.environ.get("MLFLOW_TRACKING_URI"):

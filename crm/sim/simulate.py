@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crm import vocab
-from crm.sim.engine import N_STAGES, State, World, initial_state
+from crm.sim.engine import N_STAGES, DayOut, State, World, initial_state
 from crm.sim.params import ACTIONS, DYN, SIZES, A, Size
 from crm.sim.population import INDUSTRIES, REGIONS, Population, build_population
 
@@ -64,7 +64,7 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
     world = World(pop, size.days + 400)
     state = initial_state(pop)
     rng, out_rng = path_rng(seed), outcome_rng(seed)
-    rec = _Recorder(pop, np.random.default_rng([seed, 4]))
+    rec = _Recorder(pop, world, np.random.default_rng([seed, 4]))
     snaps: dict[int, State] = {}
     days = range(size.days)
     if progress:
@@ -72,9 +72,8 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
 
         days = track(days, description=f"simulating {size.days} days")
     for day in days:
-        deal_before = state.deal_seq[0].copy()
         out = world.step(state, day, rng, record=True)
-        rec.day(day, state, out, deal_before, out_rng)
+        rec.day(day, state, out, out_rng)
         if day in snapshot_days:
             snaps[day] = state.copy()
     tables = rec.tables(state, size.days)
@@ -84,8 +83,8 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
 class _Recorder:
     """Turns each day's events into rows."""
 
-    def __init__(self, pop: Population, rng: np.random.Generator) -> None:
-        self.pop, self.rng = pop, rng
+    def __init__(self, pop: Population, world: World, rng: np.random.Generator) -> None:
+        self.pop, self.cal, self.rng = pop, world.cal, rng
         self.inter: list[dict[str, np.ndarray]] = []
         self.ret_pair: list[np.ndarray] = []
         self.ret_day: list[np.ndarray] = []
@@ -103,7 +102,7 @@ class _Recorder:
         seconds = (day * 86400 + (start_hour + self.rng.random(n) * span) * 3600).astype(np.int64)
         return self.pop.start.value // 1000 + seconds * 1_000_000
 
-    def day(self, day: int, s: State, out, deal_before: np.ndarray, out_rng: np.random.Generator) -> None:  # noqa: ANN001
+    def day(self, day: int, s: State, out: DayOut, out_rng: np.random.Generator) -> None:
         pop, rng = self.pop, self.rng
         # deals first, so today's touches can point at a deal created today
         chain_now = (out.chain_before if out.chain_before is not None else s.on_chain)[0]
@@ -149,7 +148,7 @@ class _Recorder:
             channel = np.array(ACTIONS.channels)[k]
             business = k == A["business"]
             channel = np.where(business, BUSINESS_CHANNELS[rng.integers(0, 4, n)], channel)
-            birthday = (pop.con_bmonth[con] == _month(pop, day)) & (pop.con_bday[con] == _mday(pop, day))
+            birthday = (pop.con_bmonth[con] == self.cal.month[day]) & (pop.con_bday[con] == self.cal.mday[day])
             occasion = np.where(k == A["greet"], np.where(birthday, "birthday", "holiday"), None)
             deal = self.open_deal[acct]
             opp = np.where(out.act_need & (deal >= 0) & s.on_chain[0, con], deal, -1)
@@ -280,10 +279,3 @@ _CATEGORIES: dict[str, tuple[str, ...]] = {
     "channel": vocab.CHANNELS, "direction": vocab.DIRECTIONS, "occasion": vocab.OCCASIONS, "favor": vocab.FAVORS,
 }
 
-
-def _month(pop: Population, day: int) -> int:
-    return (pop.start + pd.Timedelta(days=day)).month
-
-
-def _mday(pop: Population, day: int) -> int:
-    return (pop.start + pd.Timedelta(days=day)).day
