@@ -27,6 +27,7 @@ def _datasets() -> Path:
 
 
 DATASETS = _datasets()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

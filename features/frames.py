@@ -1,0 +1,35 @@
+"""Input handling shared by the builders: pandas or polars in, UTC ``as_of``, optional tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import polars as pl
+
+Tables = Mapping[str, "pd.DataFrame | pl.DataFrame"]
+
+
+def utc(ts: str | pd.Timestamp) -> pd.Timestamp:
+    """``as_of`` as a UTC timestamp; a date means the end of that day is *not* included (midnight UTC)."""
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def table(tables: Tables, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+    """A table as polars (categoricals become strings), or None when the source does not have it."""
+    frame = tables.get(name)
+    if frame is None:
+        return None
+    if isinstance(frame, pd.DataFrame):
+        frame = pl.from_pandas(frame[[c for c in columns if c in frame.columns]] if columns else frame)
+    elif columns:
+        frame = frame.select([c for c in columns if c in frame.columns])
+    casts = {c: pl.String for c, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)}
+    if casts:
+        frame = frame.cast(casts)
+    if columns:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            frame = frame.with_columns([pl.lit(None).alias(c) for c in missing])
+    return frame

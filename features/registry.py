@@ -1,0 +1,105 @@
+"""Every feature: its name, the relationship element it measures, its unit and its meaning, in one place.
+
+``docs/features.md`` is generated from this module (``python -m features.registry``) and tested
+against it; builders must output exactly these columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crm import vocab
+
+ELEMENTS: dict[str, str] = {
+    "value": "价值 value",
+    "favor": "情面 favor / goodwill",
+    "dignity": "体面 dignity",
+    "presence": "场面 presence",
+    "frequency": "频度 frequency",
+    "length": "长度 length",
+    "depth": "深度 depth",
+    "reciprocity": "投桃报李 reciprocity",
+    "network": "关系网 network",
+    "deal": "商机 deal",
+}
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    element: str
+    unit: str
+    meaning: str
+
+
+def _f(name: str, element: str, unit: str, meaning: str) -> Feature:
+    assert element in ELEMENTS, element
+    return Feature(name, element, unit, meaning)
+
+
+RELATIONSHIP_IDS = ("rep_id", "contact_id", "account_id")
+RELATIONSHIP: tuple[Feature, ...] = (
+    _f("n_30d", "frequency", "touches", "Interactions in the 30 days up to as_of, both directions."),
+    _f("n_90d", "frequency", "touches", "Interactions in the last 90 days."),
+    _f("n_365d", "frequency", "touches", "Interactions in the last 365 days."),
+    _f("out_90d", "frequency", "touches", "Outbound interactions (the rep reached out) in the last 90 days."),
+    _f("in_90d", "frequency", "touches", "Inbound interactions (the contact reached out) in the last 90 days."),
+    *(_f(f"n_{c}_90d", "frequency", "touches", f"Interactions over {c} in the last 90 days.") for c in vocab.CHANNELS),
+    _f("days_since_last", "frequency", "days", "Days from the last interaction to as_of."),
+    _f("gap_mean_days", "frequency", "days", "Mean gap between consecutive interactions."),
+    _f("gap_cv", "frequency", "ratio", "Coefficient of variation of the gaps: 0 is a perfectly regular rhythm."),
+    _f("festivals_greeted_365d", "frequency", "festivals",
+       "Festivals (holidays package, China's lunar festivals included) greeted by the rep in the 3 days before "
+       "or on the day, last 365 days."),
+    _f("birthday_greeted_365d", "frequency", "0/1",
+       "The rep touched the contact on or up to 3 days before their last birthday; null if unknown."),
+    _f("maintenance_share_365d", "frequency", "share",
+       "Share of last-365-day touches made while no deal of the contact's account was open; null without deals."),
+    _f("tenure_days", "length", "days", "Days from the first interaction to as_of."),
+    _f("active_months_365d", "length", "months", "Distinct 30-day periods with an interaction in the last 365 days."),
+    _f("longest_silence_days", "length", "days", "Longest gap without interaction, the open gap up to as_of included."),
+    _f("trend_90d", "length", "ratio",
+       "(last 90 days - previous 90 days) / (sum + 1): above 0 the relationship is warming."),
+    _f("depth_max", "depth", "level 0-4", "Deepest interaction; null if the source has no depth."),
+    _f("depth_mean", "depth", "level 0-4", "Mean depth of interactions."),
+    _f("deep_share", "depth", "share", "Share of interactions at depth 3 or 4 (consult, personal advice)."),
+    _f("days_since_deep", "depth", "days", "Days since the last depth >= 3 interaction; null if none."),
+    _f("deep_by_contact", "depth", "touches", "Depth >= 3 interactions initiated by the contact."),
+    _f("inbound_share", "reciprocity", "share", "Inbound share of all interactions."),
+    _f("in_out_ratio", "reciprocity", "ratio", "Inbound / outbound interactions (outbound + 1 in the denominator)."),
+    _f("reply_rate_72h", "reciprocity", "share",
+       "Share of outbound touches answered by the contact within 72 h, before the rep's next touch."),
+    _f("their_latency_h", "reciprocity", "hours",
+       "Median hours from our touch to the contact's next touch, where theirs follows ours."),
+    _f("our_latency_h", "reciprocity", "hours",
+       "Median hours from the contact's touch to our next touch, where ours follows theirs."),
+    _f("initiated_by_contact_share", "reciprocity", "share",
+       "Share of conversations the contact started (not an answer within 72 h)."),
+    _f("favor_ledger", "favor", "favors",
+       "Favors given minus favors received, each decayed with a 720-day time constant (goodwill saved)."),
+    _f("gave_before_asked", "favor", "0/1",
+       "1 if our first favor came before our first ask, 0 if not; null when neither happened."),
+    _f("exec_touches_365d", "presence", "touches", "Interactions with one of our executives, last 365 days."),
+    _f("events_365d", "presence", "touches", "Event invitations and attendances, last 365 days."),
+    _f("seniority_rank", "value", "level 0-4", "Contact seniority: 0 individual ... 4 C-level."),
+    _f("buying_role", "value", "category", "Contact's usual buying role."),
+    _f("account_tier", "value", "category", "Key-account tier of the contact's account."),
+    _f("account_potential", "value", "currency/year", "Yearly business potential of the account."),
+)
+
+
+def render_markdown() -> str:
+    lines = ["# Features", "",
+             "Generated from `features/registry.py` by `python -m features.registry > docs/features.md`;",
+             "the test suite fails when the two disagree. Every builder takes `as_of` and never reads an event",
+             "after it.", ""]
+    for title, ids, feats in (("Relationship (rep x contact)", RELATIONSHIP_IDS, RELATIONSHIP),):
+        lines += [f"## {title}", "", f"Id columns: {', '.join(f'`{i}`' for i in ids)}", "",
+                  "| feature | element | unit | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{f.name}` | {ELEMENTS[f.element]} | {f.unit} | {f.meaning} |" for f in feats]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
