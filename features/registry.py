@@ -88,16 +88,72 @@ RELATIONSHIP: tuple[Feature, ...] = (
 )
 
 
+TIE_STRENGTH = ("log1p(n_365d) x (0.5 + inbound_share) x exp(-days_since_last / 90): volume, reciprocity "
+                "and recency of one rep's tie with one contact")
+STRONG_TIE = 1.5
+"""A tie at least this strong counts as a strong tie (network coverage)."""
+
+CONTACT_NETWORK_IDS = ("contact_id", "account_id")
+CONTACT_NETWORK: tuple[Feature, ...] = (
+    _f("reps_tied", "network", "reps", "Our reps with any interaction with the contact (who knows this contact)."),
+    _f("reps_strong", "network", "reps", f"Our reps holding a strong tie (tie strength >= {STRONG_TIE})."),
+    _f("best_tie", "network", "score", f"Strongest tie any of our reps holds: {TIE_STRENGTH}."),
+    _f("best_tie_rep_id", "network", "id", "The rep holding the strongest tie."),
+)
+
+ACCOUNT_NETWORK_IDS = ("account_id",)
+ACCOUNT_NETWORK: tuple[Feature, ...] = (
+    _f("contacts", "network", "contacts", "Contacts we know at the account."),
+    _f("contacts_tied", "network", "contacts", "Contacts with any tie to one of our reps."),
+    _f("contacts_strong", "network", "contacts", "Contacts with a strong tie."),
+    _f("breadth", "network", "share", "Share of the account's contacts with a strong tie."),
+    _f("roles_covered", "network", "roles", "Distinct buying roles among strongly tied contacts."),
+    _f("decision_makers_strong", "network", "contacts", "Decision makers with a strong tie."),
+    _f("account_best_tie", "network", "score", "Strongest tie at the account."),
+)
+
+DEAL_IDS = ("opportunity_id", "account_id", "owner_rep_id")
+DEAL: tuple[Feature, ...] = (
+    _f("stage_rank", "deal", "rank", "Stage at as_of: 0 prospecting ... 4 negotiation; null without stage history."),
+    _f("days_in_stage", "deal", "days", "Days since the deal entered its current stage."),
+    _f("age_days", "deal", "days", "Days since the deal was created; null when the source has no date."),
+    _f("stage_changes", "deal", "changes", "Stage entries after the first."),
+    _f("regressions", "deal", "changes", "Moves back to an earlier stage."),
+    _f("amount", "deal", "currency", "Expected value of the deal."),
+    _f("log_amount", "deal", "log currency", "log1p(amount)."),
+    _f("type", "deal", "category", "Kind of deal."),
+    _f("product", "deal", "category", "Product or offering."),
+    _f("competitors", "deal", "count", "Competitors known on the deal."),
+    _f("activity_30d", "deal", "touches", "Interactions about the deal in the last 30 days."),
+    _f("activity_90d", "deal", "touches", "Interactions about the deal in the last 90 days."),
+    _f("chain_size", "network", "contacts", "Decision-chain contacts known at as_of."),
+    _f("chain_coverage", "network", "share", "Share of the decision chain with a strong tie to any of our reps."),
+    _f("dm_best_tie", "network", "score", "Best tie of any of our reps to a decision maker on the chain."),
+    _f("owner_dm_tie", "network", "score", "The owner's own best tie to a decision maker on the chain."),
+    _f("chain_champions", "network", "contacts", "Contacts on the chain whose stance is champion or supporter."),
+    _f("chain_blockers", "network", "contacts", "Contacts on the chain whose stance is skeptic or blocker."),
+    _f("exec_touches_90d", "presence", "touches", "Touches at the account with one of our executives, last 90 days."),
+    _f("account_breadth", "network", "share", "Share of the account's contacts with a strong tie."),
+)
+"""Deal features; custom fields from ``attributes`` are appended as ``attr_<name>`` (numeric or category)."""
+
+
 def render_markdown() -> str:
     lines = ["# Features", "",
              "Generated from `features/registry.py` by `python -m features.registry > docs/features.md`;",
              "the test suite fails when the two disagree. Every builder takes `as_of` and never reads an event",
              "after it.", ""]
-    for title, ids, feats in (("Relationship (rep x contact)", RELATIONSHIP_IDS, RELATIONSHIP),):
+    groups = (("Relationship (rep x contact)", RELATIONSHIP_IDS, RELATIONSHIP),
+              ("Network: contact (who knows whom)", CONTACT_NETWORK_IDS, CONTACT_NETWORK),
+              ("Network: account", ACCOUNT_NETWORK_IDS, ACCOUNT_NETWORK),
+              ("Deal snapshot (open at as_of)", DEAL_IDS, DEAL))
+    for title, ids, feats in groups:
         lines += [f"## {title}", "", f"Id columns: {', '.join(f'`{i}`' for i in ids)}", "",
                   "| feature | element | unit | meaning |", "|---|---|---|---|"]
         lines += [f"| `{f.name}` | {ELEMENTS[f.element]} | {f.unit} | {f.meaning} |" for f in feats]
         lines.append("")
+    lines += ["Deal snapshots also pass through the custom fields of `opportunities.attributes` as",
+              "`attr_<name>`: numbers stay numeric, anything else becomes a category.", ""]
     return "\n".join(lines)
 
 

@@ -175,8 +175,8 @@ def _contact_facts(contacts: pl.DataFrame, cutoff: pd.Timestamp) -> pl.DataFrame
              pl.col("account_id").replace_strict(_account_codes(contacts), default=None, return_dtype=pl.Int32)
              .alias("acct")]
     for k, year in enumerate((cutoff.year - 1, cutoff.year, cutoff.year + 1)):
-        first = pl.date(year, pl.col("birthday_month"), 1)
-        day = first.dt.offset_by(pl.format("{}d", pl.col("birthday_day") - 1))
+        first = pl.date(year, pl.col("birthday_month").cast(pl.Int64), 1)
+        day = first.dt.offset_by(pl.format("{}d", pl.col("birthday_day").cast(pl.Int64) - 1))
         facts.append((day - pl.date(1970, 1, 1)).dt.total_days().cast(pl.Int32).alias(f"bday{k}"))
     return contacts.select(facts)
 

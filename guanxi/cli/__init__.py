@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from guanxi.cli import data, world
+from guanxi.cli import data, features, world
 
 app = typer.Typer(help="Guanxi: next-best actions for B2B relationship selling.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 data.register(app)
 world.register(app)
+features.register(app)
 
 
 def main() -> None:
