@@ -154,5 +154,5 @@ def _with_attributes(frame: pd.DataFrame, attributes: list[str | None]) -> pd.Da
         if numeric.notna().sum() == values.notna().sum():
             frame[f"attr_{key}"] = numeric.astype(np.float64)
         else:
-            frame[f"attr_{key}"] = values.astype("string").astype("category")
+            frame[f"attr_{key}"] = values.where(values.notna(), None).astype(object)
     return frame

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file under the data home."
     )
+    models_dir: Path = Field(default=Path("models"), description="Where the champion bundles are exported.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default is a SQLite store under the data home."
     )

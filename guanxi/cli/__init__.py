@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from guanxi.cli import data, features, world
+from guanxi.cli import data, features, models, world
 
 app = typer.Typer(help="Guanxi: next-best actions for B2B relationship selling.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 data.register(app)
 world.register(app)
 features.register(app)
+models.register(app)
 
 
 def main() -> None:

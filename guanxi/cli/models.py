@@ -1,0 +1,115 @@
+"""Model commands: train, promote, rollback, list."""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Annotated
+
+import typer
+
+
+class Which(enum.StrEnum):
+    relationship = "relationship"
+    deal = "deal"
+    tie = "tie"
+    all = "all"
+
+
+def _echo(payload: object, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(payload, default=str) if as_json else text)
+
+
+def train_cmd(
+    which: Annotated[Which, typer.Argument(help="relationship, deal, tie (tie persistence, for email data) or all.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    learning_rate: Annotated[float | None, typer.Option(help="LightGBM learning rate.")] = None,
+    num_leaves: Annotated[int | None, typer.Option(help="LightGBM leaves per tree.")] = None,
+) -> None:
+    """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
+    from crm.store import read_all
+    from guanxi.cli.data import store
+    from guanxi.settings import get_settings
+    from training.registry import export_champion
+    from training.tracking import log_result
+    from training.train import train
+
+    with store() as engine:
+        tables = read_all(engine)
+    kinds = ["relationship", "deal"] if which is Which.all else [which.value]
+    params = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items() if v is not None}
+    results = []
+    for kind in kinds:
+        try:
+            result = train(tables, kind, params=params or None, progress=not as_json)
+        except ValueError as exc:
+            typer.echo(f"{kind}: cannot train: {exc}", err=True)
+            raise typer.Exit(1) from None
+        logged = log_result(result, params)
+        logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
+        results.append(logged)
+        m = logged["metrics"]
+        base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
+        if not as_json:
+            typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): test AUC "
+                       f"{m['auc']:.3f}, ECE {m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
+    if as_json:
+        typer.echo(json.dumps({"models": results}, default=str))
+
+
+def promote_cmd(
+    model: Annotated[str, typer.Argument(help="Registered model, e.g. guanxi-relationship.")],
+    force: Annotated[bool, typer.Option(help="Promote even if worse (needs --reason).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why the override; recorded on the version.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Make the challenger the champion if it is at least as good on the same held-out period."""
+    from guanxi.settings import get_settings
+    from training.registry import PromotionRefused, export_champion, promote
+
+    try:
+        comparison = promote(model, force=force, reason=reason)
+    except PromotionRefused as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (LookupError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    export_champion(model, get_settings().models_dir)
+    _echo({"champion": comparison.challenger, **comparison.__dict__}, as_json,
+          f"{model}: champion is now v{comparison.challenger} ({comparison.describe()})")
+
+
+def rollback_cmd(model: Annotated[str, typer.Argument(help="Registered model.")]) -> None:
+    """Restore the previous champion."""
+    from guanxi.settings import get_settings
+    from training.registry import export_champion, rollback
+
+    try:
+        version = rollback(model)
+    except LookupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    export_champion(model, get_settings().models_dir)
+    typer.echo(f"{model}: champion is back to v{version}")
+
+
+def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Versions, aliases and key metrics of every model."""
+    from training.registry import list_models
+
+    rows = list_models()
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        auc = f"{r['auc']:.3f}" if r["auc"] is not None else "-"
+        ece = f"{r['ece']:.3f}" if r["ece"] is not None else "-"
+        typer.echo(f"{r['model']:<24} v{r['version']:<4} {','.join(r['aliases']) or '-':<20} AUC {auc}  ECE {ece}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
+    app.command("promote")(promote_cmd)
+    app.command("rollback")(rollback_cmd)
+    app.command("models")(models_cmd)

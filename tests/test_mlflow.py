@@ -1,0 +1,132 @@
+"""Training through MLflow: registry aliases, promotion refused for a worse model, rollback, bundles,
+and the same commands against a real ``mlflow server`` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crm.sim.simulate import simulate
+from guanxi.cli import app
+from guanxi.settings import get_settings
+from training.model import GuanxiClassifier
+from training.registry import PromotionRefused, list_models, promote, rollback
+from training.tracking import log_result
+from training.train import train
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate("small", seed=5)
+
+
+def _aliases(model: str) -> dict[str, list[str]]:
+    return {r["version"]: r["aliases"] for r in list_models() if r["model"] == model}
+
+
+def test_register_refuse_force_and_rollback(small, home: Path) -> None:  # noqa: ANN001
+    first = log_result(train(small.tables, "relationship", horizon_days=90))
+    assert first["version"] == "1" and set(first["aliases"]) == {"champion", "challenger"}
+    crippled = train(small.tables, "relationship", horizon_days=90, features=["events_365d"])
+    second = log_result(crippled)
+    assert second["aliases"] == ["challenger"]
+    assert _aliases("guanxi-relationship") == {"1": ["champion"], "2": ["challenger"]}
+    with pytest.raises(PromotionRefused) as refused:
+        promote("guanxi-relationship")
+    message = str(refused.value)
+    assert "challenger v2: AUC" in message and "champion v1: AUC" in message
+    assert _aliases("guanxi-relationship")["1"] == ["champion"]  # nothing moved
+    with pytest.raises(ValueError, match="--force needs --reason"):
+        promote("guanxi-relationship", force=True)
+    promote("guanxi-relationship", force=True, reason="test of the override")
+    assert _aliases("guanxi-relationship") == {"1": [], "2": ["challenger", "champion"]}
+    assert rollback("guanxi-relationship") == "1"
+    assert _aliases("guanxi-relationship")["1"] == ["champion"]
+
+
+def test_cli_train_exports_a_bundle_that_predicts_like_the_registry(home: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("GUANXI_MODELS_DIR", str(home / "models"))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["simulate", "--size", "small", "--seed", "5", "--json"]).exit_code == 0
+    monkeypatch.setattr("training.train.LABELS", _short_horizons())
+    result = runner.invoke(app, ["train", "relationship", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])["models"][0]
+    assert payload["model"] == "guanxi-relationship" and payload["metrics"]["auc"] > 0.6
+    bundle = Path(payload["bundle"])
+    for name in ("booster.txt", "model.json", "label.json", "metrics.json", "training_window.json", "versions.json"):
+        assert (bundle / name).exists(), name
+    model = GuanxiClassifier.load(bundle)
+    assert json.loads((bundle / "label.json").read_text())["name"] == "effective_relationship"
+    listed = runner.invoke(app, ["models", "--json"])
+    assert json.loads(listed.stdout)[0]["aliases"] == ["challenger", "champion"]
+    assert model.features_ == json.loads((bundle / "model.json").read_text())["features"]
+
+
+def _short_horizons():  # noqa: ANN202
+    from training.labels import LABELS, LabelDefinition
+
+    return {k: LabelDefinition(v.name, v.entity, v.function, 90 if v.horizon_days else 0) for k, v in LABELS.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):  # noqa: ANN201
+    """A real tracking server with a SQLite store and local artifacts, in its own process group."""
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    mlflow_bin = Path(sys.executable).parent / "mlflow"
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"], env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("mlflow server did not start") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_against_a_real_mlflow_server(small, home: Path, mlflow_server: str, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    get_settings.cache_clear()
+    assert get_settings().tracking_uri == mlflow_server
+    logged = log_result(train(small.tables, "relationship", horizon_days=90))
+    assert logged["version"] == "1"
+    with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/registered-models/get?name=guanxi-relationship") as r:
+        body = json.loads(r.read())
+    aliases = {a["alias"] for a in body["registered_model"].get("aliases", [])}
+    assert aliases == {"champion", "challenger"}
+    listed = runner.invoke(app, ["models", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["model"] == "guanxi-relationship"

@@ -1,0 +1,94 @@
+"""Labels, time splits, evaluation functions and the relationship model against the oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm.sim.oracle import truth_at
+from crm.sim.simulate import simulate
+from tests.test_features_network_deal import world
+from tests.test_features_relationship import _ts
+from training.datasets import build_dataset, plan_cutoffs
+from training.evaluate import auc, evaluate, expected_calibration_error, lift_top_decile
+from training.labels import LABELS, deal_won, effective_relationship, tie_persistence
+from training.train import train
+
+
+def test_effective_relationship_label_reads_only_the_window() -> None:
+    t = world()
+    t["interactions"] = pd.concat([t["interactions"], pd.DataFrame({
+        "ts": [_ts("2024-07-02"), _ts("2024-12-31"), _ts("2024-06-29")], "rep_id": ["r2", "r2", "r1"],
+        "contact_id": ["c1", "c1", "c1"], "channel": "email", "direction": "inbound",
+        "occasion": ["referral", "referral", "business_request"]})], ignore_index=True)
+    t["opportunities"] = t["opportunities"].assign(outcome=["won", "won", "open"])
+    got = effective_relationship(t, _ts("2024-06-30"), 90)
+    pairs = set(zip(got["rep_id"], got["contact_id"], strict=True))
+    # r2-c1: referral on 2 July (in the window; the one on 31 Dec is after it). o2 (owned by r1, chain c1,c2,c3)
+    # closes on 1 Aug as won: r1 with each chain contact. The 29 June request is before as_of.
+    assert pairs == {("r2", "c1"), ("r1", "c1"), ("r1", "c2"), ("r1", "c3")}
+
+
+def test_tie_persistence_needs_both_directions() -> None:
+    t = world()
+    got = tie_persistence(t, _ts("2024-06-01"), 30)
+    assert set(zip(got["rep_id"], got["contact_id"], strict=True)) == {("r1", "c1"), ("r2", "c2")}
+    # after 25 June r2 only writes to c2, r2 only hears from c1, and r1's 15 July visit is one-way
+    assert tie_persistence(t, _ts("2024-06-25"), 30).empty
+
+
+def test_deal_won_label_for_deals_open_at_as_of() -> None:
+    t = world()
+    t["opportunities"] = t["opportunities"].assign(outcome=["won", "lost", "open"])
+    got = deal_won(t, _ts("2024-06-30"))
+    assert got[["opportunity_id", "label"]].to_dict("records") == [{"opportunity_id": "o2", "label": 0}]
+
+
+def test_evaluation_functions_on_hand_made_scores() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx(0.75)
+    p = np.array([0.2] * 5 + [0.8] * 5)
+    yy = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 0])
+    assert expected_calibration_error(yy, p, bins=2) == pytest.approx(0.0)
+    assert expected_calibration_error(np.zeros(10), np.full(10, 0.3), bins=2) == pytest.approx(0.3)
+    scores = np.arange(20, dtype=float)
+    labels = (scores >= 18).astype(float)  # the top decile holds every positive
+    assert lift_top_decile(labels, scores) == pytest.approx(10.0)
+    assert set(evaluate(y, np.array([0.1, 0.4, 0.35, 0.8]))) >= {"auc", "pr_auc", "brier", "ece", "lift_top_decile"}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return simulate("demo", seed=3)
+
+
+def test_time_split_never_leaks(demo) -> None:  # noqa: ANN001
+    label = LABELS["effective_relationship"]
+    start, end = demo.pop.start, demo.pop.start + pd.Timedelta(days=demo.size.days - 1)
+    plan = plan_cutoffs(start, end, 180)
+    horizon = pd.Timedelta(days=180)
+    assert max(plan.train) + horizon <= plan.validation
+    assert plan.validation + horizon <= plan.test
+    assert plan.test + horizon <= end
+    deals = build_dataset(demo.tables, LABELS["deal_won"], plan_cutoffs(start, end, 180, step_days=30))
+    train_part = deals.part("train")
+    assert (train_part["closed_at"] <= deals.plan.validation).all()
+    assert (deals.part("validation")["closed_at"] <= deals.plan.test).all()
+    assert label.describe()["definition"].startswith("1 when")
+
+
+def test_relationship_model_close_to_the_oracle_and_better_than_baselines(demo) -> None:  # noqa: ANN001
+    result = train(demo.tables, "relationship")
+    m = result.metrics
+    assert m["model"]["ece"] <= 0.02
+    assert m["model"]["auc"] > m["logistic"]["auc"] and m["model"]["auc"] > m["activity_health"]["auc"]
+    test = result.dataset.part("test")
+    day = demo.day_of(test["cutoff"].iloc[0]) - 1  # the cutoff is midnight: the state at the end of the day before
+    truth = truth_at(demo, day, horizon=180, replicas=32)
+    key = pd.Series(np.arange(demo.pop.n_pairs),
+                    index=pd.MultiIndex.from_arrays([demo.pop.pair_rep, demo.pop.pair_con]))
+    idx = key.reindex(pd.MultiIndex.from_arrays([test["rep_id"].str[1:].astype(int),
+                                                 test["contact_id"].str[1:].astype(int)])).to_numpy()
+    oracle_auc = auc(test["label"].to_numpy(), truth.p_effective[idx.astype(int)])
+    assert m["model"]["auc"] >= 0.95 * oracle_auc, (m["model"]["auc"], oracle_auc)

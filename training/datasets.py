@@ -1,0 +1,123 @@
+"""Datasets from rolling cutoffs, split by time so that no period leaks into an earlier one.
+
+Cutoffs are spaced ``step_days`` apart. The test cutoff is the last one whose label window is fully
+observed; validation sits one horizon before it; training cutoffs end one horizon before validation.
+So every training label is known before the validation cutoff, every validation label before the
+test cutoff (the shape of recommenders' ``python_chrono_split``). Deals are kept in a split only if
+their outcome was known before the next split's cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import polars as pl
+
+from features.deal import deal_features
+from features.frames import Tables, table
+from features.registry import DEAL_IDS, RELATIONSHIP_IDS
+from features.relationship import relationship_features
+from training.labels import LabelDefinition
+
+MIN_HISTORY_DAYS = 180
+
+
+@dataclass(frozen=True)
+class CutoffPlan:
+    train: list[pd.Timestamp]
+    validation: pd.Timestamp
+    test: pd.Timestamp
+
+    def describe(self) -> dict[str, object]:
+        return {"train": [str(c.date()) for c in self.train], "validation": str(self.validation.date()),
+                "test": str(self.test.date())}
+
+
+@dataclass
+class Dataset:
+    """Feature rows with ``cutoff`` and ``label`` columns, and which rows belong to which split."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    ids: list[str]
+    label: LabelDefinition
+    plan: CutoffPlan
+    split: pd.Series = field(repr=False)
+
+    def part(self, name: str) -> pd.DataFrame:
+        return self.frame[self.split == name]
+
+
+def as_polars(tables: Tables) -> dict[str, pl.DataFrame]:
+    """Convert once, so that every cutoff reads the same Arrow data."""
+    return {name: table(tables, name) for name in tables if tables[name] is not None}
+
+
+def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
+    inter = tables.get("interactions")
+    if inter is not None and len(inter):
+        ts = table(tables, "interactions", ["ts"])["ts"]
+    else:
+        opps = table(tables, "opportunities", ["created_at", "closed_at"])
+        ts = pl.concat([opps["created_at"].drop_nulls(), opps["closed_at"].drop_nulls()])
+    return pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
+
+
+def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step_days: int = 60,
+                 max_train: int = 8) -> CutoffPlan:
+    """Test, validation and training cutoffs for data spanning [start, end]."""
+    horizon = pd.Timedelta(days=horizon_days)
+    test = (end - horizon).floor("D")
+    validation = test - horizon
+    first_train = validation - horizon
+    train = []
+    c = first_train
+    while c >= start + pd.Timedelta(days=MIN_HISTORY_DAYS) and len(train) < max_train:
+        train.append(c)
+        c -= pd.Timedelta(days=step_days)
+    if not train:
+        raise ValueError(f"not enough history: data spans {start.date()}..{end.date()}, a {horizon_days}-day "
+                         f"horizon needs at least {MIN_HISTORY_DAYS + 3 * horizon_days} days")
+    return CutoffPlan(sorted(train), validation, test)
+
+
+def build_dataset(tables: Tables, label: LabelDefinition, plan: CutoffPlan, progress: bool = False) -> Dataset:
+    """Features at every cutoff joined with the label read after it."""
+    pl_tables = as_polars(tables)
+    cutoffs = [*plan.train, plan.validation, plan.test]
+    names = ["train"] * len(plan.train) + ["validation", "test"]
+    frames, splits = [], []
+    iterator = zip(cutoffs, names, strict=True)
+    if progress:
+        from rich.progress import track
+
+        iterator = track(list(iterator), description=f"building {label.entity} features")
+    for cutoff, split in iterator:
+        part = _rows(pl_tables, label, cutoff, split, plan)
+        frames.append(part)
+        splits.extend([split] * len(part))
+    frame = pd.concat(frames, ignore_index=True)
+    ids = list(RELATIONSHIP_IDS if label.entity == "relationship" else DEAL_IDS)
+    features = [c for c in frame.columns if c not in (*ids, "cutoff", "label", "closed_at")]
+    if label.entity == "relationship":
+        features = [c for c in features if c != "buying_role"] + ["buying_role"]
+    return Dataset(frame, features, ids, label, plan, pd.Series(splits, index=frame.index))
+
+
+def _rows(tables: dict[str, pl.DataFrame], label: LabelDefinition, cutoff: pd.Timestamp, split: str,
+          plan: CutoffPlan) -> pd.DataFrame:
+    labels = label.function(tables, cutoff, label.horizon_days)
+    if label.entity == "relationship":
+        feats = relationship_features(tables, cutoff)
+        feats = feats[feats["n_365d"] > 0]  # active pairs only
+        out = feats.merge(labels, on=["rep_id", "contact_id"], how="left")
+        out["label"] = out["label"].fillna(0).astype(int)
+    else:
+        feats = deal_features(tables, cutoff)
+        out = feats.merge(labels, on="opportunity_id", how="inner")
+        known_by = {"train": plan.validation, "validation": plan.test}.get(split)
+        if known_by is not None:  # the outcome must have been known before the next split's cutoff
+            out = out[out["closed_at"] <= known_by]
+        out["label"] = out["label"].astype(int)
+    return out.assign(cutoff=cutoff)

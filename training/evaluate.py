@@ -1,0 +1,65 @@
+"""Evaluation as pure functions of (truth, score), in the style of microsoft/recommenders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(average_precision_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(brier_score_loss(y, np.clip(p, 0, 1)))
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - mean prediction| over equal-count bins, weighted by bin size."""
+    if len(y) == 0:
+        return float("nan")
+    order = np.argsort(p, kind="stable")
+    err = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            err += len(chunk) * abs(float(np.mean(y[chunk])) - float(np.mean(p[chunk])))
+    return err / len(y)
+
+
+def lift_top_decile(y: np.ndarray, p: np.ndarray) -> float:
+    """Positive rate among the top 10 % of scores over the overall positive rate."""
+    base = float(np.mean(y))
+    if base == 0 or len(y) < 10:
+        return float("nan")
+    top = np.argsort(-p, kind="stable")[: max(1, len(y) // 10)]
+    return float(np.mean(y[top])) / base
+
+
+METRICS = {"auc": auc, "pr_auc": pr_auc, "brier": brier, "ece": expected_calibration_error,
+           "lift_top_decile": lift_top_decile}
+
+
+def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Every metric, plus the counts they rest on."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    out = {name: fn(y, p) for name, fn in METRICS.items()}
+    out.update(n=float(len(y)), positive_rate=float(np.mean(y)) if len(y) else float("nan"))
+    return out
+
+
+def evaluate_slices(frame: pd.DataFrame, label: str, score: str, by: list[str], min_size: int = 50) -> pd.DataFrame:
+    """The same metrics per value of each slicing column (slices smaller than ``min_size`` are left out)."""
+    rows = []
+    for col in by:
+        if col not in frame.columns:
+            continue
+        for value, part in frame.groupby(col, observed=True, dropna=False):
+            if len(part) >= min_size:
+                rows.append({"slice": col, "value": str(value), **evaluate(part[label].to_numpy(),
+                                                                           part[score].to_numpy())})
+    return pd.DataFrame(rows)

@@ -1,0 +1,21 @@
+"""An MLflow pyfunc that returns calibrated probabilities (the stock LightGBM flavour returns labels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+from training.model import GuanxiClassifier
+
+
+class ProbabilityModel(mlflow.pyfunc.PythonModel):
+    """Loads a Guanxi bundle folder; ``predict`` returns a ``probability`` column."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.model = GuanxiClassifier.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame,
+                params: dict | None = None) -> pd.DataFrame:
+        return pd.DataFrame({"probability": self.model.predict_proba(model_input)[:, 1]}, index=model_input.index)

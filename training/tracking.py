@@ -1,0 +1,93 @@
+"""MLflow: log a training result, register it, and keep the ``champion`` / ``challenger`` aliases."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from guanxi.settings import get_settings
+from training import plots
+from training.pyfunc import ProbabilityModel
+from training.train import TrainResult
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def configure() -> MlflowClient:
+    """Point MLflow at the configured tracking store (SQLite under the data home by default)."""
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient()
+
+
+def experiment(name: str) -> str:
+    """Experiment id, created with its artifacts under the data home when the store is local."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    uri = get_settings().tracking_uri
+    location = (get_settings().home / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite") else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def log_result(result: TrainResult, params: dict[str, object] | None = None) -> dict[str, object]:
+    """Log everything about a training run; register the model and set its aliases."""
+    client = configure()
+    ds = result.dataset
+    with mlflow.start_run(experiment_id=experiment(result.name)) as run, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mlflow.log_params({"label": result.label.name, "horizon_days": result.label.horizon_days,
+                           "n_features": len(ds.features), "best_iteration": result.model.best_iteration_,
+                           **{f"lgb_{k}": v for k, v in (params or {}).items()}})
+        for scorer, values in result.metrics.items():
+            prefix = "" if scorer == "model" else f"{scorer}_"
+            mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})
+        mlflow.log_dict(result.label.describe(), "label.json")
+        mlflow.log_dict({**ds.plan.describe(), "rows": ds.split.value_counts().to_dict()}, "training_window.json")
+        mlflow.log_dict({"features": ds.features}, "features.json")
+        result.backtest.to_csv(folder / "backtest.csv", index=False)
+        result.slices.to_csv(folder / "slices.csv", index=False)
+        # every feature column, not only this model's: any champion can be re-scored on the same rows
+        test = ds.part("test")
+        test.to_parquet(folder / "test_set.parquet", index=False)
+        for path in (folder / "backtest.csv", folder / "slices.csv", folder / "test_set.parquet"):
+            mlflow.log_artifact(str(path), "evaluation")
+        y = test["label"].to_numpy()
+        contrib = result.model.contributions(test[ds.features].head(5000))
+        for path in [*plots.curves(y, result.test_scores, folder / "plots"),
+                     *plots.importance(result.model.importance(), contrib, folder / "plots")]:
+            mlflow.log_artifact(str(path), "plots")
+        bundle = folder / "bundle"
+        result.model.save(bundle)
+        (bundle / "label.json").write_text(json.dumps(result.label.describe()))
+        (bundle / "metrics.json").write_text(json.dumps(result.metrics))
+        (bundle / "training_window.json").write_text(json.dumps(ds.plan.describe()))
+        example = test[ds.features].head(5)
+        signature = infer_signature(example, pd.DataFrame({"probability": result.model.predict_proba(example)[:, 1]}))
+        info = mlflow.pyfunc.log_model(name="model", python_model=ProbabilityModel(),
+                                       artifacts={"bundle": str(bundle)}, signature=signature,
+                                       input_example=example, registered_model_name=result.name)
+        version = str(info.registered_model_version)
+    client.set_registered_model_alias(result.name, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    if _alias_version(client, result.name, CHAMPION) is None:
+        client.set_registered_model_alias(result.name, CHAMPION, version)
+        client.set_registered_model_tag(result.name, "champion_history", version)
+        aliases.append(CHAMPION)
+    return {"model": result.name, "version": version, "run_id": run.info.run_id, "aliases": aliases,
+            "metrics": result.metrics["model"], "baselines": {k: v for k, v in result.metrics.items() if k != "model"}}
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None

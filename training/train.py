@@ -1,0 +1,79 @@
+"""Train a model and its baselines on rolling-cutoff datasets, and evaluate them on the test period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.frames import Tables
+from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline
+from training.datasets import Dataset, build_dataset, data_span, plan_cutoffs
+from training.evaluate import evaluate, evaluate_slices
+from training.labels import LABELS, LabelDefinition
+from training.model import GuanxiClassifier
+
+MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
+                          "tie": "tie_persistence"}
+SLICES = {"relationship": ["seniority_rank", "buying_role", "account_tier"], "deal": ["stage_rank", "type"],
+          "tie": []}
+
+
+def registered_name(kind: str) -> str:
+    return f"guanxi-{kind}"
+
+
+@dataclass
+class TrainResult:
+    kind: str
+    label: LabelDefinition
+    dataset: Dataset
+    model: GuanxiClassifier
+    baselines: dict[str, object]
+    metrics: dict[str, dict[str, float]]
+    backtest: pd.DataFrame
+    slices: pd.DataFrame
+    test_scores: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return registered_name(self.kind)
+
+
+def train(tables: Tables, kind: str = "relationship", params: dict[str, object] | None = None,
+          features: list[str] | None = None, horizon_days: int | None = None, progress: bool = False) -> TrainResult:
+    """Fit the LightGBM model and the baselines; every figure is on periods after the training labels."""
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
+    base = LABELS[MODELS[kind]]
+    label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
+    start, end = data_span(tables)
+    plan = plan_cutoffs(start, end, label.horizon_days or 180, step_days=30 if label.entity == "deal" else 60)
+    ds = build_dataset(tables, label, plan, progress=progress)
+    if features:
+        unknown = sorted(set(features) - set(ds.features))
+        if unknown:
+            raise ValueError(f"unknown features: {', '.join(unknown)}")
+        ds.features = list(features)
+    tr, va, te = ds.part("train"), ds.part("validation"), ds.part("test")
+    for name, part in (("train", tr), ("validation", va), ("test", te)):
+        if part["label"].nunique() < 2:
+            raise ValueError(f"the {name} period has only one label value ({len(part)} rows): not enough data")
+    model = GuanxiClassifier(params).fit(tr[ds.features], tr["label"].to_numpy(), va[ds.features],
+                                         va["label"].to_numpy())
+    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(tr[ds.features], tr["label"].to_numpy())}
+    if any(c in ds.features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
+        baselines["activity_health"] = ActivityHealthScore().fit(tr[ds.features])
+    scorers = {"model": model, **baselines}
+    rows = []
+    for split, part in (("train", tr), ("validation", va), ("test", te)):
+        for name, est in scorers.items():
+            rows.append({"split": split, "scorer": name,
+                         **evaluate(part["label"].to_numpy(), est.predict_proba(part[ds.features])[:, 1])})
+    backtest = pd.DataFrame(rows)
+    test_scores = {name: est.predict_proba(te[ds.features])[:, 1] for name, est in scorers.items()}
+    metrics = {r["scorer"]: {k: v for k, v in r.items() if k not in ("split", "scorer")}
+               for r in rows if r["split"] == "test"}
+    slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
+    return TrainResult(kind, label, ds, model, baselines, metrics, backtest, slices, test_scores)
