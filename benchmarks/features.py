@@ -11,11 +11,7 @@ first/last, inbound share, depth mean/max, gap mean). ``one_rep_p50_ms``: one re
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# this file's name would shadow the project's ``features`` package: drop its folder from the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import _path  # noqa: F401  (keeps this folder from shadowing the `features` package)
 
 import argparse
 import json
@@ -23,6 +19,7 @@ import os
 import resource
 import statistics
 import time
+from pathlib import Path
 
 import duckdb
 import pandas as pd

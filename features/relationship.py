@@ -243,7 +243,7 @@ def _recent_aggregations(with_contacts: bool, recent: pl.DataFrame) -> list[pl.E
 def _derived() -> list[pl.Expr]:
     given, asked = pl.col("_first_given_age"), pl.col("_first_asked_age")
     return [
-        (pl.col("_gap_std") / pl.col("gap_mean_days")).alias("gap_cv"),
+        pl.when(pl.col("gap_mean_days") > 0).then(pl.col("_gap_std") / pl.col("gap_mean_days")).alias("gap_cv"),
         ((pl.col("n_90d") - pl.col("_prev_90d")) / (pl.col("n_90d") + pl.col("_prev_90d") + 1)).alias("trend_90d"),
         pl.when(pl.col("_out_n") > 0).then(pl.col("_replied") / pl.col("_out_n")).alias("reply_rate_72h"),
         pl.when(pl.col("_has_depth")).then(pl.col("_deep_by_contact")).alias("deep_by_contact"),

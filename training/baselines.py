@@ -37,7 +37,7 @@ class LogisticBaseline:
 
     @staticmethod
     def _prep(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-        out = X.copy()
+        out = X.replace([np.inf, -np.inf], np.nan)
         for c in categorical:
             out[c] = out[c].astype("object").where(out[c].notna(), "missing").astype(str)
         return out

@@ -65,7 +65,7 @@ def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step_days: int = 60,
-                 max_train: int = 8) -> CutoffPlan:
+                 max_train: int = 8, min_history_days: int = MIN_HISTORY_DAYS) -> CutoffPlan:
     """Test, validation and training cutoffs for data spanning [start, end]."""
     horizon = pd.Timedelta(days=horizon_days)
     test = (end - horizon).floor("D")
@@ -73,12 +73,12 @@ def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step
     first_train = validation - horizon
     train = []
     c = first_train
-    while c >= start + pd.Timedelta(days=MIN_HISTORY_DAYS) and len(train) < max_train:
+    while c >= start + pd.Timedelta(days=min_history_days) and len(train) < max_train:
         train.append(c)
         c -= pd.Timedelta(days=step_days)
     if not train:
         raise ValueError(f"not enough history: data spans {start.date()}..{end.date()}, a {horizon_days}-day "
-                         f"horizon needs at least {MIN_HISTORY_DAYS + 3 * horizon_days} days")
+                         f"horizon needs at least {min_history_days + 3 * horizon_days} days")
     return CutoffPlan(sorted(train), validation, test)
 
 

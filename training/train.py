@@ -42,14 +42,17 @@ class TrainResult:
 
 
 def train(tables: Tables, kind: str = "relationship", params: dict[str, object] | None = None,
-          features: list[str] | None = None, horizon_days: int | None = None, progress: bool = False) -> TrainResult:
+          features: list[str] | None = None, horizon_days: int | None = None, min_history_days: int = 180,
+          step_days: int | None = None, progress: bool = False) -> TrainResult:
     """Fit the LightGBM model and the baselines; every figure is on periods after the training labels."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
     base = LABELS[MODELS[kind]]
     label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
     start, end = data_span(tables)
-    plan = plan_cutoffs(start, end, label.horizon_days or 180, step_days=30 if label.entity == "deal" else 60)
+    step = step_days or (30 if label.entity == "deal" else 60)
+    plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
+                        min_history_days=min_history_days)
     ds = build_dataset(tables, label, plan, progress=progress)
     if features:
         unknown = sorted(set(features) - set(ds.features))

@@ -25,6 +25,9 @@ def train_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     learning_rate: Annotated[float | None, typer.Option(help="LightGBM learning rate.")] = None,
     num_leaves: Annotated[int | None, typer.Option(help="LightGBM leaves per tree.")] = None,
+    horizon: Annotated[int | None, typer.Option(help="Label horizon in days (default: the label's own).")] = None,
+    min_history: Annotated[int, typer.Option(help="Days of history before the first training cutoff.")] = 180,
+    step: Annotated[int | None, typer.Option(help="Days between training cutoffs.")] = None,
 ) -> None:
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
     from crm.store import read_all
@@ -41,7 +44,8 @@ def train_cmd(
     results = []
     for kind in kinds:
         try:
-            result = train(tables, kind, params=params or None, progress=not as_json)
+            result = train(tables, kind, params=params or None, horizon_days=horizon, min_history_days=min_history,
+                           step_days=step, progress=not as_json)
         except ValueError as exc:
             typer.echo(f"{kind}: cannot train: {exc}", err=True)
             raise typer.Exit(1) from None
