@@ -28,6 +28,9 @@ demo: setup
 	@echo "== the simulated demo world (seed 7), into the default store ($(GUANXI_HOME)/guanxi.db)"
 	$(BIN)/guanxi simulate --size demo --seed 7
 	$(BIN)/guanxi db stats
+	@echo "== train the relationship and deal models (MLflow under $(GUANXI_HOME)), export the champions"
+	$(BIN)/guanxi train all
+	$(BIN)/guanxi models
 
 test: setup
 	$(BIN)/ruff check .
