@@ -59,6 +59,8 @@ def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame |
         rel = relationship_features(tables, cutoff)
     out = out.join(_chain(tables, cutoff, ids, rel), on="opportunity_id", how="left")
     out = out.join(_account_context(tables, cutoff, rel), on="account_id", how="left")
+    out = _track_record(out, tables, cutoff).with_columns(
+        days_per_stage=pl.col("age_days") / (pl.col("stage_rank").cast(pl.Float64) + 1))
     counted = {"activity_30d": "interactions", "activity_90d": "interactions", "chain_size": "opportunity_contacts",
                "chain_champions": "opportunity_contacts", "chain_blockers": "opportunity_contacts"}
     zero_if_known = [c for c, source in counted.items() if tables.get(source) is not None]
@@ -142,6 +144,22 @@ def _account_context(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | N
     execs = (recent.join(contacts.lazy(), on="contact_id").group_by("account_id")
              .agg(pl.len().cast(pl.Float64).alias("exec_touches_90d")).collect())
     return breadth.join(execs, on="account_id", how="left").with_columns(pl.col("exec_touches_90d").fill_null(0.0))
+
+
+def _track_record(out: pl.DataFrame, tables: Tables, cutoff: pd.Timestamp) -> pl.DataFrame:
+    """Owner and account records from deals closed before ``as_of`` (outcomes known by then only)."""
+    opps = table(tables, "opportunities", ["account_id", "owner_rep_id", "outcome", "closed_at"])
+    closed = opps.filter(pl.col("closed_at").is_not_null() & (pl.col("closed_at") <= cutoff)
+                         & pl.col("outcome").is_in(["won", "lost"]))
+    won = pl.col("outcome") == "won"
+    prior = closed.select(won.mean()).item() if closed.height else None
+    prior = 0.3 if prior is None else prior
+    owners = closed.group_by("owner_rep_id").agg(won.sum().alias("_won"), pl.len().alias("owner_closed_deals"))
+    accounts = closed.group_by("account_id").agg(won.sum().alias("account_won_deals"))
+    out = out.join(owners, on="owner_rep_id", how="left").join(accounts, on="account_id", how="left")
+    return out.with_columns(
+        pl.col("owner_closed_deals", "account_won_deals").fill_null(0),
+        owner_win_rate=(pl.col("_won").fill_null(0) + 5 * prior) / (pl.col("owner_closed_deals").fill_null(0) + 5))
 
 
 def _with_attributes(frame: pd.DataFrame, attributes: list[str | None]) -> pd.DataFrame:

@@ -134,6 +134,11 @@ DEAL: tuple[Feature, ...] = (
     _f("chain_blockers", "network", "contacts", "Contacts on the chain whose stance is skeptic or blocker."),
     _f("exec_touches_90d", "presence", "touches", "Touches at the account with one of our executives, last 90 days."),
     _f("account_breadth", "network", "share", "Share of the account's contacts with a strong tie."),
+    _f("owner_win_rate", "value", "share",
+       "The owner's won / closed deals before as_of, shrunk toward the overall rate by 5 pseudo-deals."),
+    _f("owner_closed_deals", "value", "deals", "Deals the owner closed before as_of."),
+    _f("account_won_deals", "value", "deals", "Deals won at the account before as_of."),
+    _f("days_per_stage", "deal", "days", "Age over stages reached: the deal's pace."),
 )
 """Deal features; custom fields from ``attributes`` are appended as ``attr_<name>`` (numeric or category)."""
 

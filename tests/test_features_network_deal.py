@@ -70,6 +70,7 @@ def test_tie_strength_and_contact_network() -> None:
 
 def test_deal_snapshot_hand_computed() -> None:
     t = world()
+    t["opportunities"] = t["opportunities"].assign(outcome=["won", "open", "open"])
     rel = relationship_features(t, AS_OF)
     deals = deal_features(t, AS_OF, rel)
     assert list(deals.columns[:3]) == list(DEAL_IDS)
@@ -90,6 +91,9 @@ def test_deal_snapshot_hand_computed() -> None:
     assert (d.chain_champions, d.chain_blockers) == (1, 0)
     assert d.exec_touches_90d == 2  # r1 with c1 on 21 June, r2 with c2 on 10 June
     assert d.attr_region_score == 7 and d.attr_channel == "partner"
+    # track record: r1 won o1 (closed 1 June) before as_of; the only closed deal sets the prior too
+    assert (d.owner_closed_deals, d.account_won_deals, d.owner_win_rate) == (1, 1, pytest.approx(1.0))
+    assert d.days_per_stage == pytest.approx(5.0 / 2)
     assert [c for c in deals.columns if not c.startswith("attr_")] == [*DEAL_IDS, *(f.name for f in DEAL)]
 
 

@@ -28,10 +28,13 @@ class CutoffPlan:
     train: list[pd.Timestamp]
     validation: pd.Timestamp
     test: pd.Timestamp
+    more_validation: list[pd.Timestamp] = field(default_factory=list)
+    more_test: list[pd.Timestamp] = field(default_factory=list)
 
     def describe(self) -> dict[str, object]:
         return {"train": [str(c.date()) for c in self.train], "validation": str(self.validation.date()),
-                "test": str(self.test.date())}
+                "test": str(self.test.date()), "more_validation": [str(c.date()) for c in self.more_validation],
+                "more_test": [str(c.date()) for c in self.more_test]}
 
 
 @dataclass
@@ -65,8 +68,12 @@ def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step_days: int = 60,
-                 max_train: int = 8, min_history_days: int = MIN_HISTORY_DAYS) -> CutoffPlan:
-    """Test, validation and training cutoffs for data spanning [start, end]."""
+                 max_train: int = 8, min_history_days: int = MIN_HISTORY_DAYS, spread: bool = False) -> CutoffPlan:
+    """Test, validation and training cutoffs for data spanning [start, end].
+
+    ``spread`` adds cutoffs every ``step_days`` inside the validation and test periods (used for deals,
+    whose outcomes are per deal, not per window: more snapshots give the small test set more rows).
+    """
     horizon = pd.Timedelta(days=horizon_days)
     test = (end - horizon).floor("D")
     validation = test - horizon
@@ -79,14 +86,21 @@ def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step
     if not train:
         raise ValueError(f"not enough history: data spans {start.date()}..{end.date()}, a {horizon_days}-day "
                          f"horizon needs at least {min_history_days + 3 * horizon_days} days")
-    return CutoffPlan(sorted(train), validation, test)
+    def inside(first: pd.Timestamp, limit: pd.Timestamp) -> list[pd.Timestamp]:
+        step = pd.Timedelta(days=step_days)
+        return [c for c in (first + step * k for k in range(1, (limit - first) // step + 1)) if c < limit]
+
+    if not spread:
+        return CutoffPlan(sorted(train), validation, test)
+    return CutoffPlan(sorted(train), validation, test, inside(validation, test), inside(test, end))
 
 
 def build_dataset(tables: Tables, label: LabelDefinition, plan: CutoffPlan, progress: bool = False) -> Dataset:
     """Features at every cutoff joined with the label read after it."""
     pl_tables = as_polars(tables)
-    cutoffs = [*plan.train, plan.validation, plan.test]
-    names = ["train"] * len(plan.train) + ["validation", "test"]
+    cutoffs = [*plan.train, plan.validation, *plan.more_validation, plan.test, *plan.more_test]
+    names = (["train"] * len(plan.train) + ["validation"] * (1 + len(plan.more_validation))
+             + ["test"] * (1 + len(plan.more_test)))
     frames, splits = [], []
     iterator = zip(cutoffs, names, strict=True)
     if progress:

@@ -50,9 +50,10 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     base = LABELS[MODELS[kind]]
     label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
     start, end = data_span(tables)
-    step = step_days or (30 if label.entity == "deal" else 60)
+    step = step_days or (15 if label.entity == "deal" else 60)
     plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
-                        min_history_days=min_history_days)
+                        min_history_days=min_history_days, spread=label.entity == "deal",
+                        max_train=16 if label.entity == "deal" else 8)
     ds = build_dataset(tables, label, plan, progress=progress)
     if features:
         unknown = sorted(set(features) - set(ds.features))
