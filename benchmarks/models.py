@@ -21,9 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("GUANXI_DATASETS", ROOT.parent / "shared" / "datasets"))
 
@@ -58,10 +55,7 @@ def main() -> None:
     rel = train(sim.tables, "relationship")
     test = rel.dataset.part("test")
     truth = truth_at(sim, sim.day_of(test["cutoff"].iloc[0]) - 1, horizon=180, replicas=32)
-    key = pd.Series(np.arange(sim.pop.n_pairs), index=pd.MultiIndex.from_arrays([sim.pop.pair_rep, sim.pop.pair_con]))
-    idx = key.reindex(pd.MultiIndex.from_arrays([test["rep_id"].str[1:].astype(int),
-                                                 test["contact_id"].str[1:].astype(int)])).to_numpy().astype(int)
-    oracle = auc(test["label"].to_numpy(), truth.p_effective[idx])
+    oracle = auc(test["label"].to_numpy(), truth.p_effective[sim.pair_index(test["rep_id"], test["contact_id"])])
     figures["relationship_vs_oracle"] = {"model_auc": rel.metrics["model"]["auc"], "oracle_auc": oracle,
                                          "ratio": rel.metrics["model"]["auc"] / oracle}
     maven = validate_tables(*read_maven(DATASETS / "maven-crm"), lambda t, c, v: set())

@@ -44,10 +44,8 @@ def _active_pairs(sim: SimResult, day: int) -> np.ndarray:
     inter = sim.tables["interactions"]
     d = (inter["ts"] - sim.pop.start).dt.days
     recent = inter[(d <= day) & (d > day - 365)]
-    reps = recent["rep_id"].str[1:].astype(int).to_numpy()
-    cons = recent["contact_id"].str[1:].astype(int).to_numpy()
-    key = pd.Series(np.arange(sim.pop.n_pairs), index=pd.MultiIndex.from_arrays([sim.pop.pair_rep, sim.pop.pair_con]))
-    return np.unique(key.reindex(pd.MultiIndex.from_arrays([reps, cons])).dropna().astype(int).to_numpy())
+    idx = sim.pair_index(recent["rep_id"], recent["contact_id"])
+    return np.unique(idx[idx >= 0])
 
 
 def _effective(sim: SimResult, day: int, horizon: int) -> np.ndarray:

@@ -86,9 +86,7 @@ def test_relationship_model_close_to_the_oracle_and_better_than_baselines(demo) 
     test = result.dataset.part("test")
     day = demo.day_of(test["cutoff"].iloc[0]) - 1  # the cutoff is midnight: the state at the end of the day before
     truth = truth_at(demo, day, horizon=180, replicas=32)
-    key = pd.Series(np.arange(demo.pop.n_pairs),
-                    index=pd.MultiIndex.from_arrays([demo.pop.pair_rep, demo.pop.pair_con]))
-    idx = key.reindex(pd.MultiIndex.from_arrays([test["rep_id"].str[1:].astype(int),
-                                                 test["contact_id"].str[1:].astype(int)])).to_numpy()
-    oracle_auc = auc(test["label"].to_numpy(), truth.p_effective[idx.astype(int)])
+    idx = demo.pair_index(test["rep_id"], test["contact_id"])
+    assert (idx >= 0).all()
+    oracle_auc = auc(test["label"].to_numpy(), truth.p_effective[idx])
     assert m["model"]["auc"] >= 0.95 * oracle_auc, (m["model"]["auc"], oracle_auc)

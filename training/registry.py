@@ -15,7 +15,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from training.evaluate import auc, expected_calibration_error
-from training.tracking import CHALLENGER, CHAMPION, _alias_version, configure
+from training.tracking import CHALLENGER, CHAMPION, alias_version, configure
 
 AUC_TOLERANCE = 0.005
 ECE_TOLERANCE = 0.01
@@ -62,7 +62,7 @@ def _score(name: str, version: str, frame: pd.DataFrame) -> np.ndarray:
 def compare(name: str) -> Comparison:
     """Champion and challenger scored on the challenger's held-out period (the same rows for both)."""
     client = configure()
-    champ, chall = _alias_version(client, name, CHAMPION), _alias_version(client, name, CHALLENGER)
+    champ, chall = alias_version(client, name, CHAMPION), alias_version(client, name, CHALLENGER)
     if champ is None or chall is None:
         raise LookupError(f"{name}: needs both a champion and a challenger (run `guanxi train` first)")
     test = _test_set(client, name, chall)
@@ -124,7 +124,7 @@ def list_models() -> list[dict[str, object]]:
 def export_champion(name: str, folder: Path) -> Path:
     """Copy the champion's bundle to ``folder/<name>`` so serving can start without the tracking server."""
     client = configure()
-    champ = _alias_version(client, name, CHAMPION)
+    champ = alias_version(client, name, CHAMPION)
     if champ is None:
         raise LookupError(f"{name}: no champion")
     target = folder / name

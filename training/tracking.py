@@ -78,7 +78,7 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
         version = str(info.registered_model_version)
     client.set_registered_model_alias(result.name, CHALLENGER, version)
     aliases = [CHALLENGER]
-    if _alias_version(client, result.name, CHAMPION) is None:
+    if alias_version(client, result.name, CHAMPION) is None:
         client.set_registered_model_alias(result.name, CHAMPION, version)
         client.set_registered_model_tag(result.name, "champion_history", version)
         aliases.append(CHAMPION)
@@ -86,7 +86,7 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
             "metrics": result.metrics["model"], "baselines": {k: v for k, v in result.metrics.items() if k != "model"}}
 
 
-def _alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
     try:
         return str(client.get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException:

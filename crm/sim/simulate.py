@@ -45,6 +45,14 @@ class SimResult:
         return int((pd.Timestamp(ts, tz="UTC") if isinstance(ts, str) else ts).floor("D").value
                    - self.pop.start.value) // 86_400_000_000_000
 
+    def pair_index(self, rep_ids: pd.Series, contact_ids: pd.Series) -> np.ndarray:
+        """Pair positions (for the oracle's arrays) of (rep_id, contact_id) rows; -1 where no such pair."""
+        key = pd.Series(np.arange(self.pop.n_pairs),
+                        index=pd.MultiIndex.from_arrays([self.pop.pair_rep, self.pop.pair_con]))
+        reps = pd.Series(rep_ids).astype(str).str[1:].astype(int).to_numpy()
+        cons = pd.Series(contact_ids).astype(str).str[1:].astype(int).to_numpy()
+        return key.reindex(pd.MultiIndex.from_arrays([reps, cons])).fillna(-1).astype(int).to_numpy()
+
     def state_at(self, day: int) -> State:
         """The latent state at the end of ``day`` (a snapshot, or the path re-run to it)."""
         if day in self.snapshots:
