@@ -19,6 +19,13 @@ from training.train import TrainResult
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
+def requirements() -> list[str]:
+    """What the pyfunc needs, pinned to what trained it (no slow inference from the environment)."""
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy")]
+
+
 def configure() -> MlflowClient:
     """Point MLflow at the configured tracking store (SQLite under the data home by default)."""
     settings = get_settings()
@@ -74,7 +81,8 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
         signature = infer_signature(example, pd.DataFrame({"probability": result.model.predict_proba(example)[:, 1]}))
         info = mlflow.pyfunc.log_model(name="model", python_model=ProbabilityModel(),
                                        artifacts={"bundle": str(bundle)}, signature=signature,
-                                       input_example=example, registered_model_name=result.name)
+                                       input_example=example, registered_model_name=result.name,
+                                       pip_requirements=requirements())
         version = str(info.registered_model_version)
     client.set_registered_model_alias(result.name, CHALLENGER, version)
     aliases = [CHALLENGER]

@@ -30,6 +30,8 @@ def train_cmd(
     step: Annotated[int | None, typer.Option(help="Days between training cutoffs.")] = None,
 ) -> None:
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
+    import logging
+
     from crm.store import read_all
     from guanxi.cli.data import store
     from guanxi.settings import get_settings
@@ -37,6 +39,7 @@ def train_cmd(
     from training.tracking import log_result
     from training.train import train
 
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
     with store() as engine:
         tables = read_all(engine)
     kinds = ["relationship", "deal"] if which is Which.all else [which.value]
