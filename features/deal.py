@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 
 from crm import vocab
-from features.frames import Tables, table, utc
+from features.frames import Tables, polars_engine, table, utc
 from features.network import account_network, tie_strength
 from features.registry import DEAL, DEAL_IDS, STRONG_TIE
 from features.relationship import relationship_features
@@ -46,7 +46,12 @@ def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame |
         as_of: the cutoff; nothing after it is read (a deal closed later is still open here).
         rel: relationship features at the same ``as_of`` when already built (else built here).
     """
-    cutoff = utc(as_of)
+    inter = table(tables, "interactions", ["ts"])
+    with polars_engine(inter.height if inter is not None else 0):
+        return _deal_features(tables, utc(as_of), rel)
+
+
+def _deal_features(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | None) -> pd.DataFrame:
     deals = open_deals(tables, cutoff)
     ids = deals["opportunity_id"]
     out = deals.select(list(DEAL_IDS) + ["amount", "type", "product", "competitors", "created_at", "attributes"])

@@ -20,7 +20,7 @@ import polars as pl
 
 from crm import vocab
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
-from features.frames import Tables, table, utc
+from features.frames import Tables, polars_engine, table, utc
 from features.registry import RELATIONSHIP, RELATIONSHIP_IDS
 
 INTERACTION_COLUMNS = ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "favor", "with_executive"]
@@ -40,10 +40,15 @@ def relationship_features(tables: Tables, as_of: str | pd.Timestamp, rep_ids: It
         as_of: the cutoff; only interactions with ``ts <= as_of`` are read.
         rep_ids: restrict to these reps (the same code path as the whole base).
     """
-    cutoff = utc(as_of)
     inter = table(tables, "interactions", INTERACTION_COLUMNS)
     if inter is None:
         raise ValueError("relationship features need the interactions table")
+    with polars_engine(inter.height):
+        return _relationship_features(tables, inter, utc(as_of), rep_ids)
+
+
+def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Timestamp,
+                           rep_ids: Iterable[str] | None) -> pd.DataFrame:
     lf = inter.lazy().filter(pl.col("ts") <= cutoff)
     if rep_ids is not None:
         lf = lf.filter(pl.col("rep_id").is_in(list(rep_ids)))
