@@ -14,11 +14,9 @@ import polars as pl
 
 from crm import vocab
 from features.frames import Tables, polars_engine, table, utc
-from features.network import account_network, tie_strength
+from features.network import account_network, best_ties, ties
 from features.registry import DEAL, DEAL_IDS, STRONG_TIE
 from features.relationship import relationship_features
-
-US_PER_DAY = 86_400e6
 
 
 def open_deals(tables: Tables, as_of: pd.Timestamp) -> pl.DataFrame:
@@ -46,8 +44,8 @@ def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame |
         as_of: the cutoff; nothing after it is read (a deal closed later is still open here).
         rel: relationship features at the same ``as_of`` when already built (else built here).
     """
-    inter = table(tables, "interactions", ["ts"])
-    with polars_engine(inter.height if inter is not None else 0):
+    inter = tables.get("interactions")
+    with polars_engine(len(inter) if inter is not None else 0):
         return _deal_features(tables, utc(as_of), rel)
 
 
@@ -118,10 +116,8 @@ def _chain(tables: Tables, cutoff: pd.Timestamp, ids: pl.Series, rel: pd.DataFra
                          & (pl.col("added_at").is_null() | (pl.col("added_at") <= cutoff)))
     chain = chain.join(opps, on="opportunity_id", how="left")
     if rel is not None and len(rel):
-        ties = pl.from_pandas(rel[["rep_id", "contact_id"]].assign(tie=tie_strength(rel).to_numpy()))
-        best = ties.group_by("contact_id").agg(pl.col("tie").max().alias("best"))
-        chain = chain.join(best, on="contact_id", how="left").join(
-            ties.rename({"rep_id": "owner_rep_id", "tie": "owner_tie"}), on=["owner_rep_id", "contact_id"],
+        chain = chain.join(best_ties(rel), on="contact_id", how="left").join(
+            ties(rel).rename({"rep_id": "owner_rep_id", "tie": "owner_tie"}), on=["owner_rep_id", "contact_id"],
             how="left")
     else:
         chain = chain.with_columns(best=pl.lit(None, dtype=pl.Float64), owner_tie=pl.lit(None, dtype=pl.Float64))

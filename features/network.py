@@ -26,15 +26,20 @@ def tie_strength(rel: pd.DataFrame) -> pd.Series:
     return np.log1p(rel["n_365d"]) * (0.5 + inbound) * np.exp(-rel["days_since_last"] / 90.0)
 
 
-def _ties(rel: pd.DataFrame) -> pl.DataFrame:
+def ties(rel: pd.DataFrame) -> pl.DataFrame:
+    """(rep_id, contact_id, tie) for every pair of the relationship features."""
     return pl.from_pandas(rel[["rep_id", "contact_id"]].assign(tie=tie_strength(rel).to_numpy()))
+
+
+def best_ties(rel: pd.DataFrame) -> pl.DataFrame:
+    """(contact_id, best): the strongest tie any of our reps holds with each contact."""
+    return ties(rel).group_by("contact_id").agg(pl.col("tie").max().alias("best"))
 
 
 def contact_network(rel: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     """Per contact: how many of our reps know them, how strongly, and who knows them best."""
-    ties = _ties(rel)
     contacts = table(tables, "contacts", ["contact_id", "account_id"])
-    out = ties.group_by("contact_id").agg(
+    out = ties(rel).group_by("contact_id").agg(
         pl.len().alias("reps_tied"), (pl.col("tie") >= STRONG_TIE).sum().alias("reps_strong"),
         pl.col("tie").max().alias("best_tie"),
         pl.col("rep_id").sort_by(["tie", "rep_id"], descending=[True, False]).first().alias("best_tie_rep_id"))
@@ -53,8 +58,7 @@ def account_network(rel: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     names = [f.name for f in ACCOUNT_NETWORK]
     if contacts is None:
         return pd.DataFrame(columns=[*ACCOUNT_NETWORK_IDS, *names])
-    best = _ties(rel).group_by("contact_id").agg(pl.col("tie").max().alias("best"))
-    joined = contacts.join(best, on="contact_id", how="left")
+    joined = contacts.join(best_ties(rel), on="contact_id", how="left")
     strong = pl.col("best").fill_null(0.0) >= STRONG_TIE
     out = joined.group_by("account_id").agg(
         pl.len().alias("contacts"), pl.col("best").is_not_null().sum().alias("contacts_tied"),

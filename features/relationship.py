@@ -66,7 +66,7 @@ def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Times
         _recent(rows.lazy().filter(pl.col("age") < 365), contacts, cutoff),
     ])
     recent = _with_need(recent, opps, _account_codes(contacts) if contacts is not None else {}, cutoff)
-    recent_agg = recent.lazy().group_by("pair").agg(_recent_aggregations(contacts is not None, recent)).collect()
+    recent_agg = recent.lazy().group_by("pair").agg(_recent_aggregations(contacts is not None)).collect()
     out = (counts.join(context, on="pair", how="left").join(recent_agg, on="pair", how="left")
            .with_columns(pl.selectors.by_dtype(pl.UInt32, pl.UInt64).exclude("pair").cast(pl.Int64))
            .with_columns(_derived()))
@@ -230,7 +230,7 @@ def _with_need(recent: pl.DataFrame, opps: pl.DataFrame | None, codes: dict[str,
     return joined.with_columns(need=pl.col("end").fill_null(-1.0) > pl.col("t")).drop("t", "start", "end")
 
 
-def _recent_aggregations(with_contacts: bool, recent: pl.DataFrame) -> list[pl.Expr]:
+def _recent_aggregations(with_contacts: bool) -> list[pl.Expr]:
     out = pl.col("is_out")
     exprs = [pl.col("festival").filter(out).drop_nulls().n_unique().alias("festivals_greeted_365d")]
     if with_contacts:
