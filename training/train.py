@@ -70,13 +70,14 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     if any(c in ds.features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
         baselines["activity_health"] = ActivityHealthScore().fit(tr[ds.features])
     scorers = {"model": model, **baselines}
-    rows = []
+    rows, test_scores = [], {}
     for split, part in (("train", tr), ("validation", va), ("test", te)):
         for name, est in scorers.items():
-            rows.append({"split": split, "scorer": name,
-                         **evaluate(part["label"].to_numpy(), est.predict_proba(part[ds.features])[:, 1])})
+            scores = est.predict_proba(part[ds.features])[:, 1]
+            rows.append({"split": split, "scorer": name, **evaluate(part["label"].to_numpy(), scores)})
+            if split == "test":
+                test_scores[name] = scores
     backtest = pd.DataFrame(rows)
-    test_scores = {name: est.predict_proba(te[ds.features])[:, 1] for name, est in scorers.items()}
     metrics = {r["scorer"]: {k: v for k, v in r.items() if k not in ("split", "scorer")}
                for r in rows if r["split"] == "test"}
     slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
