@@ -80,6 +80,26 @@ def build_metadata() -> sa.MetaData:
 
 METADATA = build_metadata()
 
+# The service's own tables (not part of the import contract): recommendation feedback, erasure audit.
+FEEDBACK = sa.Table(
+    "recommendation_feedback", METADATA,
+    sa.Column("feedback_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rep_id", sa.String(64), nullable=False, index=True),
+    sa.Column("contact_id", sa.String(64), nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("ts", UtcTimestamp(), nullable=False),
+    sa.Column("note", sa.Text),
+)
+ERASURES = sa.Table(
+    "erasure_audit", METADATA,
+    sa.Column("erasure_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contact_hash", sa.String(64), nullable=False),
+    sa.Column("ts", UtcTimestamp(), nullable=False),
+    sa.Column("requested_by", sa.String(128)),
+    sa.Column("rows_deleted", sa.Text, nullable=False),
+)
+
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from training.model import GuanxiClassifier
+from training.uplift import TREATMENTS, EffectModel
 
 
 class ProbabilityModel(mlflow.pyfunc.PythonModel):
@@ -19,3 +20,15 @@ class ProbabilityModel(mlflow.pyfunc.PythonModel):
     def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame,
                 params: dict | None = None) -> pd.DataFrame:
         return pd.DataFrame({"probability": self.model.predict_proba(model_input)[:, 1]}, index=model_input.index)
+
+
+class EffectProbabilityModel(mlflow.pyfunc.PythonModel):
+    """The effect model's P(effective) given features and treatment counts (``t_<kind>`` columns)."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        self.model = EffectModel.load(Path(context.artifacts["bundle"]))
+
+    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame,
+                params: dict | None = None) -> pd.DataFrame:
+        p = self.model.predict("effective", model_input, model_input[TREATMENTS].to_numpy(dtype=float))
+        return pd.DataFrame({"probability": p}, index=model_input.index)

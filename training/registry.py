@@ -130,7 +130,7 @@ def export_champion(name: str, folder: Path) -> Path:
     target = folder / name
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{champ}", dst_path=tmp))
-        bundle = next(local.rglob("model.json")).parent
+        bundle = next(p for p in local.rglob("*.json") if p.name in ("model.json", "effect.json")).parent
         staging = folder / f".{name}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(bundle, staging)

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
@@ -15,6 +16,7 @@ from guanxi.settings import get_settings
 from training import plots
 from training.pyfunc import ProbabilityModel
 from training.train import TrainResult
+from training.uplift import EffectModel
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -84,14 +86,61 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
                                        input_example=example, registered_model_name=result.name,
                                        pip_requirements=requirements())
         version = str(info.registered_model_version)
-    client.set_registered_model_alias(result.name, CHALLENGER, version)
-    aliases = [CHALLENGER]
-    if alias_version(client, result.name, CHAMPION) is None:
-        client.set_registered_model_alias(result.name, CHAMPION, version)
-        client.set_registered_model_tag(result.name, "champion_history", version)
-        aliases.append(CHAMPION)
+    aliases = set_aliases(client, result.name, version)
     return {"model": result.name, "version": version, "run_id": run.info.run_id, "aliases": aliases,
             "metrics": result.metrics["model"], "baselines": {k: v for k, v in result.metrics.items() if k != "model"}}
+
+
+def set_aliases(client: MlflowClient, name: str, version: str) -> list[str]:
+    """A new version is the challenger; the first one is also the champion."""
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    if alias_version(client, name, CHAMPION) is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_registered_model_tag(name, "champion_history", version)
+        aliases.append(CHAMPION)
+    return aliases
+
+
+EFFECT_MODEL = "guanxi-effect"
+
+
+def log_effect(model: EffectModel, rows: pd.DataFrame, params: dict[str, object] | None = None) -> dict[str, object]:
+    """Log and register the effect model. Its pyfunc takes features plus treatment counts and returns
+    P(effective) as ``probability``, so promotion compares it like the other models."""
+    from training.pyfunc import EffectProbabilityModel
+    from training.uplift import TREATMENTS
+
+    client = configure()
+    test = rows[rows["cutoff"] == rows["cutoff"].max()]
+    with mlflow.start_run(experiment_id=experiment(EFFECT_MODEL)) as run, tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mlflow.log_params({"learner": "S-learner (LightGBM)", "treatments": ",".join(TREATMENTS),
+                           "horizon_days": model.horizon_days, "cutoffs": rows["cutoff"].nunique(),
+                           **{f"lgb_{k}": v for k, v in (params or {}).items()}})
+        for outcome, values in model.metrics.items():
+            prefix = "" if outcome == "effective" else f"{outcome}_"
+            mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})
+        effects = model.effects(test)
+        mean_uplift = {f"mean_uplift_{o}_{k}": float(effects[o][k].mean()) for o in effects
+                       for k in effects[o].columns if k != "_base"}
+        mlflow.log_metrics(mean_uplift)
+        mlflow.log_dict({"features": model.features, "treatments": TREATMENTS}, "features.json")
+        evaluation = test[[*model.features, *TREATMENTS]].assign(label=test["effective"].to_numpy())
+        evaluation.to_parquet(folder / "test_set.parquet", index=False)
+        mlflow.log_artifact(str(folder / "test_set.parquet"), "evaluation")
+        bundle = folder / "bundle"
+        model.save(bundle)
+        example = evaluation[[*model.features, *TREATMENTS]].head(5)
+        signature = infer_signature(example, pd.DataFrame({"probability": np.zeros(len(example))}))
+        info = mlflow.pyfunc.log_model(name="model", python_model=EffectProbabilityModel(),
+                                       artifacts={"bundle": str(bundle)}, signature=signature,
+                                       input_example=example, registered_model_name=EFFECT_MODEL,
+                                       pip_requirements=requirements())
+        version = str(info.registered_model_version)
+    aliases = set_aliases(client, EFFECT_MODEL, version)
+    return {"model": EFFECT_MODEL, "version": version, "run_id": run.info.run_id, "aliases": aliases,
+            "metrics": model.metrics["effective"], "win_metrics": model.metrics["win"], "baselines": {}}
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:

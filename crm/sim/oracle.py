@@ -106,3 +106,17 @@ def action_effect(sim: SimResult, day: int, pairs: np.ndarray, action: int | np.
     win = (win1 - win0).mean(axis=0)[acct]
     return Uplift((none0 - none1).mean(axis=0)[pairs],
                   np.where(open_at[acct] & (deal_days > 0), win, np.nan))
+
+
+def plan_value(sim: SimResult, day: int, plan: dict[int, tuple[np.ndarray, np.ndarray]], horizon: int = 180,
+               replicas: int = DEFAULT_REPLICAS, seed: int = 0) -> np.ndarray:
+    """True P(effective in (day, day+horizon]) per pair when reps keep their habits and also do ``plan``
+    ({day: (pairs, action codes)}): the ground truth an off-policy estimate is checked against."""
+    state = sim.state_at(day).repeat(replicas)
+    override = {}
+    for d, (pairs, codes) in plan.items():
+        o = np.full((replicas, sim.pop.n_pairs), -1)
+        o[:, pairs] = codes
+        override[d] = o
+    none, _ = _run(sim, state, day, horizon, 0, seed, override)
+    return 1 - none.mean(axis=0)

@@ -7,27 +7,40 @@ depend only on the seed and the day, never on what the policy did.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from crm.sim.engine import EFFECT, State, _sigmoid
 from crm.sim.params import DYN, A
-from crm.sim.simulate import SimResult
+from crm.sim.simulate import SimResult, _Recorder
 
 CATALOG = (A["greet"], A["check_in"], A["visit"], A["consult"], A["mentor"], A["favor"], A["executive_event"])
 
 
 @dataclass(frozen=True)
 class View:
-    """What a policy sees on a day: the world, the state (replica 0) and the action budget."""
+    """What a policy sees on a day: the world, the state (replica 0) and the action budget.
+
+    Policies that stand for our product must only read ``tables()`` (the CRM log up to the start of
+    ``day``, kept by the rollout); the latent ``state`` is there for the oracle and the baselines.
+    """
 
     sim: SimResult
     state: State
     day: int
     k: int
     rng: np.random.Generator
+    recorder: _Recorder | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The contract tables as a CRM would hold them at the start of ``day``."""
+        if self.recorder is None:
+            raise ValueError("this rollout keeps no log: run it with record=True")
+        return self.recorder.tables(self.state, self.day)
 
 
 Policy = Callable[[View], tuple[np.ndarray, np.ndarray]]
@@ -101,20 +114,40 @@ def oracle_greedy(view: View) -> tuple[np.ndarray, np.ndarray]:
 BUILTIN: dict[str, Policy] = {"habits": habits, "random": random_eligible, "oracle": oracle_greedy}
 
 
-def rollout(sim: SimResult, policy: Policy, start_day: int, weeks: int = 26, k: int = 3,
-            compliance: float = 1.0, seed: int = 0) -> RolloutResult:
-    """Advance the world ``weeks`` from ``start_day`` with reps also doing the policy's actions."""
+def rollout(sim: SimResult, policy: Policy, start_day: int | None = None, weeks: int = 26, k: int = 3,
+            compliance: float = 1.0, seed: int = 0, record: bool = False,
+            done: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> RolloutResult:
+    """Advance the world ``weeks`` from ``start_day`` (default: the end of the history) with reps also doing
+    the policy's actions. ``record`` keeps logging the CRM tables (policies may read them; the run must
+    then start at the end of the history); ``done(day, pairs, actions)`` hears what was actually done."""
     world, pop = sim.world, sim.pop
+    last = sim.size.days - 1
+    start_day = last if start_day is None else start_day
+    recorder = None
+    if record:
+        if start_day != last or sim.recorder is None:
+            raise ValueError(f"a logged rollout starts where the history ends (day {last}), not {start_day}")
+        recorder = copy.deepcopy(sim.recorder)
     state = sim.state_at(start_day)
     path = np.random.default_rng([sim.seed, 20, seed])
     outcome = np.random.default_rng([sim.seed, 21, seed])
     choice = np.random.default_rng([sim.seed, 22, seed])
+    comply_rng = np.random.default_rng([sim.seed, 23, seed])
     effective = np.zeros(pop.n_pairs, dtype=bool)
     revenue, actions, violations = 0.0, 0, 0
     for day in range(start_day + 1, start_day + 1 + weeks * 7):
-        pairs, acts = policy(View(sim, state, day, k, choice))
-        comply = choice.random(len(pairs)) < compliance
+        pairs, acts = policy(View(sim, state, day, k, choice, recorder))
+        # compliance is drawn per (rep, slot) every day, whatever the policy chose: two policies that
+        # fill the same slots get the same compliance, and one that fills fewer slots does fewer actions
+        slot_u = comply_rng.random((pop.size.reps, k))
+        reps = pop.pair_rep[pairs]
+        order = np.argsort(reps, kind="stable")
+        slot = np.empty(len(pairs), dtype=np.int64)
+        slot[order] = np.arange(len(pairs)) - np.searchsorted(reps[order], reps[order])
+        comply = slot_u[reps, np.minimum(slot, k - 1)] < compliance
         pairs, acts = pairs[comply], acts[comply]
+        if done is not None:
+            done(day, pairs, acts)
         violations += int((np.bincount(pop.pair_rep[pairs], minlength=pop.size.reps) > k).sum())
         override = None
         if len(pairs):
@@ -122,8 +155,10 @@ def rollout(sim: SimResult, policy: Policy, start_day: int, weeks: int = 26, k: 
             override[0, pairs] = acts
         actions += len(pairs)
         amount = state.deal_amount[0].copy()
-        out = world.step(state, day, path, override=override)
-        u_ret, u_win = outcome.random(pop.n_pairs), outcome.random(pop.size.accounts)
+        out = world.step(state, day, path, override=override, record=record)
+        u_win, u_ret = outcome.random(pop.size.accounts), outcome.random(pop.n_pairs)
+        if recorder is not None:
+            recorder.day(day, state, out, u_win, u_ret)
         effective |= u_ret < out.hazard[0]
         if out.p_win is not None:
             won = out.closed[0] & (u_win < out.p_win[0])

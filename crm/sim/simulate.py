@@ -39,6 +39,7 @@ class SimResult:
     tables: dict[str, pd.DataFrame]
     returns: pd.DataFrame  # pair, day, kind ('request', 'referral', 'won')
     snapshots: dict[int, State]
+    recorder: _Recorder | None = None  # the log as it stood at the end, for rollouts that keep logging
 
     def day_of(self, ts: pd.Timestamp | str) -> int:
         """Day index of a timestamp (day 0 is the start)."""
@@ -81,11 +82,11 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
         days = track(days, description=f"simulating {size.days} days")
     for day in days:
         out = world.step(state, day, rng, record=True)
-        rec.day(day, state, out, out_rng)
+        rec.day(day, state, out, out_rng.random(pop.size.accounts), out_rng.random(pop.n_pairs))
         if day in snapshot_days:
             snaps[day] = state.copy()
     tables = rec.tables(state, size.days)
-    return SimResult(seed, size, pop, world, tables, rec.returns_frame(), snaps)
+    return SimResult(seed, size, pop, world, tables, rec.returns_frame(), snaps, rec)
 
 
 class _Recorder:
@@ -110,11 +111,11 @@ class _Recorder:
         seconds = (day * 86400 + (start_hour + self.rng.random(n) * span) * 3600).astype(np.int64)
         return self.pop.start.value // 1000 + seconds * 1_000_000
 
-    def day(self, day: int, s: State, out: DayOut, out_rng: np.random.Generator) -> None:
+    def day(self, day: int, s: State, out: DayOut, u_win: np.ndarray, u_ret: np.ndarray) -> None:
+        """Record one day; ``u_win`` (per account) and ``u_ret`` (per pair) are the outcome draws."""
         pop, rng = self.pop, self.rng
         # deals first, so today's touches can point at a deal created today
         chain_now = (out.chain_before if out.chain_before is not None else s.on_chain)[0]
-        u_win = out_rng.random(pop.size.accounts)
         closed, lost = out.closed[0], out.lost_early[0]
         for a in np.flatnonzero(closed | lost):
             deal = self.open_deal[a]
@@ -176,7 +177,7 @@ class _Recorder:
                 self._add(dict(reply, ts=ts[rp] + delay, direction=np.full(rp.sum(), "inbound"),
                                        dur=np.full(rp.sum(), np.nan)))
         # returns: inbound requests and referrals, drawn from today's hazard
-        hit = np.flatnonzero(out_rng.random(pop.n_pairs) < out.hazard[0])
+        hit = np.flatnonzero(u_ret < out.hazard[0])
         if len(hit):
             referral = rng.random(len(hit)) < DYN.referral_share
             self._returns(hit[~referral], day, "request")

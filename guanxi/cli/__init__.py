@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from guanxi.cli import data, features, models, world
+from guanxi.cli import data, engine, features, models, world
 
 app = typer.Typer(help="Guanxi: next-best actions for B2B relationship selling.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -12,6 +12,7 @@ data.register(app)
 world.register(app)
 features.register(app)
 models.register(app)
+engine.register(app)
 
 
 def main() -> None:

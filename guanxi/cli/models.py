@@ -13,6 +13,7 @@ class Which(enum.StrEnum):
     relationship = "relationship"
     deal = "deal"
     tie = "tie"
+    effect = "effect"
     all = "all"
 
 
@@ -21,7 +22,8 @@ def _echo(payload: object, as_json: bool, text: str) -> None:
 
 
 def train_cmd(
-    which: Annotated[Which, typer.Argument(help="relationship, deal, tie (tie persistence, for email data) or all.")],
+    which: Annotated[Which, typer.Argument(help="relationship, deal, tie (tie persistence, for email data), "
+                                           "effect (action uplifts) or all (relationship, deal and effect).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     learning_rate: Annotated[float | None, typer.Option(help="LightGBM learning rate.")] = None,
     num_leaves: Annotated[int | None, typer.Option(help="LightGBM leaves per tree.")] = None,
@@ -42,10 +44,13 @@ def train_cmd(
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
     with store() as engine:
         tables = read_all(engine)
-    kinds = ["relationship", "deal"] if which is Which.all else [which.value]
+    kinds = ["relationship", "deal", "effect"] if which is Which.all else [which.value]
     params = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items() if v is not None}
     results = []
     for kind in kinds:
+        if kind == "effect":
+            results.append(_train_effect(tables, params, horizon, min_history, step, as_json))
+            continue
         try:
             result = train(tables, kind, params=params or None, horizon_days=horizon, min_history_days=min_history,
                            step_days=step, progress=not as_json)
@@ -62,6 +67,33 @@ def train_cmd(
                        f"{m['auc']:.3f}, ECE {m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
     if as_json:
         typer.echo(json.dumps({"models": results}, default=str))
+
+
+def _train_effect(tables: dict, params: dict[str, object], horizon: int | None, min_history: int, step: int | None,
+                  as_json: bool) -> dict[str, object]:
+    import time
+
+    from guanxi.settings import get_settings
+    from training.registry import export_champion
+    from training.tracking import log_effect
+    from training.uplift import effect_dataset, fit_effect_model
+
+    started = time.perf_counter()
+    try:
+        rows = effect_dataset(tables, horizon_days=horizon or 180, step_days=step or 28,
+                              min_history_days=min_history, progress=not as_json)
+        model = fit_effect_model(rows, params or None)
+    except ValueError as exc:
+        typer.echo(f"effect: cannot train: {exc}", err=True)
+        raise typer.Exit(1) from None
+    logged = log_effect(model, rows, params)
+    logged["bundle"] = str(export_champion(logged["model"], get_settings().models_dir))
+    logged["seconds"] = round(time.perf_counter() - started, 1)
+    if not as_json:
+        m, w = logged["metrics"], logged["win_metrics"]
+        typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): P(effective | actions) "
+                   f"test AUC {m['auc']:.3f}, ECE {m['ece']:.3f}; P(win | actions) AUC {w['auc']:.3f}")
+    return logged
 
 
 def promote_cmd(

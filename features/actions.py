@@ -1,0 +1,72 @@
+"""What reps did, as action kinds: the treatments the effect model learns from, and each pair's deal context.
+
+An interaction is classified by what the contract records about it (occasion, favor, executive, depth,
+channel), so any CRM export yields the same kinds, not only the simulated world.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+
+from features.deal import open_deals
+from features.frames import Tables, table, utc
+
+KINDS: tuple[str, ...] = ("like", "greet", "check_in", "business", "visit", "consult", "mentor", "favor",
+                          "executive_event")
+TREATMENT_DAYS = 14
+CONTEXT = ("deal_open", "deal_amount", "on_chain")
+
+
+def kind_expr() -> pl.Expr:
+    """The action kind of an outbound interaction; the first rule that matches wins."""
+    c = pl.col
+    return (pl.when(c("occasion").is_in(["holiday", "birthday"])).then(pl.lit("greet"))
+            .when(c("favor") == "given").then(pl.lit("favor"))
+            .when(c("with_executive").fill_null(False) | (c("channel") == "event")).then(pl.lit("executive_event"))
+            .when(c("depth") == 4).then(pl.lit("mentor"))
+            .when(c("depth") == 3).then(pl.lit("consult"))
+            .when(c("channel") == "visit").then(pl.lit("visit"))
+            .when(c("channel") == "social").then(pl.lit("like"))
+            .when((c("channel") == "call") & c("opportunity_id").is_null()).then(pl.lit("check_in"))
+            .otherwise(pl.lit("business")))
+
+
+def treatments(tables: Tables, start: str | pd.Timestamp, days: int = TREATMENT_DAYS) -> pd.DataFrame:
+    """Per (rep, contact): how many outbound actions of each kind in (start, start + days], as ``t_<kind>``."""
+    lo = utc(start)
+    hi = lo + pd.Timedelta(days=days)
+    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
+                                           "opportunity_id", "favor", "with_executive"])
+    rows = inter.filter((pl.col("ts") > lo) & (pl.col("ts") <= hi) & (pl.col("direction") == "outbound"))
+    counts = (rows.with_columns(kind=kind_expr()).group_by("rep_id", "contact_id", "kind").len()
+              .pivot(on="kind", index=["rep_id", "contact_id"], values="len"))
+    for k in KINDS:
+        if k not in counts.columns:
+            counts = counts.with_columns(pl.lit(0, dtype=pl.UInt32).alias(k))
+    out = counts.select("rep_id", "contact_id", *[pl.col(k).fill_null(0).cast(pl.Float64).alias(f"t_{k}")
+                                                  for k in KINDS])
+    return out.to_pandas()
+
+
+def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` (rep_id, contact_id, account_id) with the account's open deal at ``as_of``: whether there is
+    one, its amount, and whether the contact sits on its decision chain (0 / 0 / 0 without deals)."""
+    out = pairs[["rep_id", "contact_id", "account_id"]].copy()
+    cutoff = utc(as_of)
+    if tables.get("opportunities") is None:
+        return out.assign(deal_open=0.0, deal_amount=0.0, on_chain=0.0)
+    deals = open_deals(tables, cutoff).sort("created_at").unique("account_id", keep="last")
+    chain = table(tables, "opportunity_contacts", ["opportunity_id", "contact_id", "added_at"])
+    per_account = deals.select("account_id", "opportunity_id", deal_amount=pl.col("amount").fill_null(0.0))
+    on = pl.DataFrame(schema={"opportunity_id": pl.String, "contact_id": pl.String})
+    if chain is not None:
+        on = chain.filter(pl.col("added_at") <= cutoff).select("opportunity_id", "contact_id").unique()
+    ctx = (pl.from_pandas(out[["contact_id", "account_id"]].drop_duplicates().astype(str))
+           .join(per_account, on="account_id", how="left")
+           .join(on.with_columns(on_chain=pl.lit(1.0)), on=["opportunity_id", "contact_id"], how="left")
+           .select("contact_id", deal_open=pl.col("opportunity_id").is_not_null().cast(pl.Float64),
+                   deal_amount=pl.col("deal_amount").fill_null(0.0).cast(pl.Float64),
+                   on_chain=pl.col("on_chain").fill_null(0.0)))
+    merged = out.astype({"contact_id": str}).merge(ctx.to_pandas(), on="contact_id", how="left")
+    return merged.fillna({c: 0.0 for c in CONTEXT})

@@ -1,0 +1,71 @@
+"""Candidate rows for the engine: one per (rep, contact) known at ``as_of``, with every column a catalog
+rule may read.
+
+Columns beyond the relationship features (docs/features.md):
+    deal_open, deal_amount, on_chain   the account's open deal, its amount, the contact on its chain
+    tie                                this rep's tie strength with the contact
+    is_decision_maker                  the contact's usual buying role is decision maker
+    occasion_today                     a festival greeting window or the contact's birthday is today (or within 3 days)
+    open_request                       the contact's business request of the last 7 days is not yet answered
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from crm.calendar import GREETING_WINDOW_DAYS, festival_days
+from features.actions import pair_deal_context
+from features.frames import Tables, table, utc
+from features.network import tie_strength
+from features.relationship import relationship_features
+
+REQUEST_DAYS = 7
+
+
+def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Every pair of the reps in scope (all reps by default) with the rule columns."""
+    cutoff = utc(as_of)
+    rel = relationship_features(tables, cutoff, rep_ids)
+    rel = pair_deal_context(tables, cutoff, rel).merge(rel.astype({"rep_id": str, "contact_id": str}),
+                                                       on=["rep_id", "contact_id", "account_id"])
+    rel["tie"] = tie_strength(rel).to_numpy()
+    rel["is_decision_maker"] = (rel["buying_role"] == "decision_maker").astype(float)
+    rel["occasion_today"] = _occasion(tables, cutoff, rel["contact_id"])
+    rel["open_request"] = _open_requests(tables, cutoff, rel[["rep_id", "contact_id"]])
+    return rel
+
+
+def _occasion(tables: Tables, cutoff: pd.Timestamp, contact_ids: pd.Series) -> np.ndarray:
+    today = cutoff.date()
+    window = [today + dt.timedelta(days=d) for d in range(GREETING_WINDOW_DAYS + 1)]
+    festival = any(f in window for f in festival_days(today.year, today.year + 1))
+    if festival:
+        return np.ones(len(contact_ids))
+    contacts = table(tables, "contacts", ["contact_id", "birthday_month", "birthday_day"])
+    if contacts is None:
+        return np.zeros(len(contact_ids))
+    days = {(d.month, d.day) for d in window}
+    bd = contacts.to_pandas().set_index("contact_id")
+    months = bd["birthday_month"].reindex(contact_ids.to_numpy()).to_numpy()
+    mdays = bd["birthday_day"].reindex(contact_ids.to_numpy()).to_numpy()
+    return np.array([(m, d) in days for m, d in zip(months, mdays, strict=True)], dtype=float)
+
+
+def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) -> np.ndarray:
+    """1 where the contact's last business request (last 7 days) came after the rep's last outbound touch."""
+    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
+    recent = inter.filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=REQUEST_DAYS)))
+    last = recent.group_by("rep_id", "contact_id").agg(
+        request=pl.col("ts").filter((pl.col("direction") == "inbound")
+                                    & (pl.col("occasion") == "business_request")).max(),
+        answer=pl.col("ts").filter(pl.col("direction") == "outbound").max())
+    open_ = last.filter(pl.col("request").is_not_null()
+                        & (pl.col("answer").is_null() | (pl.col("answer") < pl.col("request"))))
+    flagged = open_.select("rep_id", "contact_id", flag=pl.lit(1.0)).to_pandas()
+    merged = pairs.merge(flagged, on=["rep_id", "contact_id"], how="left")
+    return merged["flag"].fillna(0.0).to_numpy()

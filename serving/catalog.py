@@ -1,0 +1,121 @@
+"""The action catalog and the contact policy, read from ``catalog.toml`` and checked on load."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.actions import KINDS
+from features.registry import ELEMENTS
+
+DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    kind: str
+    element: str
+    minutes: float
+    channel: str
+    cooldown: int
+    eligible: str = ""
+    applicable: str = ""
+    suitable: str = ""
+    context: str = ""
+    mandatory: bool = False
+    title: str = ""
+    title_zh: str = ""
+
+    def label(self, lang: str) -> str:
+        return (self.title_zh if lang == "zh" else self.title) or self.name
+
+    def rules(self) -> list[str]:
+        return [r for r in (self.eligible, self.applicable, self.suitable) if r]
+
+    def allowed(self, candidates: pd.DataFrame) -> np.ndarray:
+        """Rows where every rule of the action holds (missing values fail a rule)."""
+        ok = np.ones(len(candidates), dtype=bool)
+        for rule in self.rules():
+            ok &= _evaluate(candidates, rule, self.name).fillna(False).to_numpy(dtype=bool)
+        return ok
+
+    def weight(self, candidates: pd.DataFrame) -> np.ndarray:
+        if not self.context:
+            return np.ones(len(candidates))
+        value = _evaluate(candidates, self.context, self.name)
+        return np.broadcast_to(np.asarray(value, dtype=float), (len(candidates),)).copy()
+
+
+@dataclass(frozen=True)
+class ContactPolicy:
+    max_per_contact_week: int = 1
+    dismissals_before_pause: int = 2
+    dismissal_days: int = 30
+    capacity_minutes_per_day: float = 240.0
+    overhead_minutes: float = 30.0
+    relationship_value_share: float = 0.10
+
+
+@dataclass(frozen=True)
+class Catalog:
+    actions: tuple[Action, ...]
+    policy: ContactPolicy = field(default_factory=ContactPolicy)
+
+    def __getitem__(self, name: str) -> Action:
+        for a in self.actions:
+            if a.name == name:
+                return a
+        raise KeyError(f"no action {name!r} in the catalog")
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.actions]
+
+
+def _evaluate(frame: pd.DataFrame, expression: str, action: str) -> pd.Series:
+    try:
+        return frame.eval(expression, engine="python")
+    except Exception as exc:  # pandas raises many types here; all mean the rule is wrong
+        raise ValueError(f"catalog action {action!r}: cannot evaluate {expression!r}: {exc}") from exc
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """Read and check a catalog: known kinds and elements, positive minutes, known keys only."""
+    path = path or DEFAULT_CATALOG
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the catalog: {exc}") from exc
+    allowed = {f.name for f in fields(Action)}
+    actions = []
+    for i, entry in enumerate(raw.get("action", []), 1):
+        where = f"{path}: action #{i} ({entry.get('name', '?')})"
+        unknown = set(entry) - allowed
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
+        try:
+            action = Action(**entry)
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        if action.kind not in KINDS:
+            raise ValueError(f"{where}: kind {action.kind!r} is not one of {', '.join(KINDS)}")
+        if action.element not in ELEMENTS:
+            raise ValueError(f"{where}: element {action.element!r} is not one of {', '.join(ELEMENTS)}")
+        if action.minutes <= 0 or action.cooldown < 0:
+            raise ValueError(f"{where}: minutes must be > 0 and cooldown >= 0")
+        actions.append(action)
+    if not actions:
+        raise ValueError(f"{path}: the catalog has no [[action]] entries")
+    names = [a.name for a in actions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate action names")
+    policy_keys = {f.name for f in fields(ContactPolicy)}
+    unknown = set(raw.get("policy", {})) - policy_keys
+    if unknown:
+        raise ValueError(f"{path}: [policy] has unknown keys {sorted(unknown)}")
+    return Catalog(tuple(actions), ContactPolicy(**raw.get("policy", {})))

@@ -1,0 +1,159 @@
+"""The next-best-action engine: candidates -> effects -> value -> arbitration under the contact policy.
+
+expected gain = uplift on P(effective) x relationship value + uplift on P(win) x deal amount;
+priority = gain x context weight / (minutes + overhead). At most one action per contact per day, at
+most ``k`` per rep, within the rep's daily minutes; ties break on (rep, contact, action) order, so the
+same inputs always give the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from serving.catalog import Catalog
+from training.model import GuanxiClassifier
+from training.uplift import EffectModel
+
+HISTORY_COLUMNS = ["rep_id", "contact_id", "action", "day", "status"]
+DONE = ("done", "accepted")
+LOGGED = "logged"  # a touch found in the interaction log: starts cooldowns, not counted in the weekly cap
+SNOOZE_DAYS = 7
+
+
+@dataclass
+class Models:
+    """What the engine scores with; ``relationship`` gives health and reasons, ``effect`` the uplifts."""
+
+    effect: EffectModel
+    relationship: GuanxiClassifier | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame:
+    """One row per allowed (pair, action): uplifts, gain and priority, best first."""
+    if cands.empty:
+        return pd.DataFrame(columns=["rep_id", "contact_id", "account_id", "action", "priority"])
+    kinds = sorted({a.kind for a in catalog.actions})
+    effects = models.effect.effects(cands, kinds)
+    eff, win = effects["effective"], effects["win"]
+    potential = cands["account_potential"].fillna(cands["account_potential"].median()).fillna(0.0)
+    rel_value = catalog.policy.relationship_value_share * potential.to_numpy()
+    amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy()
+    frames = []
+    for action in catalog.actions:
+        ok = action.allowed(cands)
+        if not ok.any():
+            continue
+        d_eff = eff[action.kind].to_numpy()
+        d_win = np.where(amount > 0, win[action.kind].to_numpy(), 0.0)
+        gain = d_eff * rel_value + d_win * amount
+        weight = action.weight(cands)
+        cost = action.minutes + catalog.policy.overhead_minutes
+        frames.append(pd.DataFrame({
+            "rep_id": cands["rep_id"].to_numpy()[ok], "contact_id": cands["contact_id"].to_numpy()[ok],
+            "account_id": cands["account_id"].to_numpy()[ok], "action": action.name, "kind": action.kind,
+            "element": action.element, "minutes": float(action.minutes), "mandatory": action.mandatory,
+            "p_effective": eff["_base"].to_numpy()[ok], "p_effective_if_done": (eff["_base"] + eff[action.kind])
+            .to_numpy()[ok], "p_win": np.where(amount > 0, win["_base"], np.nan)[ok],
+            "p_win_if_done": np.where(amount > 0, win["_base"] + win[action.kind], np.nan)[ok],
+            "deal_amount": amount[ok], "gain": gain[ok], "priority": (gain * weight / cost)[ok],
+            "row": np.flatnonzero(ok),
+        }))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return _ordered(out)
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame.sort_values(["mandatory", "priority", "rep_id", "contact_id", "action"],
+                             ascending=[False, False, True, True, True], kind="stable").reset_index(drop=True)
+
+
+def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp) -> np.ndarray:
+    """Rows the contact policy forbids today: cooldowns, snoozes, repeated dismissals (mandatory items too)."""
+    bad = np.zeros(len(scored), dtype=bool)
+    if history is None or history.empty or scored.empty:
+        return bad
+    age = (day - pd.to_datetime(history["day"], utc=True)).dt.days.to_numpy()
+    h = history.assign(age=age)
+    cooldown = pd.Series({a.name: a.cooldown for a in catalog.actions})
+    h_done = h[h["status"].isin((*DONE, LOGGED))]
+    recent = h_done[h_done["age"] < h_done["action"].map(cooldown).fillna(0).to_numpy()]
+    snoozed = h[(h["status"] == "snoozed") & (h["age"] < SNOOZE_DAYS)]
+    dismissed = h[(h["status"] == "dismissed") & (h["age"] < catalog.policy.dismissal_days)]
+    paused = dismissed.groupby(["contact_id", "action"]).size()
+    paused = paused[paused >= catalog.policy.dismissals_before_pause].reset_index()[["contact_id", "action"]]
+    key = pd.MultiIndex.from_frame(scored[["contact_id", "action"]].astype(str))
+    for frame in (recent, snoozed, paused):
+        if len(frame):
+            bad |= key.isin(pd.MultiIndex.from_frame(frame[["contact_id", "action"]].astype(str)))
+    return bad
+
+
+def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp, k: int,
+           per_rep_pool: int = 60) -> pd.DataFrame:
+    """Today's actions: greedy by priority under the contact policy (the first rows of ``scored`` win)."""
+    if scored.empty:
+        return scored
+    pol = catalog.policy
+    pool = scored[~blocked(scored, history, catalog, day) & ((scored["priority"] > 0) | scored["mandatory"])]
+    pool = pool[pool.groupby("rep_id", sort=False).cumcount() < per_rep_pool * max(k, 1)]
+    week = {}
+    if history is not None and len(history):
+        age = (day - pd.to_datetime(history["day"], utc=True)).dt.days
+        done = history[history["status"].isin(DONE) & (age < 7).to_numpy()]
+        mandatory = {a.name for a in catalog.actions if a.mandatory}
+        week = done[~done["action"].isin(mandatory)].groupby("contact_id").size().to_dict()
+    used_minutes: dict[str, float] = {}
+    count: dict[str, int] = {}
+    contacts_today: set[str] = set()
+    keep = []
+    for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], pool["contact_id"], pool["minutes"],
+                                                   pool["mandatory"], strict=True):
+        if count.get(rep, 0) >= k or contact in contacts_today:
+            continue
+        if not mandatory:
+            if week.get(contact, 0) >= pol.max_per_contact_week:
+                continue
+            if used_minutes.get(rep, 0.0) + minutes > pol.capacity_minutes_per_day:
+                continue
+            used_minutes[rep] = used_minutes.get(rep, 0.0) + minutes
+        count[rep] = count.get(rep, 0) + 1
+        contacts_today.add(contact)
+        keep.append(i)
+    chosen = pool.loc[keep].copy()
+    chosen["rank"] = chosen.groupby("rep_id", sort=False).cumcount() + 1
+    return chosen.reset_index(drop=True)
+
+
+def violations(log: pd.DataFrame, catalog: Catalog, k: int) -> dict[str, int]:
+    """Count breaches of the contact policy in a log of done actions (rep_id, contact_id, action, day, minutes)."""
+    if log.empty:
+        return {"per_day_contact": 0, "per_rep_k": 0, "capacity": 0, "cooldown": 0, "contact_week": 0}
+    day = pd.to_datetime(log["day"], utc=True).dt.floor("D")
+    log = log.assign(day=day)
+    mandatory = {a.name for a in catalog.actions if a.mandatory}
+    cooldown = {a.name: a.cooldown for a in catalog.actions}
+    per_day_contact = int((log.groupby(["day", "contact_id"]).size() > 1).sum())
+    per_rep_k = int((log.groupby(["day", "rep_id"]).size() > k).sum())
+    optional = log[~log["action"].isin(mandatory)]
+    capacity = int((optional.groupby(["day", "rep_id"])["minutes"].sum()
+                    > catalog.policy.capacity_minutes_per_day).sum())
+    broken_cooldown, contact_week = 0, 0
+    for (_, action), g in log.sort_values("day").groupby(["contact_id", "action"]):
+        gaps = g["day"].diff().dt.days.dropna()
+        broken_cooldown += int((gaps < cooldown.get(action, 0)).sum())
+    for _, g in optional.sort_values("day").groupby("contact_id"):
+        days = g["day"].to_numpy()
+        n = len(days)
+        cap = catalog.policy.max_per_contact_week
+        if n > cap:
+            later = days[cap:]
+            earlier = days[:-cap]
+            contact_week += int(((later - earlier) < np.timedelta64(7, "D")).sum())
+    return {"per_day_contact": per_day_contact, "per_rep_k": per_rep_k, "capacity": capacity,
+            "cooldown": broken_cooldown, "contact_week": contact_week}

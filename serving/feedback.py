@@ -1,0 +1,69 @@
+"""What reps did with recommendations, and what they did anyway: the history the contact policy reads.
+
+Feedback (accepted / done / dismissed / snoozed) is stored in ``recommendation_feedback``; logged
+outbound interactions count as done actions of every catalog action of their kind, so a contact just
+greeted through the CRM is on the greeting's cooldown even if no recommendation asked for it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crm.store import FEEDBACK
+from features.actions import kind_expr
+from features.frames import Tables, table, utc
+from serving.catalog import Catalog
+from serving.engine import HISTORY_COLUMNS, LOGGED
+
+STATUSES = ("accepted", "done", "dismissed", "snoozed")
+LOOKBACK_DAYS = 90
+
+
+def record_feedback(engine: Engine, rows: list[dict[str, object]]) -> int:
+    """Store feedback rows (rep_id, contact_id, action, status, ts, note); returns how many."""
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(FEEDBACK), rows)
+    return len(rows)
+
+
+def read_history(engine: Engine, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Feedback as history rows (rep_id, contact_id, action, day, status)."""
+    query = sa.select(FEEDBACK.c.rep_id, FEEDBACK.c.contact_id, FEEDBACK.c.action, FEEDBACK.c.ts, FEEDBACK.c.status)
+    if since is not None:
+        query = query.where(FEEDBACK.c.ts >= since.to_pydatetime())
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).fetchall(), columns=["rep_id", "contact_id", "action", "day",
+                                                                      "status"])
+    frame["day"] = pd.to_datetime(frame["day"], utc=True)
+    return frame[HISTORY_COLUMNS]
+
+
+def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
+                        rep_ids: list[str] | None = None) -> pd.DataFrame:
+    """Outbound interactions of the last 90 days as ``logged`` actions (one per catalog action of their kind):
+    they start cooldowns but do not use up the weekly cap, which is for recommended actions."""
+    cutoff = utc(as_of)
+    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
+                                           "opportunity_id", "favor", "with_executive"])
+    recent = inter.filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=LOOKBACK_DAYS))
+                          & (pl.col("direction") == "outbound"))
+    if rep_ids is not None:
+        recent = recent.filter(pl.col("rep_id").is_in(list(rep_ids)))
+    by_kind = pl.DataFrame({"kind": [a.kind for a in catalog.actions], "action": [a.name for a in catalog.actions]})
+    rows = (recent.with_columns(kind=kind_expr()).join(by_kind, on="kind")
+            .select("rep_id", "contact_id", "action", day=pl.col("ts"), status=pl.lit(LOGGED)))
+    return rows.to_pandas()[HISTORY_COLUMNS]
+
+
+def history(engine: Engine | None, tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
+            rep_ids: list[str] | None = None) -> pd.DataFrame:
+    """Feedback plus logged touches, the input of the contact policy."""
+    parts = [interaction_history(tables, as_of, catalog, rep_ids)]
+    if engine is not None:
+        parts.append(read_history(engine, utc(as_of) - pd.Timedelta(days=LOOKBACK_DAYS)))
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HISTORY_COLUMNS)

@@ -1,0 +1,133 @@
+"""Reasons in plain words: the features that weigh most on a relationship (LightGBM ``pred_contrib``),
+grouped by element, written in English or Simplified Chinese with the same numbers in both."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.registry import RELATIONSHIP
+from training.model import GuanxiClassifier
+
+LANGS = ("en", "zh")
+ELEMENT_NAMES = {
+    "en": {"value": "Value", "favor": "Goodwill", "dignity": "Dignity", "presence": "Presence",
+           "frequency": "Frequency", "length": "Length", "depth": "Depth", "reciprocity": "Reciprocity",
+           "network": "Network", "deal": "Deal"},
+    "zh": {"value": "价值", "favor": "情面", "dignity": "体面", "presence": "场面", "frequency": "频度",
+           "length": "长度", "depth": "深度", "reciprocity": "投桃报李", "network": "关系网", "deal": "商机"},
+}
+ELEMENT_OF = {f.name: f.element for f in RELATIONSHIP}
+# feature -> (English, Chinese); {v} is this tie's value, {ref} the median of the healthiest quarter of ties
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "days_since_last": ("no contact for {v} days; healthy ties like this one are touched every {ref} days",
+                        "已 {v} 天没有联系；同类良好关系每 {ref} 天联系一次"),
+    "gap_mean_days": ("touches come every {v} days on average; healthy ties: every {ref} days",
+                      "平均每 {v} 天联系一次；良好关系：每 {ref} 天"),
+    "n_90d": ("{v} interactions in 90 days; healthy ties have {ref}", "90 天内互动 {v} 次；良好关系为 {ref} 次"),
+    "n_365d": ("{v} interactions in a year; healthy ties have {ref}", "一年内互动 {v} 次；良好关系为 {ref} 次"),
+    "festivals_greeted_365d": ("{v} festivals greeted in a year; healthy ties: {ref}",
+                               "一年内节日问候 {v} 次；良好关系：{ref} 次"),
+    "tenure_days": ("the relationship is {v} days old; healthy ties: {ref} days",
+                    "关系已有 {v} 天；良好关系：{ref} 天"),
+    "longest_silence_days": ("longest silence {v} days; healthy ties: {ref} days",
+                             "最长沉默 {v} 天；良好关系：{ref} 天"),
+    "trend_90d": ("90-day trend {v} (below 0 is cooling); healthy ties: {ref}",
+                  "90 天趋势 {v}（低于 0 表示降温）；良好关系：{ref}"),
+    "depth_max": ("deepest conversation at level {v} of 4; healthy ties reach {ref}",
+                  "最深交流为 {v} 级（共 4 级）；良好关系达到 {ref} 级"),
+    "deep_share": ("{v} of touches are deep (consult or advice); healthy ties: {ref}",
+                   "深度交流占 {v}；良好关系：{ref}"),
+    "days_since_deep": ("last deep conversation {v} days ago; healthy ties: {ref} days",
+                        "上次深度交流在 {v} 天前；良好关系：{ref} 天"),
+    "reply_rate_72h": ("they answer {v} of our touches within 72 h; healthy ties: {ref}",
+                       "对方 72 小时内回复 {v}；良好关系：{ref}"),
+    "inbound_share": ("{v} of interactions come from them; healthy ties: {ref}",
+                      "对方主动的互动占 {v}；良好关系：{ref}"),
+    "in_90d": ("they reached out {v} times in 90 days; healthy ties: {ref}",
+               "对方 90 天内主动联系 {v} 次；良好关系：{ref} 次"),
+    "out_90d": ("we reached out {v} times in 90 days; healthy ties: {ref}",
+                "我们 90 天内主动联系 {v} 次；良好关系：{ref} 次"),
+    "in_out_ratio": ("they answer {v} touches for each of ours; healthy ties: {ref}",
+                     "我们每联系一次，对方回应 {v} 次；良好关系：{ref}"),
+    "active_months_365d": ("active in {v} of the last 12 months; healthy ties: {ref}",
+                           "过去 12 个月中有 {v} 个月有互动；良好关系：{ref} 个月"),
+    "initiated_by_contact_share": ("they start {v} of conversations; healthy ties: {ref}",
+                                   "对方发起 {v} 的对话；良好关系：{ref}"),
+    "favor_ledger": ("favor balance {v} (given minus received); healthy ties: {ref}",
+                     "人情账 {v}（给予减收到）；良好关系：{ref}"),
+    "exec_touches_365d": ("{v} touches with our executives in a year; healthy ties: {ref}",
+                          "一年内高管接触 {v} 次；良好关系：{ref} 次"),
+    "events_365d": ("{v} events in a year; healthy ties: {ref}", "一年内活动 {v} 次；良好关系：{ref} 次"),
+    "seniority_rank": ("contact seniority {v} of 4; healthy ties: {ref}", "联系人级别 {v}（共 4 级）；良好关系：{ref}"),
+}
+GENERIC = ("{name} is {v}; healthy ties: {ref}", "{name} 为 {v}；良好关系：{ref}")
+SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share"}
+
+
+def number(name: str, value: float) -> str:
+    """One formatting for both languages, so the numbers match."""
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if name in SHARES:
+        return f"{value:.0%}"
+    return f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.2f}"
+
+
+def sentence(feature: str, value: float, ref: float, lang: str) -> str:
+    en, zh = TEMPLATES.get(feature, GENERIC)
+    text = en if lang == "en" else zh
+    element = ELEMENT_NAMES[lang][ELEMENT_OF.get(feature, "value")]
+    body = text.format(v=number(feature, value), ref=number(feature, ref), name=feature)
+    return f"{element}: {body}" if lang == "en" else f"{element}：{body}"
+
+
+def references(rel: pd.DataFrame, p_effective: np.ndarray) -> pd.Series:
+    """Median of each feature over the healthiest quarter of ties (by P(effective)) in the same population."""
+    numeric = rel.select_dtypes("number")
+    top = p_effective >= np.nanquantile(p_effective, 0.75) if len(p_effective) else np.zeros(0, dtype=bool)
+    return numeric[top].median() if top.any() else numeric.median()
+
+
+def explain(rel: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: str = "en", top: int = 2
+            ) -> list[list[dict[str, object]]]:
+    """For each row, the ``top`` elements pulling P(effective) down most (what an action can fix), each with
+    its strongest feature; an element pulling up is used when nothing pulls down."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    contrib = model.contributions(rel).drop(columns="bias")
+    explainable = [c for c in contrib.columns if c in ELEMENT_OF and c in rel.columns
+                   and pd.api.types.is_numeric_dtype(rel[c])]
+    contrib = contrib[explainable]
+    out = []
+    for i in range(len(rel)):
+        row = contrib.iloc[i]
+        values = rel.iloc[i]
+        # a feature equal to the healthy reference says nothing: leave it out
+        telling = [f for f in row.index if not (pd.notna(values[f]) and values[f] == ref.get(f, np.nan))]
+        row = row[telling]
+        by_element = row.groupby(pd.Series(ELEMENT_OF)[row.index].to_numpy()).sum().sort_values()
+        picked = list(by_element.index[by_element < 0][:top]) or list(by_element.index[::-1][:top])
+        items = []
+        for element in picked:
+            feats = row[[f for f in row.index if ELEMENT_OF[f] == element]]
+            feat = feats.idxmin() if by_element[element] < 0 else feats.idxmax()
+            value = float(rel.iloc[i][feat]) if pd.notna(rel.iloc[i][feat]) else float("nan")
+            items.append({"element": element, "feature": feat, "value": value,
+                          "reference": float(ref.get(feat, np.nan)), "contribution": float(row[feat]),
+                          "text": sentence(feat, value, float(ref.get(feat, np.nan)), lang)})
+        out.append(items)
+    return out
+
+
+def action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str) -> dict[str, object]:
+    """Why this action: what it is expected to change, in numbers."""
+    name = ELEMENT_NAMES[lang][element]
+    now, done = f"{p_now * 100:.1f}", f"{p_done * 100:.1f}"
+    amount = number("gain", gain)
+    if lang == "en":
+        text = (f"{name}: if you {action}, P(effective) should move from {now}% to {done}%, "
+                f"worth about {amount} in expected business")
+    else:
+        text = f"{name}：若{action}，有效关系概率预计从 {now}% 变为 {done}%，预期业务价值约 {amount}"
+    return {"element": element, "feature": None, "value": p_done, "reference": p_now, "text": text}

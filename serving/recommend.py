@@ -1,0 +1,42 @@
+"""One rep's ranked next-best actions with reasons: the same engine as the rollout and batch scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.frames import Tables, utc
+from serving.candidates import candidates
+from serving.catalog import Catalog, load_catalog
+from serving.engine import Models, score, select
+from serving.reasons import action_reason, explain, references
+
+COLUMNS = ["rank", "rep_id", "contact_id", "account_id", "action", "element", "priority", "gain", "p_effective",
+           "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "minutes", "mandatory"]
+
+
+def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id: str, k: int = 10,
+              lang: str = "en", history: pd.DataFrame | None = None, catalog: Catalog | None = None
+              ) -> pd.DataFrame:
+    """The rep's top ``k`` actions for the day starting at ``as_of``, each with ``reasons`` (a list)."""
+    catalog = catalog or load_catalog()
+    day = utc(as_of)
+    cands = candidates(tables, day, [rep_id])
+    if cands.empty:
+        return pd.DataFrame(columns=[*COLUMNS, "reasons"])
+    scored = score(cands, models, catalog)
+    chosen = select(scored, history, catalog, day, k)
+    if chosen.empty:
+        return pd.DataFrame(columns=[*COLUMNS, "reasons"])
+    rows = cands.iloc[chosen["row"].to_numpy()].reset_index(drop=True)
+    reasons: list[list[dict[str, object]]] = [[] for _ in range(len(chosen))]
+    if models.relationship is not None:
+        p_all = models.relationship.predict_proba(cands)[:, 1]
+        reasons = explain(rows, models.relationship, references(cands, p_all), lang)
+    out = chosen[COLUMNS].reset_index(drop=True)
+    out.insert(5, "title", [catalog[a].label(lang) for a in out["action"]])
+    out["reasons"] = [
+        [action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain, lang), *why]
+        for r, why in zip(out.itertuples(), reasons, strict=True)
+    ]
+    return out.replace({np.nan: None})

@@ -1,0 +1,170 @@
+"""The effect model: what an action does to P(effective) and to P(win), learned from logged history.
+
+An S-learner on LightGBM: one classifier per outcome sees the relationship features at a cutoff, the
+pair's deal context, and the actions the rep took in the next 14 days (counts per kind); the effect of
+action ``a`` is f(x, one ``a``) - f(x, nothing). Assumptions (the usual ones, stated so they can be
+checked): the features at the cutoff capture what drove the reps' choices (no unmeasured confounding —
+in truth reps also act on a bond they feel but we do not log, so effects of habitual actions are
+biased upward); every action has some chance for every kind of pair (overlap: rare actions on
+strangers are extrapolated); one pair's actions do not change another pair's outcome (they do, a
+little, through the account's deals).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from features.actions import CONTEXT, KINDS, TREATMENT_DAYS, pair_deal_context, treatments
+from features.deal import open_deals
+from features.frames import Tables, table, utc
+from features.relationship import relationship_features
+from training.datasets import as_polars, data_span
+from training.evaluate import evaluate
+from training.labels import effective_relationship
+from training.model import DEFAULT_PARAMS
+
+TREATMENTS = [f"t_{k}" for k in KINDS]
+OUTCOMES = ("effective", "win")
+EXCLUDED = ("buying_role", "account_tier")  # categories: kept out so that every column is numeric
+
+
+def effect_rows(tables: Tables, cutoff: pd.Timestamp, horizon_days: int = 180) -> pd.DataFrame:
+    """Rows of one cutoff: features, deal context, next-14-day treatments, and both labels (win: nan
+    where the pair's account has no open deal or its outcome is not known)."""
+    feats = relationship_features(tables, cutoff)
+    feats = feats[feats["n_365d"] > 0].drop(columns=list(EXCLUDED))
+    feats = pair_deal_context(tables, cutoff, feats).merge(feats, on=["rep_id", "contact_id", "account_id"])
+    t = treatments(tables, cutoff, TREATMENT_DAYS)
+    out = feats.astype({"rep_id": str, "contact_id": str}).merge(t, on=["rep_id", "contact_id"], how="left")
+    out[TREATMENTS] = out[TREATMENTS].fillna(0.0)
+    eff = effective_relationship(tables, cutoff, horizon_days).astype({"rep_id": str, "contact_id": str})
+    out = out.merge(eff.rename(columns={"label": "effective"}), on=["rep_id", "contact_id"], how="left")
+    out["effective"] = out["effective"].fillna(0).astype(float)
+    deals = open_deals(tables, utc(cutoff)).sort("created_at").unique("account_id", keep="last")
+    outcome = table(tables, "opportunities", ["opportunity_id", "outcome"])
+    won = (deals.select("account_id", "opportunity_id").join(outcome, on="opportunity_id")
+           .filter(pl.col("outcome").is_in(["won", "lost"]))
+           .select("account_id", win=(pl.col("outcome") == "won").cast(pl.Float64)).to_pandas())
+    out = out.astype({"account_id": str}).merge(won, on="account_id", how="left")
+    out["win"] = out["win"].where(out["deal_open"] > 0)
+    return out.assign(cutoff=cutoff)
+
+
+def effect_dataset(tables: Tables, horizon_days: int = 180, step_days: int = 28, min_history_days: int = 180,
+                   progress: bool = False) -> pd.DataFrame:
+    """Rows from cutoffs every ``step_days`` whose label window is fully observed."""
+    pl_tables = as_polars(tables)
+    start, end = data_span(tables)
+    first = (start + pd.Timedelta(days=min_history_days)).floor("D")
+    last = (end - pd.Timedelta(days=horizon_days)).floor("D")
+    cutoffs = list(pd.date_range(first, last, freq=f"{step_days}D"))
+    if len(cutoffs) < 3:
+        raise ValueError(f"not enough history for the effect model: data spans {start.date()}..{end.date()}")
+    it = cutoffs
+    if progress:
+        from rich.progress import track
+
+        it = track(cutoffs, description="building effect-model rows")
+    return pd.concat([effect_rows(pl_tables, c, horizon_days) for c in it], ignore_index=True)
+
+
+@dataclass
+class EffectModel:
+    """Two S-learners (P(effective), P(win)) over features + treatment counts."""
+
+    features: list[str]
+    boosters: dict[str, lgb.Booster]
+    metrics: dict[str, dict[str, float]]
+    horizon_days: int = 180
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.features, *TREATMENTS]
+
+    def predict(self, outcome: str, X: pd.DataFrame, treatment: np.ndarray) -> np.ndarray:
+        """P(outcome) with the given treatment counts (n, len(KINDS))."""
+        m = np.column_stack([X[self.features].to_numpy(dtype=float), treatment])
+        return self.boosters[outcome].predict(m)
+
+    def effects(self, X: pd.DataFrame, kinds: list[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Uplift of one action of each kind (columns) per row, on each outcome: P(do a) - P(do nothing)."""
+        kinds = kinds or list(KINDS)
+        out = {}
+        for outcome in OUTCOMES:
+            # P(win) only where the account has an open deal: 0 uplift and no base elsewhere
+            rows = np.ones(len(X), dtype=bool) if outcome == "effective" else X["deal_open"].to_numpy() > 0
+            sub = X[rows]
+            none = np.zeros((len(sub), len(KINDS)))
+            variants = [none]
+            for k in kinds:
+                t = none.copy()
+                t[:, KINDS.index(k)] = 1.0
+                variants.append(t)
+            # one call over every variant: the boosters' per-call overhead is paid once
+            p = self.predict(outcome, pd.concat([sub] * len(variants)), np.vstack(variants)).reshape(len(variants), -1)
+            frame = pd.DataFrame(0.0, index=X.index, columns=kinds)
+            frame.loc[rows, kinds] = (p[1:] - p[0]).T
+            out[outcome] = frame.assign(_base=np.nan)
+            out[outcome].loc[rows, "_base"] = p[0]
+        return out
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for outcome, booster in self.boosters.items():
+            booster.save_model(str(folder / f"{outcome}.txt"))
+        (folder / "effect.json").write_text(json.dumps({"features": self.features, "treatments": TREATMENTS,
+                                                        "metrics": self.metrics, "horizon_days": self.horizon_days},
+                                                       indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> EffectModel:
+        meta = json.loads((folder / "effect.json").read_text())
+        if meta["treatments"] != TREATMENTS:
+            raise ValueError(f"{folder}: the bundle's treatments {meta['treatments']} differ from {TREATMENTS}")
+        boosters = {o: lgb.Booster(model_file=str(folder / f"{o}.txt")) for o in OUTCOMES}
+        return cls(meta["features"], boosters, meta["metrics"], meta["horizon_days"])
+
+
+def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None) -> EffectModel:
+    """Train on all cutoffs but the last two, stop early on the second last, report on the last."""
+    features = [c for c in rows.columns if c not in ("rep_id", "contact_id", "account_id", "cutoff", *OUTCOMES,
+                                                     *TREATMENTS)]
+    features = [c for c in features if pd.api.types.is_numeric_dtype(rows[c])]
+    cutoffs = sorted(rows["cutoff"].unique())
+    valid_c, test_c = cutoffs[-2], cutoffs[-1]
+    boosters, metrics = {}, {}
+    for outcome in OUTCOMES:
+        data = rows[rows[outcome].notna()]
+        parts = {"train": data[data["cutoff"] < valid_c], "valid": data[data["cutoff"] == valid_c],
+                 "test": data[data["cutoff"] == test_c]}
+        for name, part in parts.items():
+            if part[outcome].nunique() < 2:
+                raise ValueError(f"effect model ({outcome}): the {name} cutoff has one label value only")
+        p = {**DEFAULT_PARAMS, "min_data_in_leaf": 100, "learning_rate": 0.1, **(params or {})}
+        cols = [*features, *TREATMENTS]
+        train = lgb.Dataset(parts["train"][cols].to_numpy(float), label=parts["train"][outcome].to_numpy())
+        valid = lgb.Dataset(parts["valid"][cols].to_numpy(float), label=parts["valid"][outcome].to_numpy(),
+                            reference=train)
+        booster = lgb.train(p, train, num_boost_round=300, valid_sets=[valid],
+                            callbacks=[lgb.early_stopping(40, verbose=False)])
+        booster = booster if booster.best_iteration <= 0 else _best(booster)
+        boosters[outcome] = booster
+        metrics[outcome] = {**evaluate(parts["test"][outcome].to_numpy(),
+                                       booster.predict(parts["test"][cols].to_numpy(float))),
+                            "n_train": float(len(parts["train"])), "n_test": float(len(parts["test"]))}
+    return EffectModel(features, boosters, metrics)
+
+
+def _best(booster: lgb.Booster) -> lgb.Booster:
+    """A booster that holds the best iteration only (so ``predict`` needs no iteration argument)."""
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+
+
+__all__ = ["CONTEXT", "EffectModel", "effect_dataset", "effect_rows", "fit_effect_model"]
