@@ -50,12 +50,12 @@ def treatments(tables: Tables, start: str | pd.Timestamp, days: int = TREATMENT_
 
 
 def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataFrame) -> pd.DataFrame:
-    """``pairs`` (rep_id, contact_id, account_id) with the account's open deal at ``as_of``: whether there is
-    one, its amount, and whether the contact sits on its decision chain (0 / 0 / 0 without deals)."""
+    """``pairs`` (rep_id, contact_id, account_id) with the account's open deal at ``as_of``: its id, whether
+    there is one, its amount, and whether the contact sits on its decision chain (0 / 0 / 0 without deals)."""
     out = pairs[["rep_id", "contact_id", "account_id"]].copy()
     cutoff = utc(as_of)
     if tables.get("opportunities") is None:
-        return out.assign(deal_open=0.0, deal_amount=0.0, on_chain=0.0)
+        return out.assign(opportunity_id=None, deal_open=0.0, deal_amount=0.0, on_chain=0.0)
     deals = open_deals(tables, cutoff).sort("created_at").unique("account_id", keep="last")
     chain = table(tables, "opportunity_contacts", ["opportunity_id", "contact_id", "added_at"])
     per_account = deals.select("account_id", "opportunity_id", deal_amount=pl.col("amount").fill_null(0.0))
@@ -65,7 +65,8 @@ def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataF
     ctx = (pl.from_pandas(out[["contact_id", "account_id"]].drop_duplicates().astype(str))
            .join(per_account, on="account_id", how="left")
            .join(on.with_columns(on_chain=pl.lit(1.0)), on=["opportunity_id", "contact_id"], how="left")
-           .select("contact_id", deal_open=pl.col("opportunity_id").is_not_null().cast(pl.Float64),
+           .select("contact_id", "opportunity_id",
+                   deal_open=pl.col("opportunity_id").is_not_null().cast(pl.Float64),
                    deal_amount=pl.col("deal_amount").fill_null(0.0).cast(pl.Float64),
                    on_chain=pl.col("on_chain").fill_null(0.0)))
     merged = out.astype({"contact_id": str}).merge(ctx.to_pandas(), on="contact_id", how="left")

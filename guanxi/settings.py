@@ -24,6 +24,16 @@ class Settings(BaseSettings):
         default=None, description="MLflow tracking URI; default is a SQLite store under the data home."
     )
 
+    api_keys: str = Field(
+        default="",
+        description="API keys, comma-separated: KEY or sha256:<hex>, optionally scoped as KEY@R0001+team-1 "
+        "(reps or teams). Empty: the server only binds to 127.0.0.1.",
+    )
+    band_good: float = Field(default=0.5, description="Health band Good from this P(effective) up.")
+    band_fair: float = Field(default=0.2, description="Health band Fair from this P(effective) up (else Poor).")
+    model_poll_seconds: float = Field(default=60.0, description="How often the API looks for a new champion.")
+    use_registry: bool = Field(default=True, description="API: load champions from MLflow (else bundles only).")
+
     @property
     def db_url(self) -> str:
         """The store URL, falling back to ``sqlite:///<home>/guanxi.db``."""

@@ -95,8 +95,10 @@ def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog
 
 
 def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp, k: int,
-           per_rep_pool: int = 60) -> pd.DataFrame:
-    """Today's actions: greedy by priority under the contact policy (the first rows of ``scored`` win)."""
+           per_rep_pool: int = 60, limits: dict[str, int] | None = None) -> pd.DataFrame:
+    """Today's actions: greedy by priority under the contact policy (the first rows of ``scored`` win).
+
+    ``limits`` caps some reps below ``k`` today (an action budget)."""
     if scored.empty:
         return scored
     pol = catalog.policy
@@ -114,7 +116,8 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
     keep = []
     for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], pool["contact_id"], pool["minutes"],
                                                    pool["mandatory"], strict=True):
-        if count.get(rep, 0) >= k or contact in contacts_today:
+        cap = k if limits is None else min(k, limits.get(rep, 0))
+        if count.get(rep, 0) >= cap or contact in contacts_today:
             continue
         if not mandatory:
             if week.get(contact, 0) >= pol.max_per_contact_week:

@@ -40,6 +40,7 @@ class _Planner:
     cands: pd.DataFrame | None = None
     planned_on: int = -1
     logged: pd.DataFrame | None = None
+    budget: dict[int, dict[str, int]] | None = None  # day -> rep -> most actions allowed
     history: list[pd.DataFrame] = field(default_factory=list)
 
     def day_ts(self, day: int) -> pd.Timestamp:
@@ -54,7 +55,8 @@ class _Planner:
             self.planned_on = view.day
         today = self.today(view)
         hist = pd.concat([self.logged, *self.history], ignore_index=True)
-        chosen = select(today, hist, self.catalog, self.day_ts(view.day), view.k)
+        limits = None if self.budget is None else self.budget.get(view.day, {})
+        chosen = select(today, hist, self.catalog, self.day_ts(view.day), view.k, limits=limits)
         if chosen.empty:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         self.history.append(chosen[["rep_id", "contact_id", "action"]].assign(day=self.day_ts(view.day),
@@ -138,18 +140,21 @@ def evaluate_policies(sim: SimResult, models: Models, deal_model: object | None 
     all on the same future (common random numbers) from the end of the history."""
     catalog = catalog or load_catalog()
     results: dict[str, dict[str, float]] = {}
-    for name in policies:
+    # Guanxi runs last with, each day and for each rep, no more slots than the baselines used
+    order = [p for p in policies if p != "guanxi"] + (["guanxi"] if "guanxi" in policies else [])
+    used: dict[str, dict[int, dict[str, int]]] = {}
+    for name in order:
         if progress:
             progress(name)
         done: list[pd.DataFrame] = []
         planner: _Planner | None = None
         if name == "guanxi":
-            planner = GuanxiPolicy(sim, catalog, models=models)
+            planner = GuanxiPolicy(sim, catalog, models=models, budget=_budget(used, ("propensity", "oracle")))
         elif name == "propensity":
             if models.relationship is None:
                 raise ValueError("the propensity policy needs the relationship model")
             planner = PropensityPolicy(sim, catalog, relationship=models.relationship, deal=deal_model)
-        policy = planner if planner is not None else BUILTIN[name]
+        policy = _counted(planner if planner is not None else BUILTIN[name], sim, used.setdefault(name, {}))
 
         def record(day: int, pairs: np.ndarray, acts: np.ndarray, _done: list[pd.DataFrame] = done) -> None:
             _done.append(pd.DataFrame({"day": day, "pair": pairs, "code": acts}))
@@ -160,12 +165,36 @@ def evaluate_policies(sim: SimResult, models: Models, deal_model: object | None 
         if planner is not None:
             row.update(_breaches(sim, planner, done, catalog, k))
         results[name] = row
+    results = {name: results[name] for name in policies}
     base = results.get("habits")
     if base:
         for row in results.values():
             row["incremental_revenue"] = row["won_revenue"] - base["won_revenue"]
             row["incremental_effective"] = row["new_effective"] - base["new_effective"]
     return results
+
+
+def _counted(policy: Callable[[View], tuple[np.ndarray, np.ndarray]], sim: SimResult,
+             into: dict[int, dict[str, int]]) -> Callable[[View], tuple[np.ndarray, np.ndarray]]:
+    """Wrap a policy to count, per day and rep, how many actions it chose."""
+
+    def run(view: View) -> tuple[np.ndarray, np.ndarray]:
+        pairs, acts = policy(view)
+        reps, counts = np.unique(sim.pop.pair_rep[pairs], return_counts=True)
+        into[view.day] = {f"R{r:04d}": int(c) for r, c in zip(reps, counts, strict=True)}
+        return pairs, acts
+
+    return run
+
+
+def _budget(used: dict[str, dict[int, dict[str, int]]], names: tuple[str, ...]) -> dict[int, dict[str, int]] | None:
+    """Per day and rep, the fewest actions any of ``names`` chose (None when none of them ran)."""
+    runs = [used[n] for n in names if n in used]
+    if not runs:
+        return None
+    days = set().union(*runs)
+    return {d: {rep: min(r.get(d, {}).get(rep, 0) for r in runs)
+                for rep in set().union(*(r.get(d, {}) for r in runs))} for d in days}
 
 
 def _breaches(sim: SimResult, planner: _Planner, done: list[pd.DataFrame], catalog: Catalog, k: int) -> dict:

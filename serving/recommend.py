@@ -35,8 +35,11 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
         reasons = explain(rows, models.relationship, references(cands, p_all), lang)
     out = chosen[COLUMNS].reset_index(drop=True)
     out.insert(5, "title", [catalog[a].label(lang) for a in out["action"]])
+    out.insert(4, "opportunity_id", rows["opportunity_id"].to_numpy())
+    out["channel"] = [catalog[a].channel for a in out["action"]]
     out["reasons"] = [
-        [action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain, lang), *why]
+        [action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
+                       lang), *why]
         for r, why in zip(out.itertuples(), reasons, strict=True)
     ]
     return out.replace({np.nan: None})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from guanxi.cli import data, engine, features, models, world
+from guanxi.cli import data, engine, features, models, serve, world
 
 app = typer.Typer(help="Guanxi: next-best actions for B2B relationship selling.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -13,6 +13,7 @@ world.register(app)
 features.register(app)
 models.register(app)
 engine.register(app)
+serve.register(app)
 
 
 def main() -> None:

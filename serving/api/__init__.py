@@ -1,0 +1,1 @@
+"""The HTTP API for CRM front ends (FastAPI, versioned under /v1)."""

@@ -1,0 +1,97 @@
+"""The FastAPI application: settings, store and models wired in the lifespan (one copy per worker)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from crm.store import init_db, make_engine
+from guanxi.settings import Settings, get_settings
+from serving.api import problems
+from serving.api.auth import parse_keys
+from serving.api.data import StoreData
+from serving.api.model_state import ModelHolder
+from serving.api.routes import AppState, router
+from serving.api.schemas import Health, Ready
+from serving.catalog import load_catalog
+
+log = logging.getLogger("guanxi.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; nothing is loaded until the lifespan starts."""
+    settings = settings or get_settings()
+    keys = parse_keys(settings.api_keys)
+    registry = CollectorRegistry()
+    requests = Counter("guanxi_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
+    latency = Histogram("guanxi_request_seconds", "Request latency", ["route"], registry=registry)
+    reloads = Counter("guanxi_model_reloads", "New champions loaded while serving", registry=registry)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.db_url)
+        init_db(engine)
+        holder = ModelHolder(settings)
+        try:
+            await asyncio.to_thread(holder.load)
+        except Exception as exc:  # serve /health and say why in /ready
+            holder.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("no models loaded: %s", holder.last_error)
+        app.state.guanxi = AppState(settings, holder, StoreData(engine), keys, load_catalog())
+
+        async def poll() -> None:
+            while True:
+                await asyncio.sleep(settings.model_poll_seconds)
+                if await asyncio.to_thread(holder.poll_once):
+                    reloads.inc()
+
+        task = asyncio.create_task(poll())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            engine.dispose()
+
+    app = FastAPI(title="Guanxi", version="1", lifespan=lifespan,
+                  description="Next-best actions for B2B relationship selling. Errors are RFC 9457 problem details.")
+    problems.install(app)
+    app.include_router(router)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/health", response_model=Health, summary="Liveness")
+    def health() -> Health:
+        return Health(status="ok")
+
+    @app.get("/ready", response_model=Ready, summary="Models loaded and store reachable",
+             responses={503: {"model": Ready}})
+    def ready(request: Request, response: Response) -> Ready:
+        st: AppState = request.app.state.guanxi
+        current = st.holder.current
+        store_ok = st.data.reachable()
+        ok = current is not None and store_ok
+        response.status_code = 200 if ok else 503
+        return Ready(status="ready" if ok else "not ready", models=current.models.versions if current else {},
+                     model_source=current.source if current else "none", store=store_ok,
+                     last_reload_error=st.holder.last_error)
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

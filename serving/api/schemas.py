@@ -1,0 +1,201 @@
+"""Request and response bodies of the /v1 API (they are the OpenAPI schema the tests check against)."""
+
+from __future__ import annotations
+
+import enum
+import math
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from crm import vocab
+
+
+def clean(value: object) -> object:
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Lang(enum.StrEnum):
+    en = "en"
+    zh = "zh"
+
+
+class Reason(BaseModel):
+    element: str
+    text: str
+    feature: str | None = None
+    value: float | None = None
+    reference: float | None = None
+
+
+class Freshness(BaseModel):
+    as_of: AwareDatetime = Field(description="The day planned for / scored at (start of day, UTC).")
+    data_latest: AwareDatetime | None = Field(description="Latest interaction in the store.")
+    data_age_hours: float | None = Field(description="Hours from the latest interaction to now.")
+
+
+class NextBestAction(BaseModel):
+    rank: int
+    contact_id: str
+    account_id: str
+    opportunity_id: str | None
+    action: str
+    title: str
+    element: str
+    channel: str
+    minutes: float
+    mandatory: bool
+    priority: float
+    expected_gain: float
+    p_effective: float | None
+    p_effective_if_done: float | None
+    p_win: float | None
+    p_win_if_done: float | None
+    reasons: list[Reason]
+
+
+class NextBestActions(BaseModel):
+    rep_id: str
+    freshness: Freshness
+    models: dict[str, str]
+    actions: list[NextBestAction]
+
+
+class Relationship(BaseModel):
+    rep_id: str
+    contact_id: str
+    health: int = Field(ge=0, le=100, description="Calibrated P(effective) x 100.")
+    p_effective: float
+    band: str = Field(description="Good, Fair or Poor (thresholds GUANXI_BAND_GOOD / GUANXI_BAND_FAIR).")
+    elements: dict[str, float] = Field(description="Contribution of each element to the score (log-odds).")
+    health_30d_ago: int | None
+    trend: int | None = Field(description="Health now minus health 30 days ago.")
+    reasons: list[Reason]
+    freshness: Freshness
+    model_version: str
+
+
+class Factor(BaseModel):
+    feature: str
+    element: str
+    value: float | str | None
+    contribution: float
+
+
+class WinProbability(BaseModel):
+    opportunity_id: str
+    p_win: float
+    grade: str = Field(description="A (>= 60 %), B (>= 40 %), C (>= 20 %), D.")
+    positive: list[Factor]
+    negative: list[Factor]
+    p_win_30d_ago: float | None
+    trend: float | None
+    freshness: Freshness
+    model_version: str
+
+
+class Tie(BaseModel):
+    rep_id: str
+    strength: float
+    interactions_365d: float
+    days_since_last: float | None
+
+
+class WhoKnows(BaseModel):
+    contact_id: str
+    reps: list[Tie]
+
+
+Channel = enum.StrEnum("Channel", {c: c for c in vocab.CHANNELS})
+Direction = enum.StrEnum("Direction", {c: c for c in vocab.DIRECTIONS})
+Occasion = enum.StrEnum("Occasion", {c: c for c in vocab.OCCASIONS})
+Favor = enum.StrEnum("Favor", {c: c for c in vocab.FAVORS})
+
+
+class InteractionIn(BaseModel):
+    interaction_id: str = Field(min_length=1, max_length=64)
+    ts: AwareDatetime
+    rep_id: str = Field(min_length=1, max_length=64)
+    contact_id: str = Field(min_length=1, max_length=64)
+    channel: Channel
+    direction: Direction
+    duration_min: float | None = Field(default=None, ge=0, le=24 * 60)
+    depth: int | None = Field(default=None, ge=0, le=4)
+    occasion: Occasion | None = None
+    opportunity_id: str | None = Field(default=None, max_length=64)
+    favor: Favor | None = None
+    with_executive: bool | None = None
+
+
+class InteractionsIn(BaseModel):
+    interactions: list[InteractionIn] = Field(min_length=1, max_length=1000)
+
+
+class InteractionsOut(BaseModel):
+    received: int
+    inserted: int
+    duplicates: int
+
+
+class FeedbackStatus(enum.StrEnum):
+    accepted = "accepted"
+    done = "done"
+    dismissed = "dismissed"
+    snoozed = "snoozed"
+
+
+class FeedbackIn(BaseModel):
+    rep_id: str = Field(min_length=1, max_length=64)
+    contact_id: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=64)
+    status: FeedbackStatus
+    ts: AwareDatetime | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackOut(BaseModel):
+    stored: int
+
+
+class Erased(BaseModel):
+    contact_id: str
+    deleted: dict[str, int]
+    audit_id: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    models: dict[str, str]
+    model_source: str
+    store: bool
+    last_reload_error: str | None = None
+
+
+class ProblemError(BaseModel):
+    location: str | None = None
+    message: str
+    row: int | None = None
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for error answers, all ``application/problem+json``."""
+    schema = ProblemDetail.model_json_schema()
+    return {code: {"description": "Problem details (RFC 9457)",
+                   "content": {"application/problem+json": {"schema": schema}}} for code in codes}
