@@ -171,6 +171,8 @@ def evaluate_policies(sim: SimResult, models: Models, deal_model: object | None 
         for row in results.values():
             row["incremental_revenue"] = row["won_revenue"] - base["won_revenue"]
             row["incremental_effective"] = row["new_effective"] - base["new_effective"]
+            row["incremental_expected_revenue"] = row["expected_revenue"] - base["expected_revenue"]
+            row["incremental_expected_effective"] = row["expected_effective"] - base["expected_effective"]
     return results
 
 

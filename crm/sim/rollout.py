@@ -48,14 +48,20 @@ Policy = Callable[[View], tuple[np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True)
 class RolloutResult:
+    """Drawn outcomes, and their expectations given the path (Rao-Blackwellised: the same mean, far less
+    noise — one big deal won or lost no longer swings the comparison)."""
+
     won_revenue: float
     new_effective: int
     actions: int
     violations: int
+    expected_revenue: float = 0.0
+    expected_effective: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return {"won_revenue": self.won_revenue, "new_effective": self.new_effective, "actions": self.actions,
-                "violations": self.violations}
+                "violations": self.violations, "expected_revenue": self.expected_revenue,
+                "expected_effective": self.expected_effective}
 
 
 def top_k_per_rep(sim: SimResult, score: np.ndarray, k: int) -> np.ndarray:
@@ -134,7 +140,8 @@ def rollout(sim: SimResult, policy: Policy, start_day: int | None = None, weeks:
     choice = np.random.default_rng([sim.seed, 22, seed])
     comply_rng = np.random.default_rng([sim.seed, 23, seed])
     effective = np.zeros(pop.n_pairs, dtype=bool)
-    revenue, actions, violations = 0.0, 0, 0
+    revenue, actions, violations, expected_revenue = 0.0, 0, 0, 0.0
+    log_none = np.zeros(pop.n_pairs)
     for day in range(start_day + 1, start_day + 1 + weeks * 7):
         pairs, acts = policy(View(sim, state, day, k, choice, recorder))
         # compliance is drawn per (rep, slot) every day, whatever the policy chose: two policies that
@@ -160,9 +167,14 @@ def rollout(sim: SimResult, policy: Policy, start_day: int | None = None, weeks:
         if recorder is not None:
             recorder.day(day, state, out, u_win, u_ret)
         effective |= u_ret < out.hazard[0]
+        log_none += np.log1p(-out.hazard[0])
         if out.p_win is not None:
             won = out.closed[0] & (u_win < out.p_win[0])
             revenue += float(amount[won].sum())
+            expected_revenue += float((amount * np.where(out.closed[0], out.p_win[0], 0.0)).sum())
             chain = out.chain_before[0, pop.pair_con] & world.pair_owner
             effective |= chain & won[world.pair_acct]
-    return RolloutResult(revenue, int(effective.sum()), actions, violations)
+            p_close = np.where(out.closed[0], out.p_win[0], 0.0)[world.pair_acct]
+            log_none += np.where(chain, np.log1p(-np.minimum(p_close, 1 - 1e-12)), 0.0)
+    return RolloutResult(revenue, int(effective.sum()), actions, violations, expected_revenue,
+                         float((1 - np.exp(log_none)).sum()))

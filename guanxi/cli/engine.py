@@ -111,14 +111,15 @@ def evaluate_policy_cmd(
     if as_json:
         typer.echo(json.dumps(payload, default=str))
         return
-    oracle = results["oracle"]["incremental_revenue"]
-    typer.echo(f"{'policy':<11} {'won revenue':>14} {'vs habits':>12} {'new effective':>14} {'actions':>8}")
+    oracle = results["oracle"]["incremental_expected_revenue"]
+    typer.echo(f"{'policy':<11} {'won revenue':>13} {'expected':>13} {'vs habits':>12} {'new effective':>14} "
+               f"{'actions':>8}")
     for name, r in results.items():
-        typer.echo(f"{name:<11} {r['won_revenue']:>14,.0f} {r['incremental_revenue']:>+12,.0f} "
-                   f"{r['new_effective']:>14,} {r['actions']:>8,}")
-    g = results["guanxi"]["incremental_revenue"]
-    p = results["propensity"]["incremental_revenue"]
-    typer.echo(f"guanxi: {g / oracle:.0%} of the oracle's increment, {g / p:.2f}x propensity's"
+        typer.echo(f"{name:<11} {r['won_revenue']:>13,.0f} {r['expected_revenue']:>13,.0f} "
+                   f"{r['incremental_expected_revenue']:>+12,.0f} {r['new_effective']:>14,} {r['actions']:>8,}")
+    g = results["guanxi"]["incremental_expected_revenue"]
+    p = results["propensity"]["incremental_expected_revenue"]
+    typer.echo(f"guanxi: {g / oracle:.0%} of the oracle's increment in expected won revenue, {g / p:.2f}x propensity's"
                if oracle > 0 and p > 0 else "guanxi: increments too small to compare")
     if offpolicy:
         o = payload["offpolicy"]

@@ -1,0 +1,189 @@
+"""Nightly scoring of the whole base: every relationship and every open deal, in chunks of reps.
+
+Both engines call :func:`score_chunk` on the interactions of one chunk of reps and write one Parquet
+part per chunk, atomically (a temporary name, then a rename), so a run that dies part-way restarts
+where it stopped and never leaves a half-written file under a final name. The manifest pins ``as_of``
+and the model versions: a restart with other ones is refused instead of mixing two runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.deal import deal_features
+from features.frames import Tables, utc
+from serving.candidates import candidates
+from serving.catalog import Catalog, load_catalog
+from serving.engine import Models, score, select
+from serving.feedback import interaction_history
+from training.model import GuanxiClassifier
+
+REL_COLUMNS = ["rep_id", "contact_id", "account_id", "p_effective", "health", "band", "best_action", "best_gain",
+               "best_priority", "recommended_rank"]
+BANDS = (0.5, 0.2)
+MANIFEST = "_manifest.json"
+
+
+@dataclass
+class ScoreRun:
+    out: Path
+    as_of: pd.Timestamp
+    versions: dict[str, str]
+    chunks: list[list[str]]
+    k: int = 3
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def part(self, i: int) -> Path:
+        return self.out / "relationships" / f"part-{i:05d}.parquet"
+
+    def pending(self) -> list[int]:
+        return [i for i in range(len(self.chunks)) if not self.part(i).exists()]
+
+
+def chunk_reps(rep_ids: Iterable[str], size: int) -> list[list[str]]:
+    reps = sorted(set(map(str, rep_ids)))
+    return [reps[i:i + size] for i in range(0, len(reps), size)]
+
+
+def band(p: np.ndarray) -> np.ndarray:
+    return np.where(p >= BANDS[0], "Good", np.where(p >= BANDS[1], "Fair", "Poor"))
+
+
+def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models: Models, catalog: Catalog,
+                k: int = 3) -> pd.DataFrame:
+    """Scores of every (rep, contact) of these reps: health, P(effective), best action, today's top-k rank."""
+    cands = candidates(tables, as_of, rep_ids)
+    if cands.empty:
+        return pd.DataFrame(columns=REL_COLUMNS)
+    if models.relationship is not None:
+        p = models.relationship.predict_proba(cands)[:, 1]
+    else:
+        p = models.effect.effects(cands)["effective"]["_base"].to_numpy()
+    scored = score(cands, models, catalog)
+    best = scored.drop_duplicates(["rep_id", "contact_id"]).set_index(["rep_id", "contact_id"])
+    chosen = select(scored, interaction_history(tables, as_of, catalog, rep_ids), catalog, as_of, k)
+    rank = chosen.set_index(["rep_id", "contact_id"])["rank"]
+    key = pd.MultiIndex.from_frame(cands[["rep_id", "contact_id"]].astype(str))
+    out = pd.DataFrame({
+        "rep_id": cands["rep_id"].astype(str).to_numpy(), "contact_id": cands["contact_id"].astype(str).to_numpy(),
+        "account_id": cands["account_id"].astype(str).to_numpy(), "p_effective": p,
+        "health": np.rint(100 * p).astype(np.int64), "band": band(p),
+        "best_action": best["action"].reindex(key).to_numpy(dtype=object),
+        "best_gain": best["gain"].reindex(key).to_numpy(dtype=float),
+        "best_priority": best["priority"].reindex(key).to_numpy(dtype=float),
+        "recommended_rank": rank.reindex(key).to_numpy(dtype=float),
+    })
+    return out.sort_values(["rep_id", "contact_id"]).reset_index(drop=True)
+
+
+def write_atomic(frame: pd.DataFrame, path: Path, metadata: dict[str, str]) -> None:
+    """Parquet with ``metadata`` in the file footer, visible under ``path`` only once complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           **{f"guanxi.{k}".encode(): v.encode() for k, v in metadata.items()}})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def stamp(frame: pd.DataFrame, run: ScoreRun) -> pd.DataFrame:
+    """as_of and model versions in every row as well as in the file metadata."""
+    return frame.assign(as_of=run.as_of, model_versions=json.dumps(run.versions, sort_keys=True))
+
+
+def metadata(run: ScoreRun) -> dict[str, str]:
+    return {"as_of": run.as_of.isoformat(), "model_versions": json.dumps(run.versions, sort_keys=True)}
+
+
+def prepare(out: Path, as_of: pd.Timestamp, versions: dict[str, str], rep_ids: Iterable[str], chunk_size: int,
+            k: int) -> ScoreRun:
+    """Start a run, or resume one with the same as_of, models and chunks."""
+    run = ScoreRun(out, as_of, versions, chunk_reps(rep_ids, chunk_size), k)
+    manifest = {"as_of": as_of.isoformat(), "model_versions": versions, "chunks": run.chunks, "k": k}
+    path = out / MANIFEST
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old != manifest:
+            diff = [key for key in manifest if old.get(key) != manifest[key]]
+            raise ValueError(f"{out} holds another run (different {', '.join(diff)}): use a new --out or remove it")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, path)
+    return run
+
+
+def chunk_tables(tables: Tables, chunks: list[list[str]]) -> Iterable[tuple[int, dict[str, pd.DataFrame]]]:
+    """The same input the Spark engine gets: the static tables and one chunk's interactions."""
+    inter = tables["interactions"]
+    reps = inter["rep_id"].astype(str)
+    for i, chunk in enumerate(chunks):
+        yield i, {**tables, "interactions": inter[reps.isin(chunk).to_numpy()]}
+
+
+def score_deals(tables: Tables, as_of: pd.Timestamp, deal_model: GuanxiClassifier | None) -> pd.DataFrame:
+    feats = deal_features(tables, as_of)
+    cols = ["opportunity_id", "account_id", "owner_rep_id", "amount", "p_win", "grade"]
+    if feats.empty or deal_model is None:
+        return pd.DataFrame(columns=cols)
+    p = deal_model.predict_proba(feats)[:, 1]
+    grade = np.where(p >= 0.6, "A", np.where(p >= 0.4, "B", np.where(p >= 0.2, "C", "D")))
+    return (feats.assign(p_win=p, grade=grade)[cols].astype({"opportunity_id": str, "account_id": str,
+                                                               "owner_rep_id": str})
+            .sort_values("opportunity_id").reset_index(drop=True))
+
+
+def run_pandas(tables: Tables, run: ScoreRun, models: Models, deal_model: GuanxiClassifier | None,
+               catalog: Catalog | None = None, progress: Callable[[int, int], None] | None = None,
+               stop_after: int | None = None) -> ScoreRun:
+    """Score the pending chunks one after the other (``stop_after``: die after that many, for tests)."""
+    catalog = catalog or load_catalog()
+    pending = set(run.pending())
+    started = time.perf_counter()
+    done = 0
+    for i, part in chunk_tables(tables, run.chunks):
+        if i not in pending:
+            continue
+        if stop_after is not None and done >= stop_after:
+            raise RuntimeError(f"stopped after {done} chunks (as asked)")
+        frame = score_chunk(part, run.as_of, run.chunks[i], models, catalog, run.k)
+        write_atomic(stamp(frame, run), run.part(i), metadata(run))
+        done += 1
+        if progress:
+            progress(i, len(run.chunks))
+    run.timings["relationships_s"] = time.perf_counter() - started
+    finish(tables, run, deal_model)
+    return run
+
+
+def finish(tables: Tables, run: ScoreRun, deal_model: GuanxiClassifier | None) -> None:
+    """Deals (one pass: a deal needs every rep's ties to its chain), then the success marker."""
+    started = time.perf_counter()
+    path = run.out / "deals.parquet"
+    if not path.exists():
+        write_atomic(stamp(score_deals(tables, run.as_of, deal_model), run), path, metadata(run))
+    run.timings["deals_s"] = time.perf_counter() - started
+    (run.out / "_SUCCESS").write_text(json.dumps({"as_of": run.as_of.isoformat(), "parts": len(run.chunks)}))
+
+
+def read_scores(out: Path) -> pd.DataFrame:
+    """All relationship parts of a finished run, in (rep, contact) order."""
+    parts = sorted((out / "relationships").glob("part-*.parquet"))
+    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+
+
+def default_as_of(tables: Tables) -> pd.Timestamp:
+    last = pd.Timestamp(tables["interactions"]["ts"].max())
+    return utc((last + pd.Timedelta(days=1)).floor("D"))

@@ -1,0 +1,116 @@
+"""Batch scoring: the pandas and Spark engines agree, and a killed run resumes to the same output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from crm.importer import import_frames
+from crm.sim.simulate import SimResult, simulate
+from crm.store import init_db, make_engine
+from serving.batch import default_as_of, prepare, read_scores, run_pandas
+from serving.models import load_models
+from training.train import train
+from training.uplift import effect_dataset, fit_effect_model
+
+HORIZON = 90
+
+
+@pytest.fixture(scope="module")
+def small() -> SimResult:
+    return simulate("small", seed=21)
+
+
+@pytest.fixture(scope="module")
+def bundles(small: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bundles as training exports them (no registry needed to score)."""
+    folder = tmp_path_factory.mktemp("models")
+    fit_effect_model(effect_dataset(small.tables, horizon_days=HORIZON, min_history_days=90)).save(
+        folder / "guanxi-effect")
+    for kind in ("relationship", "deal"):
+        train(small.tables, kind, horizon_days=HORIZON, min_history_days=90).model.save(folder / f"guanxi-{kind}")
+    return folder
+
+
+def _run(small: SimResult, bundles: Path, out: Path, engine: str = "pandas", chunk: int = 3) -> pd.DataFrame:
+    models, deal = load_models(bundles)
+    as_of = default_as_of(small.tables)
+    run = prepare(out, as_of, models.versions, small.tables["reps"]["rep_id"], chunk, 3)
+    if engine == "pandas":
+        run_pandas(small.tables, run, models, deal)
+    else:
+        from serving.batch_spark import run_spark
+
+        run_spark(small.tables, run, bundles, deal, master="local[2]")
+    return read_scores(out)
+
+
+def test_every_file_carries_as_of_and_model_versions(small: SimResult, bundles: Path, tmp_path: Path) -> None:
+    scores = _run(small, bundles, tmp_path / "out")
+    assert len(scores) > 0 and scores[["rep_id", "contact_id"]].duplicated().sum() == 0
+    assert scores["health"].between(0, 100).all() and set(scores["band"]) <= {"Good", "Fair", "Poor"}
+    per_rep = scores.dropna(subset=["recommended_rank"]).groupby("rep_id")["recommended_rank"]
+    assert (per_rep.max() <= 3).all()
+    for path in [*(tmp_path / "out" / "relationships").glob("*.parquet"), tmp_path / "out" / "deals.parquet"]:
+        meta = pq.read_schema(path).metadata
+        assert b"guanxi.as_of" in meta and b"guanxi.model_versions" in meta
+    deals = pd.read_parquet(tmp_path / "out" / "deals.parquet")
+    assert len(deals) > 0 and deals["p_win"].between(0, 1).all() and set(deals["grade"]) <= set("ABCD")
+
+
+def test_a_restart_with_other_models_or_day_is_refused(small: SimResult, bundles: Path, tmp_path: Path) -> None:
+    _run(small, bundles, tmp_path / "out")
+    with pytest.raises(ValueError, match="as_of"):
+        prepare(tmp_path / "out", pd.Timestamp("2020-01-01", tz="UTC"), load_models(bundles)[0].versions,
+                small.tables["reps"]["rep_id"], 3, 3)
+
+
+@pytest.mark.spark
+def test_pandas_and_spark_engines_give_the_same_scores_and_rankings(small: SimResult, bundles: Path,
+                                                                    tmp_path: Path) -> None:
+    a = _run(small, bundles, tmp_path / "pandas")
+    b = _run(small, bundles, tmp_path / "spark", engine="spark")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9, rtol=0)
+    assert a["recommended_rank"].equals(b["recommended_rank"])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "pandas" / "deals.parquet"),
+                                  pd.read_parquet(tmp_path / "spark" / "deals.parquet"))
+
+
+def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(small: SimResult, bundles: Path,
+                                                              tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_MODELS_DIR": str(bundles)}
+    env.pop("GUANXI_DATABASE_URL", None)
+    engine = make_engine(f"sqlite:///{home / 'guanxi.db'}")
+    init_db(engine)
+    import_frames(engine, small.tables, {n: n for n in small.tables})
+    engine.dispose()
+    cmd = [sys.executable, "-m", "guanxi.cli.__main__", "score", "--chunk-reps", "1"]
+    whole = subprocess.run([*cmd, "--out", str(tmp_path / "whole")], env=env, capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts = out / "relationships"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(parts.glob("part-*.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(parts.glob("part-*.parquet")))
+    assert 2 <= done_before < len(small.tables["reps"]) and not (out / "_SUCCESS").exists()
+    for path in parts.glob("part-*.parquet"):  # whatever is under a final name is complete
+        pq.read_table(path)
+    again = subprocess.run([*cmd, "--out", str(out), "--json"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert f'"resumed_chunks": {done_before}' in again.stdout
+    pd.testing.assert_frame_equal(read_scores(out), read_scores(tmp_path / "whole"))
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "deals.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "deals.parquet"))
