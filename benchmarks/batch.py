@@ -1,0 +1,111 @@
+"""Benchmark: batch scoring of the whole large world (400 reps, ~128k relationships, ~12M interactions).
+
+    python benchmarks/batch.py --json [--size large] [--no-spark]
+
+Models are trained once on the demo world (seed 1) and cached as bundles under ``$GUANXI_HOME/bench``;
+the scored world is the cached large world (seed 1). In the same process it measures the parts alone
+(candidate features for every chunk; model predictions for every chunk and the deals) and then the
+whole pandas run end to end (features, predictions, arbitration, writing Parquet). ``ratio`` is
+end-to-end over the sum of the parts: what the glue costs. ``spark_s`` is the same run on Spark
+``local[2]`` (one machine: slower, the point of Spark is scale-out).
+"""
+
+from __future__ import annotations
+
+import _path  # noqa: F401  (keeps this folder from shadowing the `features` package)
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def _world(size: str, seed: int) -> dict[str, pd.DataFrame]:
+    from crm.sim.simulate import simulate
+
+    folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / f"{size}-{seed}"
+    if not (folder / "interactions.parquet").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in simulate(size, seed=seed).tables.items():
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    return {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+
+
+def _bundles() -> Path:
+    from training.train import train
+    from training.uplift import effect_dataset, fit_effect_model
+
+    folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / "models-demo-1"
+    if not (folder / "guanxi-effect" / "effect.json").exists():
+        demo = _world("demo", 1)
+        for kind in ("relationship", "deal"):
+            train(demo, kind).model.save(folder / f"guanxi-{kind}")
+        fit_effect_model(effect_dataset(demo)).save(folder / "guanxi-effect")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--size", default="large")
+    parser.add_argument("--chunk-reps", type=int, default=25)
+    parser.add_argument("--no-spark", action="store_true")
+    args = parser.parse_args()
+    from serving.batch import chunk_tables, default_as_of, prepare, run_pandas, score_deals
+    from serving.candidates import candidates
+    from serving.catalog import load_catalog
+    from serving.models import load_models
+
+    bundles = _bundles()
+    tables = _world(args.size, 1)
+    models, deal = load_models(bundles)
+    catalog = load_catalog()
+    as_of = default_as_of(tables)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = prepare(Path(tmp) / "parts", as_of, models.versions, tables["reps"]["rep_id"], args.chunk_reps, 3)
+        features_s = predict_s = 0.0
+        for i, part in chunk_tables(tables, run.chunks):
+            t0 = time.perf_counter()
+            cands = candidates(part, as_of, run.chunks[i])
+            t1 = time.perf_counter()
+            models.effect.effects(cands, sorted({a.kind for a in catalog.actions}))
+            models.relationship.predict_proba(cands)
+            predict_s += time.perf_counter() - t1
+            features_s += t1 - t0
+        t0 = time.perf_counter()
+        score_deals(tables, as_of, deal)
+        deals_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run = prepare(Path(tmp) / "pandas", as_of, models.versions, tables["reps"]["rep_id"], args.chunk_reps, 3)
+        run_pandas(tables, run, models, deal, catalog)
+        end_to_end = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        from serving.batch import read_scores
+
+        n = len(read_scores(run.out))
+        spark_s = None
+        if not args.no_spark:
+            from serving.batch_spark import run_spark
+
+            t0 = time.perf_counter()
+            srun = prepare(Path(tmp) / "spark", as_of, models.versions, tables["reps"]["rep_id"], args.chunk_reps, 3)
+            run_spark(tables, srun, bundles, deal, master="local[2]")
+            spark_s = time.perf_counter() - t0
+    parts = features_s + predict_s + deals_s
+    figures = {
+        "size": args.size, "relationships": n, "interactions": len(tables["interactions"]),
+        "relationships_per_s": n / end_to_end, "end_to_end_s": end_to_end,
+        "parts_s": {"features": features_s, "predict": predict_s, "deals": deals_s, "total": parts},
+        "ratio": end_to_end / parts, "peak_mib": peak, "spark_s": spark_s,
+        "goal": {"ratio": 1.5, "peak_mib": 6144},
+    }
+    print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
