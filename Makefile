@@ -31,9 +31,14 @@ demo: setup
 	@echo "== train the relationship and deal models (MLflow under $(GUANXI_HOME)), export the champions"
 	$(BIN)/guanxi train all
 	$(BIN)/guanxi models
+	@echo "== one rep's next-best actions, then the API on 127.0.0.1:8000 (Ctrl-C to stop)"
+	$(BIN)/guanxi recommend --rep R0003 --k 3
+	@echo "try:  curl -s 'http://127.0.0.1:8000/v1/reps/R0003/next-best-actions?limit=3&lang=zh'"
+	$(BIN)/guanxi serve --host 127.0.0.1 --port 8000
 
 test: setup
 	$(BIN)/ruff check .
+	scripts/ensure-java.sh
 	@set -e; url=$$(scripts/pg-test-server.sh start); trap 'scripts/pg-test-server.sh stop' EXIT; \
 	GUANXI_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -43,6 +48,9 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/import.py
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/batch.py
 
 clean:
 	rm -rf var .pytest_cache
