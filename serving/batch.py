@@ -128,9 +128,18 @@ def prepare(out: Path, as_of: pd.Timestamp, versions: dict[str, str], rep_ids: I
 def chunk_tables(tables: Tables, chunks: list[list[str]]) -> Iterable[tuple[int, dict[str, pd.DataFrame]]]:
     """The same input the Spark engine gets: the static tables and one chunk's interactions."""
     inter = tables["interactions"]
-    reps = inter["rep_id"].astype(str)
-    for i, chunk in enumerate(chunks):
-        yield i, {**tables, "interactions": inter[reps.isin(chunk).to_numpy()]}
+    index = {rep: i for i, chunk in enumerate(chunks) for rep in chunk}
+    col = inter["rep_id"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # map the categories, not 12M strings
+        per_category = np.array([index.get(str(c), -1) for c in col.cat.categories] + [-1])
+        chunk_of = per_category[col.cat.codes.to_numpy()]
+    else:
+        chunk_of = col.astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)
+    order = np.argsort(chunk_of, kind="stable")
+    bounds = np.searchsorted(chunk_of[order], np.arange(len(chunks) + 1))
+    for i in range(len(chunks)):
+        rows = np.sort(order[bounds[i]:bounds[i + 1]])
+        yield i, {**tables, "interactions": inter.iloc[rows]}
 
 
 def score_deals(tables: Tables, as_of: pd.Timestamp, deal_model: GuanxiClassifier | None) -> pd.DataFrame:

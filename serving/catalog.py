@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -78,8 +79,10 @@ class Catalog:
 
 
 def _evaluate(frame: pd.DataFrame, expression: str, action: str) -> pd.Series:
+    # only the columns the rule names: pandas builds a resolver for every column it is given
+    used = [c for c in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", expression)) if c in frame.columns]
     try:
-        return frame.eval(expression, engine="python")
+        return frame[used].eval(expression, engine="python")
     except Exception as exc:  # pandas raises many types here; all mean the rule is wrong
         raise ValueError(f"catalog action {action!r}: cannot evaluate {expression!r}: {exc}") from exc
 
