@@ -159,3 +159,12 @@ def test_offpolicy_estimate_is_close_to_the_simulated_truth(models: tuple[Models
     check = offpolicy_check(small, models[0], k=2, days=7, horizon=HORIZON, replicas=16)
     assert check["actions"] > 0 and check["treated"] > 0
     assert check["relative_error"] < 0.15, check
+
+
+def test_cli_recommend_says_what_is_missing(home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from guanxi.cli import app
+
+    result = CliRunner().invoke(app, ["recommend", "--rep", "R0001"])
+    assert result.exit_code == 1 and "guanxi train effect" in result.output
