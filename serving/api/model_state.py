@@ -8,7 +8,6 @@ import os
 import shutil
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 from guanxi.settings import Settings
 from serving.engine import Models
@@ -97,7 +96,3 @@ class ModelHolder:
                 if path.name != f"{os.getpid()}-{'-'.join(versions.values())}":
                     shutil.rmtree(path, ignore_errors=True)
         return True
-
-
-def bundle_dir(settings: Settings) -> Path:
-    return settings.models_dir
