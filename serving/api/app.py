@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # serve /health and say why in /ready
             holder.last_error = f"{type(exc).__name__}: {exc}"
             log.error("no models loaded: %s", holder.last_error)
-        app.state.guanxi = AppState(settings, holder, StoreData(engine), keys, load_catalog())
+        data = StoreData(engine)
+        await asyncio.to_thread(data.static)  # warm the cache: the first request should not pay for it
+        app.state.guanxi = AppState(settings, holder, data, keys, load_catalog())
 
         async def poll() -> None:
             while True:

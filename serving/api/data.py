@@ -1,10 +1,12 @@
-"""Store access for requests: small tables cached briefly, interactions read per request by rep or
-contact (indexed), so every worker sees a posted interaction at once."""
+"""Store access for requests: small tables cached briefly, interactions read by rep or contact
+(indexed); a rep's interactions are cached per worker but revalidated against the store on every
+request, so every worker sees a posted interaction at once."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 
 import pandas as pd
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ from crm.store import METADATA, read_table
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
 CACHE_SECONDS = 30.0
+REP_CACHE = 64  # reps whose interactions a worker keeps
 
 
 class StoreData:
@@ -22,13 +25,27 @@ class StoreData:
         self._lock = threading.Lock()
         self._static: dict[str, pd.DataFrame] | None = None
         self._loaded_at = 0.0
+        self._refreshing = False
+        self._reps: OrderedDict[str, tuple[tuple[object, ...], pd.DataFrame]] = OrderedDict()
 
     def static(self) -> dict[str, pd.DataFrame]:
+        """The small tables; once loaded, an expired copy is served while a thread refreshes it."""
         with self._lock:
-            if self._static is None or time.monotonic() - self._loaded_at > CACHE_SECONDS:
-                self._static = {name: read_table(self.engine, name) for name in STATIC}
-                self._loaded_at = time.monotonic()
+            if self._static is None:
+                self._reload()
+            elif time.monotonic() - self._loaded_at > CACHE_SECONDS and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, daemon=True).start()
             return self._static
+
+    def _reload(self) -> None:
+        self._static = {name: read_table(self.engine, name) for name in STATIC}
+        self._loaded_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        fresh = {name: read_table(self.engine, name) for name in STATIC}
+        with self._lock:
+            self._static, self._loaded_at, self._refreshing = fresh, time.monotonic(), False
 
     def invalidate(self) -> None:
         with self._lock:
@@ -43,8 +60,29 @@ class StoreData:
             where = sa.and_(where, t.c.contact_id.in_(contact_ids))
         return read_table(self.engine, "interactions", where)
 
+    def rep_interactions(self, rep_id: str) -> pd.DataFrame:
+        """One rep's interactions, cached per worker and checked against the store on every call: an
+        indexed count and latest timestamp say whether anything was added or erased since."""
+        t = METADATA.tables["interactions"]
+        with self.engine.connect() as conn:
+            signature = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.ts))
+                                           .where(t.c.rep_id == rep_id)).one())
+        with self._lock:
+            hit = self._reps.get(rep_id)
+            if hit is not None and hit[0] == signature:
+                self._reps.move_to_end(rep_id)
+                return hit[1]
+        frame = self.interactions([rep_id])
+        with self._lock:
+            self._reps[rep_id] = (signature, frame)
+            while len(self._reps) > REP_CACHE:
+                self._reps.popitem(last=False)
+        return frame
+
     def tables(self, rep_ids: list[str] | None = None, contact_ids: list[str] | None = None
                ) -> dict[str, pd.DataFrame]:
+        if rep_ids is not None and len(rep_ids) == 1 and contact_ids is None:
+            return {**self.static(), "interactions": self.rep_interactions(rep_ids[0])}
         return {**self.static(), "interactions": self.interactions(rep_ids, contact_ids)}
 
     def latest(self) -> pd.Timestamp | None:
