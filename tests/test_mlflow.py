@@ -65,6 +65,10 @@ def test_cli_train_exports_a_bundle_that_predicts_like_the_registry(home: Path, 
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout.strip().splitlines()[-1])["models"][0]
     assert payload["model"] == "guanxi-relationship" and payload["metrics"]["auc"] > 0.6
+    assert payload["auc"] == payload["metrics"]["auc"] and payload["model_version"] == "1"
+    assert set(payload["baseline_auc"]) == {"logistic", "activity_health"}
+    assert payload["n_train"] > payload["n_test"] > 0 and payload["seconds"] > 0
+    assert {"pr_auc", "brier", "ece", "oracle_auc"} <= set(payload)
     bundle = Path(payload["bundle"])
     for name in ("booster.txt", "model.json", "label.json", "metrics.json", "training_window.json", "versions.json"):
         assert (bundle / name).exists(), name

@@ -33,6 +33,7 @@ def train_cmd(
 ) -> None:
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
     import logging
+    import time
 
     from crm.store import read_all
     from guanxi.cli.data import store
@@ -51,6 +52,7 @@ def train_cmd(
         if kind == "effect":
             results.append(_train_effect(tables, params, horizon, min_history, step, as_json))
             continue
+        started = time.perf_counter()
         try:
             result = train(tables, kind, params=params or None, horizon_days=horizon, min_history_days=min_history,
                            step_days=step, progress=not as_json)
@@ -59,6 +61,7 @@ def train_cmd(
             raise typer.Exit(1) from None
         logged = log_result(result, params)
         logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
+        logged.update(_summary(logged, result.dataset.part("train"), result.dataset.part("test"), started))
         results.append(logged)
         m = logged["metrics"]
         base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
@@ -67,6 +70,18 @@ def train_cmd(
                        f"{m['auc']:.3f}, ECE {m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
     if as_json:
         typer.echo(json.dumps({"models": results}, default=str))
+
+
+def _summary(logged: dict[str, object], train_rows: object, test_rows: object, started: float) -> dict[str, object]:
+    """The flat figures of ``--json``: the model's test metrics, each baseline's AUC, sizes, time, version.
+    ``oracle_auc`` is only known on a simulated world (``benchmarks/models.py`` measures it): null here."""
+    import time
+
+    m = logged["metrics"]
+    return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece")},
+            "baseline_auc": {k: v["auc"] for k, v in logged["baselines"].items()}, "oracle_auc": None,
+            "n_train": len(train_rows), "n_test": len(test_rows),
+            "seconds": round(time.perf_counter() - started, 1), "model_version": logged["version"]}
 
 
 def _train_effect(tables: dict, params: dict[str, object], horizon: int | None, min_history: int, step: int | None,
@@ -88,7 +103,8 @@ def _train_effect(tables: dict, params: dict[str, object], horizon: int | None, 
         raise typer.Exit(1) from None
     logged = log_effect(model, rows, params)
     logged["bundle"] = str(export_champion(logged["model"], get_settings().models_dir))
-    logged["seconds"] = round(time.perf_counter() - started, 1)
+    last = rows["cutoff"].max()
+    logged.update(_summary(logged, rows[rows["cutoff"] < last], rows[rows["cutoff"] == last], started))
     if not as_json:
         m, w = logged["metrics"], logged["win_metrics"]
         typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): P(effective | actions) "
