@@ -56,8 +56,8 @@ def main() -> None:
     parser.add_argument("--chunk-reps", type=int, default=25)
     parser.add_argument("--no-spark", action="store_true")
     args = parser.parse_args()
-    from serving.batch import chunk_tables, default_as_of, prepare, run_pandas, score_deals
-    from serving.candidates import candidates
+    from serving.batch import chunk_tables, prepare, run_pandas, score_deals
+    from serving.candidates import candidates, default_as_of
     from serving.catalog import load_catalog
     from serving.models import load_models
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.deal import deal_features
-from features.frames import Tables, utc
+from features.frames import Tables
 from serving.candidates import candidates
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
@@ -192,7 +192,3 @@ def read_scores(out: Path) -> pd.DataFrame:
     parts = sorted((out / "relationships").glob("part-*.parquet"))
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
 
-
-def default_as_of(tables: Tables) -> pd.Timestamp:
-    last = pd.Timestamp(tables["interactions"]["ts"].max())
-    return utc((last + pd.Timedelta(days=1)).floor("D"))

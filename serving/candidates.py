@@ -35,12 +35,13 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
                                                        on=["rep_id", "contact_id", "account_id"])
     rel["tie"] = tie_strength(rel).to_numpy()
     rel["is_decision_maker"] = (rel["buying_role"] == "decision_maker").astype(float)
-    rel["occasion_today"] = _occasion(tables, cutoff, rel["contact_id"])
+    rel["occasion_today"] = occasion_today(tables, cutoff, rel["contact_id"])
     rel["open_request"] = _open_requests(tables, cutoff, rel[["rep_id", "contact_id"]])
     return rel
 
 
-def _occasion(tables: Tables, cutoff: pd.Timestamp, contact_ids: pd.Series) -> np.ndarray:
+def occasion_today(tables: Tables, cutoff: pd.Timestamp, contact_ids: pd.Series) -> np.ndarray:
+    """1 where a festival greeting window or the contact's birthday falls on the day or the next 3."""
     today = cutoff.date()
     window = [today + dt.timedelta(days=d) for d in range(GREETING_WINDOW_DAYS + 1)]
     festival = any(f in window for f in festival_days(today.year, today.year + 1))
@@ -54,6 +55,16 @@ def _occasion(tables: Tables, cutoff: pd.Timestamp, contact_ids: pd.Series) -> n
     months = bd["birthday_month"].reindex(contact_ids.to_numpy()).to_numpy()
     mdays = bd["birthday_day"].reindex(contact_ids.to_numpy()).to_numpy()
     return np.array([(m, d) in days for m, d in zip(months, mdays, strict=True)], dtype=float)
+
+
+def next_day(latest: pd.Timestamp) -> pd.Timestamp:
+    """The day to plan for when data ends at ``latest``: the start of the following day (UTC)."""
+    return utc((latest + pd.Timedelta(days=1)).floor("D"))
+
+
+def default_as_of(tables: Tables) -> pd.Timestamp:
+    """The day after the last interaction: recommendations for the next working day."""
+    return next_day(pd.Timestamp(tables["interactions"]["ts"].max()))
 
 
 def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) -> np.ndarray:

@@ -17,7 +17,7 @@ from crm.sim.params import A
 from crm.sim.rollout import BUILTIN, View, rollout
 from crm.sim.simulate import SimResult
 from features.deal import deal_features
-from serving.candidates import _occasion, candidates
+from serving.candidates import candidates, occasion_today
 from serving.catalog import Catalog, load_catalog
 from serving.engine import HISTORY_COLUMNS, Models, score, select, violations
 from serving.feedback import interaction_history
@@ -76,7 +76,7 @@ class _Planner:
 
     def occasion_on(self, day: int) -> np.ndarray:
         tables = {"contacts": self.sim.tables["contacts"]}
-        return _occasion(tables, self.day_ts(day), self.cands["contact_id"]).astype(bool)
+        return occasion_today(tables, self.day_ts(day), self.cands["contact_id"]).astype(bool)
 
     def rescore(self, view: View, cands: pd.DataFrame) -> pd.DataFrame:
         raise NotImplementedError

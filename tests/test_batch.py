@@ -16,7 +16,8 @@ import pytest
 from crm.importer import import_frames
 from crm.sim.simulate import SimResult, simulate
 from crm.store import init_db, make_engine
-from serving.batch import default_as_of, prepare, read_scores, run_pandas
+from serving.batch import prepare, read_scores, run_pandas
+from serving.candidates import default_as_of
 from serving.models import load_models
 from training.train import train
 from training.uplift import effect_dataset, fit_effect_model

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from features.actions import CONTEXT, KINDS, TREATMENT_DAYS, pair_deal_context, treatments
+from features.actions import KINDS, TREATMENT_DAYS, pair_deal_context, treatments
 from features.deal import open_deals
 from features.frames import Tables, table, utc
 from features.relationship import relationship_features
@@ -166,5 +166,3 @@ def _best(booster: lgb.Booster) -> lgb.Booster:
     """A booster that holds the best iteration only (so ``predict`` needs no iteration argument)."""
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
 
-
-__all__ = ["CONTEXT", "EffectModel", "effect_dataset", "effect_rows", "fit_effect_model"]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from crm.sim.engine import EFFECT, State, _sigmoid
 from crm.sim.params import DYN, A
-from crm.sim.simulate import SimResult, _Recorder
+from crm.sim.simulate import Recorder, SimResult
 
 CATALOG = (A["greet"], A["check_in"], A["visit"], A["consult"], A["mentor"], A["favor"], A["executive_event"])
 
@@ -34,7 +34,7 @@ class View:
     day: int
     k: int
     rng: np.random.Generator
-    recorder: _Recorder | None = None
+    recorder: Recorder | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The contract tables as a CRM would hold them at the start of ``day``."""

@@ -39,7 +39,7 @@ class SimResult:
     tables: dict[str, pd.DataFrame]
     returns: pd.DataFrame  # pair, day, kind ('request', 'referral', 'won')
     snapshots: dict[int, State]
-    recorder: _Recorder | None = None  # the log as it stood at the end, for rollouts that keep logging
+    recorder: Recorder | None = None  # the log as it stood at the end, for rollouts that keep logging
 
     def day_of(self, ts: pd.Timestamp | str) -> int:
         """Day index of a timestamp (day 0 is the start)."""
@@ -73,7 +73,7 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
     world = World(pop, size.days + 400)
     state = initial_state(pop)
     rng, out_rng = path_rng(seed), outcome_rng(seed)
-    rec = _Recorder(pop, world, np.random.default_rng([seed, 4]))
+    rec = Recorder(pop, world, np.random.default_rng([seed, 4]))
     snaps: dict[int, State] = {}
     days = range(size.days)
     if progress:
@@ -89,7 +89,7 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
     return SimResult(seed, size, pop, world, tables, rec.returns_frame(), snaps, rec)
 
 
-class _Recorder:
+class Recorder:
     """Turns each day's events into rows."""
 
     def __init__(self, pop: Population, world: World, rng: np.random.Generator) -> None:

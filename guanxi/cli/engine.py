@@ -14,14 +14,6 @@ class Lang(enum.StrEnum):
     zh = "zh"
 
 
-def default_as_of(tables: dict) -> str:
-    """The start of the day after the last interaction: recommendations for the next working day."""
-    import pandas as pd
-
-    last = pd.Timestamp(tables["interactions"]["ts"].max())
-    return str((last + pd.Timedelta(days=1)).floor("D").date())
-
-
 def recommend_cmd(
     rep: Annotated[str, typer.Option(help="The rep, e.g. R0003.")],
     k: Annotated[int, typer.Option(min=1, max=100, help="How many actions.")] = 10,
@@ -33,6 +25,7 @@ def recommend_cmd(
     from crm.store import read_all
     from guanxi.cli.data import store
     from guanxi.settings import get_settings
+    from serving.candidates import default_as_of
     from serving.catalog import load_catalog
     from serving.feedback import history
     from serving.models import load_models
@@ -46,15 +39,14 @@ def recommend_cmd(
     catalog = load_catalog()
     with store() as engine:
         tables = read_all(engine)
-        past = history(engine, tables, as_of or default_as_of(tables), catalog, [rep]) \
-            if not tables["interactions"].empty else None
-    if tables["interactions"].empty:
-        typer.echo("the store has no interactions: import or simulate some first", err=True)
-        raise typer.Exit(1)
-    if rep not in set(tables["reps"]["rep_id"].astype(str)):
-        typer.echo(f"--rep: no rep {rep!r} in the store", err=True)
-        raise typer.Exit(2)
-    day = as_of or default_as_of(tables)
+        if tables["interactions"].empty:
+            typer.echo("the store has no interactions: import or simulate some first", err=True)
+            raise typer.Exit(1)
+        if rep not in set(tables["reps"]["rep_id"].astype(str)):
+            typer.echo(f"--rep: no rep {rep!r} in the store", err=True)
+            raise typer.Exit(2)
+        day = as_of or str(default_as_of(tables).date())
+        past = history(engine, tables, day, catalog, [rep])
     actions = recommend(tables, day, models, rep, k=k, lang=lang.value, history=past, catalog=catalog)
     if as_json:
         typer.echo(json.dumps({"rep_id": rep, "as_of": day, "models": models.versions,

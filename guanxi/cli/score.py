@@ -35,7 +35,8 @@ def score_cmd(
     from features.frames import utc
     from guanxi.cli.data import store
     from guanxi.settings import get_settings
-    from serving.batch import default_as_of, prepare, run_pandas
+    from serving.batch import prepare, run_pandas
+    from serving.candidates import default_as_of
     from serving.models import load_models
 
     started = time.perf_counter()

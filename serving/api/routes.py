@@ -43,6 +43,7 @@ from serving.api.schemas import (
     clean,
     problem_responses,
 )
+from serving.candidates import next_day
 from serving.catalog import Catalog
 from serving.feedback import history, record_feedback
 from serving.reasons import ELEMENT_OF, explain, references
@@ -107,7 +108,7 @@ def freshness(st: AppState, as_of: dt.date | None) -> Freshness:
     if as_of is not None:
         day = pd.Timestamp(as_of, tz="UTC")
     elif latest is not None:
-        day = (latest + pd.Timedelta(days=1)).floor("D")
+        day = next_day(latest)
     else:
         day = pd.Timestamp.now(tz="UTC").floor("D")
     age = None if latest is None else round((pd.Timestamp.now(tz="UTC") - latest).total_seconds() / 3600, 2)
