@@ -70,16 +70,11 @@ def run_spark(tables: Tables, run: ScoreRun, models_dir: Path, deal_model: Guanx
         static = sc.broadcast({name: frame for name, frame in tables.items() if name != "interactions"})
         sc.addFile(str(models_dir.resolve()), recursive=True)
         bundle_name = models_dir.resolve().name
-        catalog_text = catalog_path.read_text()
+        catalog = load_catalog(catalog_path)  # plain frozen dataclasses: shipped with the function
 
         def score_group(pdf: pd.DataFrame) -> pd.DataFrame:
-            import tempfile
-
             chunk = int(pdf["chunk"].iloc[0])
             models = _executor_models(SparkFiles.get(bundle_name))
-            with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-                f.write(catalog_text)
-            catalog = load_catalog(Path(f.name))
             part = pdf.drop(columns="chunk")
             part["ts"] = pd.to_datetime(part["ts"], utc=True)
             frame = score_chunk({**static.value, "interactions": part}, run.as_of, run.chunks[chunk], models,

@@ -125,9 +125,8 @@ class PropensityPolicy(_Planner):
             "element": "value", "minutes": np.where(on_deal, 90.0, 15.0), "mandatory": False,
             "priority": np.maximum(value, deal_value), "row": np.arange(len(cands)),
         })
-        cooldown = {a.name: a for a in self.catalog.actions}
-        eligible = np.where(on_deal, cooldown["visit"].allowed(cands), cooldown["check_in"].allowed(cands))
-        out = out[eligible | on_deal]
+        # deal contacts are always candidates (as in CRM suites); others only where a check-in is allowed
+        out = out[on_deal | self.catalog["check_in"].allowed(cands)]
         return out.sort_values(["priority", "rep_id", "contact_id"], ascending=[False, True, True],
                                kind="stable").reset_index(drop=True)
 
