@@ -5,8 +5,11 @@
 The large simulated world (seed 1, ~12M interactions) is built once and cached as Parquet under
 ``$GUANXI_HOME/bench``. All three engines read the same in-memory Arrow data. ``ratio`` is Guanxi's
 time over the faster of DuckDB and Polars computing only the core aggregates (counts per window,
-first/last, inbound share, depth mean/max, gap mean). ``one_rep_p50_ms``: one rep of the demo world
-(the rep's own rows, as the store returns them), median of 30 builds.
+first/last, inbound share, depth mean/max, gap mean). The three engines run in turn, five rounds,
+and each reports its median: on a shared machine whose speed drifts by ±20 % within a minute,
+interleaved medians compare like with like. One warm-up build on the demo world comes first (the
+numba kernels load from their cache once per process). ``one_rep_p50_ms``: one rep of the demo
+world (the rep's own rows, as the store returns them), median of 100 builds.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -71,19 +75,21 @@ FROM inter WHERE ts <= $as_of GROUP BY rep_id, contact_id
 
 
 def duckdb_core(inter: pl.DataFrame) -> object:
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    con.register("inter", inter.to_arrow())
-    return con.sql(DUCK_SQL.replace("$as_of", f"TIMESTAMPTZ '{AS_OF.isoformat()}'")).to_arrow_table()
+    with duckdb.connect() as con:  # closed at once: its threads would otherwise compete with the next run
+        con.execute("SET threads TO 2")
+        con.register("inter", inter.to_arrow())
+        return con.sql(DUCK_SQL.replace("$as_of", f"TIMESTAMPTZ '{AS_OF.isoformat()}'")).to_arrow_table()
 
 
-def _timed(fn, *args, repeat: int = 2) -> float:  # noqa: ANN001
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(*args)
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _interleaved(runs: dict[str, Callable[[], object]], rounds: int = 5) -> dict[str, float]:
+    """Median seconds per run, the runs taking turns round after round."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -93,21 +99,22 @@ def main() -> None:
     args = parser.parse_args()
     from features.relationship import relationship_features
 
+    demo = _load(_cache("demo", 1))
+    relationship_features(demo, AS_OF)  # warm-up: load the compiled kernels
     tables = _load(_cache(args.size, 1))
     inter = tables["interactions"]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    guanxi_s = _timed(relationship_features, tables, AS_OF)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n_pairs = len(relationship_features(tables, AS_OF))
-    duck_s = _timed(duckdb_core, inter)
-    polars_s = _timed(polars_core, inter)
-    demo = _load(_cache("demo", 1))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    medians = _interleaved({"guanxi": lambda: relationship_features(tables, AS_OF),
+                            "duckdb": lambda: duckdb_core(inter), "polars": lambda: polars_core(inter)})
+    guanxi_s, duck_s, polars_s = medians["guanxi"], medians["duckdb"], medians["polars"]
     per_rep = demo["interactions"].group_by("rep_id").agg(pl.col("contact_id").n_unique().alias("contacts"),
                                                           pl.len().alias("rows"))
     rep = per_rep.sort((pl.col("contacts") - 250).abs()).row(0, named=True)
     one = {**demo, "interactions": demo["interactions"].filter(pl.col("rep_id") == rep["rep_id"])}
     times = []
-    for _ in range(30):
+    for _ in range(100):
         t0 = time.perf_counter()
         relationship_features(one, AS_OF, rep_ids=[rep["rep_id"]])
         times.append((time.perf_counter() - t0) * 1000)

@@ -36,8 +36,8 @@ def table(tables: Tables, name: str, columns: list[str] | None = None) -> pl.Dat
         return None
     if isinstance(frame, pd.DataFrame):
         frame = pl.from_pandas(frame[[c for c in columns if c in frame.columns]] if columns else frame)
-    elif columns:
-        frame = frame.select([c for c in columns if c in frame.columns])
+    elif columns:  # columns taken directly: a select would run the query engine, ~0.3 ms a table
+        frame = pl.DataFrame([frame.get_column(c) for c in columns if c in frame.columns])
     casts = {c: pl.String for c, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)}
     if casts:
         frame = frame.cast(casts)

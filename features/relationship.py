@@ -3,16 +3,18 @@
 One code path: the same function builds features for a training cutoff, for the whole base, and for
 one rep inside an API request (``rep_ids``). Events after ``as_of`` are dropped before anything else.
 
-Polars does the work (pandas or polars in, pandas out). Strings are turned into small codes once;
-then three queries run in parallel over the numeric rows: one group-by for counts and levels, one
-pass over the rows sorted by pair for what needs the previous or next touch (gaps, replies,
-latencies, who started), and one over the last 365 days joined with contacts and deals (occasions,
-need-driven vs maintenance touches).
+Pandas or polars in, pandas out. Polars turns the rows into numeric columns (pair hashes, codes
+instead of strings) and joins the entities; one pass over the rows in time order with per-pair state
+(``features.scan``) computes every per-pair figure, including those that need the previous touch of
+the same pair (gaps, replies, latencies, who started), festivals, birthdays and open deals — no sort
+by pair, which was the most expensive step of a columnar plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -20,13 +22,16 @@ import polars as pl
 
 from crm import vocab
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
+from features import scan
 from features.frames import Tables, polars_engine, table, utc
 from features.registry import RELATIONSHIP, RELATIONSHIP_IDS
 
 INTERACTION_COLUMNS = ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "favor", "with_executive"]
-REPLY_HOURS = 72.0
-LEDGER_DAYS = 720.0
 US_PER_DAY = 86_400e6
+_SEED = 20_240_601
+PAIRS_PER_BUCKET = 500
+PIECE_ROWS = 1 << 20
+"""Pairs per bucket of the scan (``scan.partition``): their state (~0.7 MB) fits the CPU cache."""
 _EPOCH_DAY = pd.Timestamp("1970-01-01", tz="UTC")
 
 
@@ -49,231 +54,238 @@ def relationship_features(tables: Tables, as_of: str | pd.Timestamp, rep_ids: It
 
 def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Timestamp,
                            rep_ids: Iterable[str] | None) -> pd.DataFrame:
-    lf = inter.lazy().filter(pl.col("ts") <= cutoff)
+    if not inter["ts"].is_sorted():  # the scan needs time order; a store or a simulator gives it already
+        inter = inter.sort("ts", maintain_order=True)
+    rows = inter.slice(0, inter["ts"].search_sorted(cutoff, side="right"))
     if rep_ids is not None:
-        lf = lf.filter(pl.col("rep_id").is_in(list(rep_ids)))
-    rows = _encode(lf, cutoff).collect()
-    contacts = table(tables, "contacts", ["contact_id", "account_id", "seniority", "buying_role", "birthday_month",
-                                          "birthday_day"])
-    opps = table(tables, "opportunities", ["account_id", "created_at", "closed_at"])
-    if contacts is not None and rep_ids is not None:  # one rep: only its contacts and their deals matter
-        contacts = contacts.filter(pl.col("contact_id").is_in(rows["contact_id"].cast(pl.String).unique().implode()))
-        if opps is not None:
-            opps = opps.filter(pl.col("account_id").is_in(contacts["account_id"].implode()))
-    counts, context, recent = pl.collect_all([
-        rows.lazy().group_by("pair").agg(_counts()),
-        _context(rows.lazy().select("pair", "age", "is_out", "deep").sort("pair", maintain_order=True)),
-        _recent(rows.lazy().filter(pl.col("age") < 365), contacts, cutoff),
-    ])
-    recent = _with_need(recent, opps, _account_codes(contacts) if contacts is not None else {}, cutoff)
-    recent_agg = recent.lazy().group_by("pair").agg(_recent_aggregations(contacts is not None)).collect()
-    out = (counts.join(context, on="pair", how="left").join(recent_agg, on="pair", how="left")
-           .with_columns(pl.selectors.by_dtype(pl.UInt32, pl.UInt64).exclude("pair").cast(pl.Int64))
-           .with_columns(_derived()))
-    out = _join_entities(out, contacts, table(tables, "accounts", ["account_id", "tier", "potential"]))
+        rows = rows.filter(pl.col("rep_id").is_in(list(rep_ids)))
+    chunks: list[dict[str, np.ndarray]] = []
+
+    def keys() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for chunk in _numeric_chunks(rows):
+            chunks.append(chunk)
+            yield chunk["ka"], chunk["kb"]
+
+    pids, first = scan.pair_ids(keys(), rows.height)
+    pairs = pl.DataFrame([rows.get_column("rep_id").gather(first), rows.get_column("contact_id").gather(first)])
+    buckets = max(1, -(-len(first) // PAIRS_PER_BUCKET))
+    if buckets == 1 and len(chunks) == 1:  # small input in one piece: scan it where it lies
+        facts, deals = _entity_facts(tables, pairs, cutoff)
+        bounds, pid, ts, code = np.array([0, len(pids[0])], np.int64), pids[0], chunks[0]["ts"], chunks[0]["code"]
+    else:  # polars reads the entities while numba groups the rows by pair
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            entities = pool.submit(_entity_facts, tables, pairs, cutoff)
+            bounds, pid, ts, code = scan.partition(
+                [(p, c["ts"], c["code"]) for p, c in zip(pids, chunks, strict=True)], len(first), buckets)
+            facts, deals = entities.result()
+    festival, festival_base = _festival_lookup(cutoff.year)
+    floats, ints, per_chan = scan.fold(
+        bounds, pid, len(first), ts, code, cutoff.value // 1000,
+        vocab.CHANNELS.index("event"), len(vocab.CHANNELS), festival, festival_base, facts["acct"].to_numpy(),
+        np.column_stack([facts.get_column(f"bday{k}").to_numpy() for k in range(3)]).astype(np.int64), *deals)
+    entity = pl.DataFrame([facts.get_column(c) for c in ("account_id", "seniority", "buying_role", "birthday_month")])
+    out = pl.concat([pairs, entity,
+                     pl.from_numpy(floats, schema=list(scan.FLOATS)).fill_nan(None),
+                     pl.from_numpy(ints, schema=list(scan.INTS)),
+                     pl.from_numpy(per_chan, schema=[f"n_{c}_90d" for c in vocab.CHANNELS])],
+                    how="horizontal").lazy().with_columns(_derived(has_deals=deals[0].shape[0] > 0))
+    out = _join_accounts(out, table(tables, "accounts", ["account_id", "tier", "potential"]))
     names = [f.name for f in RELATIONSHIP]
     # one dtype per feature whatever the data: float64 for numbers (null-able), text for categories
     numeric = [n for n in names if n not in ("buying_role", "account_tier")]
     return (out.select([*RELATIONSHIP_IDS, *names]).with_columns(pl.col(numeric).cast(pl.Float64))
-            .sort(["rep_id", "contact_id"]).to_pandas())
+            .sort(["rep_id", "contact_id"]).collect().to_pandas())
+
+
+def _entity_facts(tables: Tables, pairs: pl.DataFrame, cutoff: pd.Timestamp
+                  ) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per pair its contact's facts (``_pair_facts``), and the deal periods of their accounts as CSR
+    arrays for ``scan.fold`` (offsets empty without deals)."""
+    contacts = table(tables, "contacts", ["contact_id", "account_id", "seniority", "buying_role", "birthday_month",
+                                          "birthday_day"])
+    opps = table(tables, "opportunities", ["account_id", "created_at", "closed_at"])
+    no_deals = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    if contacts is None:
+        facts = pl.DataFrame({"acct": np.full(pairs.height, -1, np.int64)}).with_columns(
+            [pl.lit(-1, dtype=pl.Int64).alias(f"bday{k}") for k in range(3)]
+            + [pl.lit(None, dtype=pl.String).alias(c) for c in ("account_id", "seniority", "buying_role")]
+            + [pl.lit(None, dtype=pl.Int64).alias("birthday_month")])
+        return facts, no_deals
+    mine, codes = _pair_contacts(pairs.lazy(), contacts.lazy())
+    queries = [_pair_facts(pairs.lazy(), mine, codes, cutoff), codes.select(pl.len())]
+    if opps is not None and opps.height > 0:
+        queries.append(_open_intervals(opps.lazy(), codes, cutoff))
+    facts, n_codes, *intervals = pl.collect_all(queries)  # one plan: the shared parts run once
+    if not intervals:
+        return facts, no_deals
+    offsets = np.zeros(n_codes.item() + 1, np.int64)
+    np.add.at(offsets, intervals[0]["acct"].to_numpy() + 1, 1)
+    return facts, (np.cumsum(offsets), intervals[0]["start"].to_numpy(), intervals[0]["end"].to_numpy())
+
+
+def _numeric_chunks(rows: pl.DataFrame) -> Iterator[dict[str, np.ndarray]]:
+    """The rows as numeric numpy columns (pair hashes, time, ``scan.pack`` codes), piece by piece.
+
+    Polars prepares the next piece on another thread while the caller's scan (numba, serial) reads
+    the one before; pieces also spare copying a chunked frame (a Parquet read) into one array.
+    Strings become codes through their hashes: hashing is several times faster in polars than
+    mapping strings to codes, and the ~70 valid (channel, direction, favor) combinations are
+    looked up by hash; a piece with any other value takes the exact path.
+    """
+    kinds = _kind_table()
+    offsets = range(0, max(rows.height, 1), PIECE_ROWS)
+
+    def prepare(offset: int) -> dict[str, np.ndarray]:
+        piece = rows.slice(offset, PIECE_ROWS)
+        cols = piece.select(
+            pl.col("rep_id").hash(_SEED).alias("ka"), pl.col("contact_id").hash(_SEED + 1).alias("kb"),
+            pl.col("ts").dt.epoch("us").alias("ts"), _kind_hash().alias("kind"),
+            pl.col("depth").cast(pl.Int8).fill_null(-1).alias("depth"),
+            pl.col("with_executive").cast(pl.Boolean).fill_null(False).alias("exec")).rechunk()
+        arrays = {name: cols.get_column(name).to_numpy() for name in cols.columns}
+        code, unknown = scan.encode(arrays.pop("kind"), arrays.pop("depth"), arrays.pop("exec"), *kinds)
+        if unknown:
+            code = piece.select(_exact_code()).to_series().to_numpy()
+        return {**arrays, "code": code}
+
+    if len(offsets) == 1:
+        yield prepare(0)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield from pool.map(prepare, offsets)
+
+
+@cache
+def _kind_hash() -> pl.Expr:
+    return sum((pl.col(c).cast(pl.String).hash(_SEED + 2 + k) for k, c in enumerate(("channel", "direction", "favor"))),
+               start=pl.lit(0, dtype=pl.UInt64))
+
+
+@cache
+def _kind_table() -> tuple[np.ndarray, np.ndarray]:
+    """Every valid (channel, direction, favor), nulls included, by hash: ``scan.encode``'s table."""
+    combos = pl.DataFrame([(c, d, f) for c in (*vocab.CHANNELS, None) for d in (*vocab.DIRECTIONS, None)
+                           for f in (*vocab.FAVORS, None)],
+                          schema={"channel": pl.String, "direction": pl.String, "favor": pl.String}, orient="row")
+    table_ = combos.with_columns(depth=pl.lit(None, dtype=pl.Int8), with_executive=pl.lit(False)).select(
+        _kind_hash().alias("hash"), _exact_code().alias("code"))
+    return scan.kind_index(table_["hash"].to_numpy(), table_["code"].to_numpy())
 
 
 def _code(name: str, values: tuple[str, ...]) -> pl.Expr:
-    return pl.col(name).replace_strict({v: i for i, v in enumerate(values)}, default=None, return_dtype=pl.Int8)
+    return (pl.col(name).replace_strict({v: i for i, v in enumerate(values)}, default=None, return_dtype=pl.Int8)
+            .fill_null(-1))
 
 
-def _encode(lf: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
-    """Numeric rows: pair key, age in days before ``as_of``, codes instead of strings."""
-    rep = pl.col("rep_id").cast(pl.Categorical).to_physical().cast(pl.UInt64)
-    con = pl.col("contact_id").cast(pl.Categorical).to_physical().cast(pl.UInt64)
-    cutoff_us = cutoff.value // 1000
-    ts_us = pl.col("ts").dt.epoch("us")
-    return lf.select(
-        pl.col("rep_id").cast(pl.Categorical), pl.col("contact_id").cast(pl.Categorical),
-        (rep * (1 << 32) + con).alias("pair"),
-        ((cutoff_us - ts_us).cast(pl.Float64) / US_PER_DAY).alias("age"),
-        (ts_us // int(US_PER_DAY)).cast(pl.Int32).alias("day"),
-        (pl.col("direction") == "outbound").alias("is_out"),
-        _code("channel", vocab.CHANNELS).alias("chan"),
-        pl.col("depth").cast(pl.Int8),
-        (pl.col("depth") >= 3).alias("deep"),
-        pl.when(pl.col("favor") == "given").then(1).when(pl.col("favor") == "received").then(-1).otherwise(0)
-        .cast(pl.Int8).alias("favor"),
-        pl.col("with_executive").fill_null(False).cast(pl.Boolean).alias("exec"),
-    )
+def _exact_code() -> pl.Expr:
+    """``scan.pack`` of a row, from its strings."""
+    return scan.pack(out=(pl.col("direction") == "outbound").fill_null(False),
+                     chan=_code("channel", vocab.CHANNELS),
+                     depth=pl.col("depth").cast(pl.Int8).fill_null(-1),
+                     favor=pl.when(pl.col("favor") == "given").then(1).when(pl.col("favor") == "received").then(-1)
+                     .otherwise(0),
+                     execu=pl.col("with_executive").cast(pl.Boolean).fill_null(False)).cast(pl.Int16)
 
 
-def _counts() -> list[pl.Expr]:
-    age, out, chan = pl.col("age"), pl.col("is_out"), pl.col("chan")
-    w90, w365 = age < 90, age < 365
-    favor = pl.col("favor")
-    has_depth = pl.col("depth").is_not_null()
-    return [
-        pl.col("rep_id").first().cast(pl.String), pl.col("contact_id").first().cast(pl.String),
-        (age < 30).sum().alias("n_30d"), w90.sum().alias("n_90d"), w365.sum().alias("n_365d"),
-        (w90 & out).sum().alias("out_90d"), (w90 & ~out).sum().alias("in_90d"),
-        *((w90 & (chan == i)).sum().alias(f"n_{c}_90d") for i, c in enumerate(vocab.CHANNELS)),
-        ((age >= 90) & (age < 180)).sum().alias("_prev_90d"),
-        age.min().alias("days_since_last"), age.max().alias("tenure_days"),
-        # one bit per 30-day period of the last year: OR them per pair and count the bits
-        pl.when(w365).then(pl.lit(2.0).pow((age / 30.0).floor()).cast(pl.Int32)).otherwise(0)
-        .bitwise_or().bitwise_count_ones().alias("active_months_365d"),
-        pl.col("depth").max().cast(pl.Float64).alias("depth_max"), pl.col("depth").mean().alias("depth_mean"),
-        pl.when(has_depth.any()).then(pl.col("deep").sum() / has_depth.sum()).alias("deep_share"),
-        age.filter(pl.col("deep")).min().alias("days_since_deep"),
-        has_depth.any().alias("_has_depth"),
-        ((~out).sum() / pl.len()).alias("inbound_share"),
-        ((~out).sum() / (out.sum() + 1)).alias("in_out_ratio"),
-        out.sum().alias("_out_n"),
-        (favor.cast(pl.Float64) * (-age / LEDGER_DAYS).exp()).sum().alias("favor_ledger"),
-        age.filter(favor == 1).max().alias("_first_given_age"),
-        age.filter(favor == -1).max().alias("_first_asked_age"),
-        (w365 & pl.col("exec")).sum().alias("exec_touches_365d"),
-        (w365 & (chan == vocab.CHANNELS.index("event"))).sum().alias("events_365d"),
-    ]
-
-
-def _context(sorted_rows: pl.LazyFrame) -> pl.LazyFrame:
-    """What needs the neighbouring touch of the same pair; rows are sorted by pair, then time."""
-    pair, age, out = pl.col("pair"), pl.col("age"), pl.col("is_out")
-    same_prev, same_next = pair == pair.shift(1), pair == pair.shift(-1)
-    gap = pl.when(same_prev).then(age.shift(1) - age)
-    next_gap = pl.when(same_next).then(age - age.shift(-1))
-    prev_out = pl.when(same_prev).then(out.shift(1))
-    next_in = pl.when(same_next).then(~out.shift(-1)).otherwise(False)
-    answer = same_prev & (prev_out != out) & (gap * 24 <= REPLY_HOURS)
-    ctx = sorted_rows.with_columns(
-        gap.alias("gap"),
-        (out & next_in & (next_gap * 24 <= REPLY_HOURS)).alias("replied"),
-        pl.when(~out & prev_out.fill_null(False)).then(gap * 24).alias("their_lat"),
-        pl.when(out & ~prev_out.fill_null(True)).then(gap * 24).alias("our_lat"),
-        (~answer.fill_null(False)).alias("initiated"),
-    )
-    init = pl.col("initiated")
-    return ctx.group_by("pair").agg(
-        pl.col("gap").mean().alias("gap_mean_days"), pl.col("gap").std().alias("_gap_std"),
-        pl.max_horizontal(pl.col("gap").max(), age.min()).alias("longest_silence_days"),
-        pl.col("replied").sum().alias("_replied"),
-        pl.col("their_lat").median().alias("their_latency_h"), pl.col("our_lat").median().alias("our_latency_h"),
-        ((~out & init).sum() / init.sum()).alias("initiated_by_contact_share"),
-        (pl.col("deep") & ~out & init).sum().alias("_deep_by_contact"),
-    )
-
-
-def _festival_lookup(cutoff: pd.Timestamp) -> dict[int, int]:
-    """Epoch day -> festival index, for the greeting window before each festival."""
+@cache
+def _festival_lookup(year: int) -> tuple[np.ndarray, int]:
+    """Epoch day (from the returned base) -> festival index, -1 outside the greeting windows, for an
+    ``as_of`` in ``year`` (the arrays are shared between calls: read only)."""
     lookup: dict[int, int] = {}
-    for i, day in enumerate(festival_days(cutoff.year - 2, cutoff.year + 1)):
+    for i, day in enumerate(festival_days(year - 2, year + 1)):
         epoch_day = (pd.Timestamp(day, tz="UTC") - _EPOCH_DAY).days
         for back in range(GREETING_WINDOW_DAYS + 1):
             lookup[epoch_day - back] = i
-    return lookup
+    if not lookup:
+        return np.full(1, -1, np.int64), 0
+    base = min(lookup)
+    days = np.full(max(lookup) - base + 1, -1, np.int64)
+    for day, i in lookup.items():
+        days[day - base] = i
+    return days, base
 
 
-def _account_codes(contacts: pl.DataFrame) -> dict[str, int]:
-    return {a: i for i, a in enumerate(contacts["account_id"].unique().drop_nulls().sort().to_list())}
+def _pair_contacts(pairs: pl.LazyFrame, contacts: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The contacts of these pairs (one row per contact) and a code per account among them."""
+    mine = contacts.unique("contact_id", keep="first").join(pairs.select("contact_id").unique(), on="contact_id",
+                                                            how="semi")
+    codes = (mine.select(pl.col("account_id").drop_nulls().unique().sort())
+             .with_row_index("acct").with_columns(pl.col("acct").cast(pl.Int64)))
+    return mine, codes
 
 
-def _contact_facts(contacts: pl.DataFrame, cutoff: pd.Timestamp) -> pl.DataFrame:
-    """Per contact: an integer account code and the epoch day of each birthday near the last year."""
-    facts = [pl.col("contact_id"),
-             pl.col("account_id").replace_strict(_account_codes(contacts), default=None, return_dtype=pl.Int32)
-             .alias("acct")]
+def _pair_facts(pairs: pl.LazyFrame, mine: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
+    """Per pair, in pair order: the contact's account code (-1 unknown), birthday epoch days in three
+    years (-1 unknown), and the contact's account, seniority, buying role and birthday month."""
+    month, dom = pl.col("birthday_month").cast(pl.Int64), pl.col("birthday_day").cast(pl.Int64)
+    facts = [pl.col("acct").fill_null(-1), "account_id", "seniority", "buying_role", month.alias("birthday_month")]
     for k, year in enumerate((cutoff.year - 1, cutoff.year, cutoff.year + 1)):
-        first = pl.date(year, pl.col("birthday_month").cast(pl.Int64), 1)
-        day = first.dt.offset_by(pl.format("{}d", pl.col("birthday_day").cast(pl.Int64) - 1))
-        facts.append((day - pl.date(1970, 1, 1)).dt.total_days().cast(pl.Int32).alias(f"bday{k}"))
-    return contacts.select(facts)
+        # day 1 of the month plus (day - 1) days: 29 February is 1 March in other years
+        day = pl.date(year, month, 1) + pl.duration(days=dom - 1)
+        facts.append((day - pl.date(1970, 1, 1)).dt.total_days().cast(pl.Int64).fill_null(-1).alias(f"bday{k}"))
+    return (pairs.select("contact_id").join(mine.join(codes, on="account_id", how="left"), on="contact_id",
+                                            how="left", maintain_order="left").select(facts))
 
 
-def _recent(rows: pl.LazyFrame, contacts: pl.DataFrame | None, cutoff: pd.Timestamp) -> pl.LazyFrame:
-    """The last 365 days, with the festival of each touch, and the contact's account and birthday."""
-    out = rows.select("pair", pl.col("contact_id").cast(pl.String), "day", "is_out",
-                      pl.col("day").replace_strict(_festival_lookup(cutoff), default=None, return_dtype=pl.Int32)
-                      .alias("festival"))
-    if contacts is None:
-        return out
-    facts = _contact_facts(contacts, cutoff).lazy()
-    day = pl.col("day")
-    touch = pl.any_horizontal([((pl.col(f"bday{k}") - day) >= 0) & ((pl.col(f"bday{k}") - day) <= GREETING_WINDOW_DAYS)
-                               for k in range(3)])
-    return (out.join(facts, on="contact_id", how="left")
-            .with_columns(birthday_touch=pl.when(pl.col("bday1").is_not_null()).then(touch))
-            .drop("bday0", "bday1", "bday2"))
+def _open_intervals(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
+    """Per account code, the periods a deal was open as known at ``as_of``, in epoch days, by start.
 
-
-def _with_need(recent: pl.DataFrame, opps: pl.DataFrame | None, codes: dict[str, int], cutoff: pd.Timestamp
-               ) -> pl.DataFrame:
-    """Flag touches made while a deal of the contact's account was open, as known at ``as_of``.
-
-    A deal that closes after ``as_of`` counts as still open. Deals are merged into open intervals per
-    account (running maximum of the close); each touch finds the last interval of its account that
-    began before it (an as-of join) and is need-driven when that interval has not ended.
+    A deal that closes after ``as_of`` counts as still open. Overlapping deals are merged by a running
+    maximum of the close, so the last period starting before a touch tells whether a deal was open.
     """
-    if opps is None or opps.height == 0 or "acct" not in recent.columns:
-        return recent.with_columns(need=pl.lit(None, dtype=pl.Boolean))
     far = float(np.finfo(np.float64).max)
-    intervals = (opps.filter(pl.col("created_at").is_not_null() & (pl.col("created_at") <= cutoff))
-                 .with_columns(acct=pl.col("account_id").replace_strict(codes, default=None, return_dtype=pl.Int32),
-                               start=pl.col("created_at").dt.epoch("us").cast(pl.Float64) / US_PER_DAY,
-                               end=pl.when(pl.col("closed_at").is_null() | (pl.col("closed_at") > cutoff))
-                               .then(pl.lit(far)).otherwise(pl.col("closed_at").dt.epoch("us").cast(pl.Float64)
-                                                            / US_PER_DAY))
-                 .drop_nulls("acct").sort(["acct", "start"])
-                 .with_columns(pl.col("end").cum_max().over("acct"))
-                 .select("acct", "start", "end").sort("start"))
-    touches = recent.with_columns(t=pl.col("day").cast(pl.Float64) + 0.5)  # a touch is placed at mid-day
-    if not touches["t"].is_sorted():
-        touches = touches.sort("t")
-    joined = touches.join_asof(intervals, left_on="t", right_on="start", by="acct", strategy="backward",
-                              check_sortedness=False)  # both sides were sorted just above
-    return joined.with_columns(need=pl.col("end").fill_null(-1.0) > pl.col("t")).drop("t", "start", "end")
+    day = pl.lit(US_PER_DAY)
+    return (opps.filter(pl.col("created_at").is_not_null() & (pl.col("created_at") <= cutoff))
+            .join(codes, on="account_id", how="inner")
+            .with_columns(start=pl.col("created_at").dt.epoch("us").cast(pl.Float64) / day,
+                          end=pl.when(pl.col("closed_at").is_null() | (pl.col("closed_at") > cutoff))
+                          .then(pl.lit(far)).otherwise(pl.col("closed_at").dt.epoch("us").cast(pl.Float64) / day))
+            .sort(["acct", "start"])
+            .with_columns(pl.col("end").cum_max().over("acct")))
 
 
-def _recent_aggregations(with_contacts: bool) -> list[pl.Expr]:
-    out = pl.col("is_out")
-    exprs = [pl.col("festival").filter(out).drop_nulls().n_unique().alias("festivals_greeted_365d")]
-    if with_contacts:
-        exprs.append(pl.when(pl.col("birthday_touch").is_not_null().any())
-                     .then((out & pl.col("birthday_touch").fill_null(False)).any().cast(pl.Int8))
-                     .alias("birthday_greeted_365d"))
-    else:
-        exprs.append(pl.lit(None, dtype=pl.Int8).alias("birthday_greeted_365d"))
-    need = pl.col("need")
-    exprs.append(pl.when(need.is_not_null().any()).then((~need.fill_null(False)).sum() / pl.len())
-                 .alias("maintenance_share_365d"))
-    return exprs
-
-
-def _derived() -> list[pl.Expr]:
+@cache
+def _derived(has_deals: bool) -> list[pl.Expr]:
     given, asked = pl.col("_first_given_age"), pl.col("_first_asked_age")
+    n = pl.col("_in_n") + pl.col("_out_n")
+    has_depth = pl.col("_depth_n") > 0
+    recent = pl.col("_recent_n")
     return [
         pl.when(pl.col("gap_mean_days") > 0).then(pl.col("_gap_std") / pl.col("gap_mean_days")).alias("gap_cv"),
         ((pl.col("n_90d") - pl.col("_prev_90d")) / (pl.col("n_90d") + pl.col("_prev_90d") + 1)).alias("trend_90d"),
         pl.when(pl.col("_out_n") > 0).then(pl.col("_replied") / pl.col("_out_n")).alias("reply_rate_72h"),
-        pl.when(pl.col("_has_depth")).then(pl.col("_deep_by_contact")).alias("deep_by_contact"),
-        pl.col("festivals_greeted_365d").fill_null(0),
+        pl.col("_months").bitwise_count_ones().alias("active_months_365d"),
+        pl.col("_depth_max").alias("depth_max"),
+        pl.when(has_depth).then(pl.col("_deep_n") / pl.col("_depth_n")).alias("deep_share"),
+        pl.when(has_depth).then(pl.col("_deep_by_contact")).alias("deep_by_contact"),
+        (pl.col("_in_n") / n).alias("inbound_share"),
+        (pl.col("_in_n") / (pl.col("_out_n") + 1)).alias("in_out_ratio"),
+        (pl.col("_init_in") / pl.col("_init_n")).alias("initiated_by_contact_share"),
+        pl.col("favor_ledger").fill_null(0.0),
+        pl.col("_festivals").alias("festivals_greeted_365d"),
+        pl.col("_birthday_touch").alias("birthday_greeted_365d"),
+        (pl.when(recent > 0).then((recent - pl.col("_need_n")) / recent) if has_deals
+         else pl.lit(None, dtype=pl.Float64)).alias("maintenance_share_365d"),
         pl.when(given.is_null() & asked.is_null()).then(None)
         .when(asked.is_null()).then(1).when(given.is_null()).then(0)
         .otherwise((given > asked).cast(pl.Int8)).cast(pl.Int8).alias("gave_before_asked"),
     ]
 
 
-def _join_entities(out: pl.DataFrame, contacts: pl.DataFrame | None, accounts: pl.DataFrame | None) -> pl.DataFrame:
-    if contacts is None:
-        contacts = pl.DataFrame(schema={"contact_id": pl.String, "account_id": pl.String, "seniority": pl.String,
-                                        "buying_role": pl.String})
-    rank = {s: i for i, s in enumerate(vocab.SENIORITIES)}
-    if "birthday_month" not in contacts.columns:
-        contacts = contacts.with_columns(birthday_month=pl.lit(None, dtype=pl.Int64))
-    out = out.join(contacts.select("contact_id", "account_id", "seniority", "buying_role", "birthday_month"),
-                   on="contact_id", how="left").with_columns(
-        seniority_rank=pl.col("seniority").replace_strict(rank, default=None, return_dtype=pl.Int8),
+@cache
+def _seniority_rank() -> pl.Expr:
+    return pl.col("seniority").replace_strict({s: i for i, s in enumerate(vocab.SENIORITIES)}, default=None,
+                                              return_dtype=pl.Int8)
+
+
+def _join_accounts(out: pl.LazyFrame, accounts: pl.DataFrame | None) -> pl.LazyFrame:
+    out = out.with_columns(
+        seniority_rank=_seniority_rank(),
         # a known birthday with no touch in the year is a birthday not greeted, not an unknown
         birthday_greeted_365d=pl.when(pl.col("birthday_month").is_not_null())
         .then(pl.col("birthday_greeted_365d").fill_null(0)))
     if accounts is None:
         return out.with_columns(account_tier=pl.lit(None, dtype=pl.String),
                                 account_potential=pl.lit(None, dtype=pl.Float64))
-    return out.join(accounts.rename({"tier": "account_tier", "potential": "account_potential"}),
+    return out.join(accounts.lazy().rename({"tier": "account_tier", "potential": "account_potential"}),
                     on="account_id", how="left")

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm.sim.simulate import simulate
+from features import relationship as rel
+from features import scan
 from features.registry import RELATIONSHIP, RELATIONSHIP_IDS, render_markdown
 from features.relationship import relationship_features
 from tests.conftest import ROOT
@@ -145,3 +147,39 @@ def test_one_code_path_for_one_rep_and_the_whole_base() -> None:
     one = relationship_features(sim.tables, "2024-02-01", rep_ids=[rep])
     pd.testing.assert_frame_equal(one, whole[whole["rep_id"] == rep].reset_index(drop=True))
     assert whole[["rep_id", "contact_id"]].duplicated().sum() == 0
+
+
+def test_row_order_does_not_matter() -> None:
+    sim = simulate("small", seed=2)
+    inter = sim.tables["interactions"]
+    assert not inter.duplicated(["rep_id", "contact_id", "ts"]).any()  # no ties, so the order is defined
+    shuffled = inter.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    pd.testing.assert_frame_equal(relationship_features({**sim.tables, "interactions": shuffled}, "2024-02-01"),
+                                  relationship_features(sim.tables, "2024-02-01"))
+
+
+def test_pieces_and_buckets_give_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large-input path (pieces on a thread, partition by pair, parallel buckets) equals the one-piece path."""
+    sim = simulate("small", seed=2)
+    whole = relationship_features(sim.tables, "2024-02-01")
+    monkeypatch.setattr(rel, "PIECE_ROWS", 997)
+    monkeypatch.setattr(rel, "PAIRS_PER_BUCKET", 7)
+    pd.testing.assert_frame_equal(relationship_features(sim.tables, "2024-02-01"), whole)
+
+
+def test_an_unknown_channel_is_counted_but_not_as_a_channel() -> None:
+    tables = tiny()
+    odd = tables["interactions"].copy()
+    odd.loc[0, "channel"] = "carrier_pigeon"
+    f = relationship_features({**tables, "interactions": odd}, AS_OF).set_index(["rep_id", "contact_id"])
+    g = relationship_features(tables, AS_OF).set_index(["rep_id", "contact_id"])
+    assert f.loc[("r1", "c1"), "n_365d"] == g.loc[("r1", "c1"), "n_365d"] == 5
+    assert f.loc[("r1", "c1"), "festivals_greeted_365d"] == g.loc[("r1", "c1"), "festivals_greeted_365d"]
+    pd.testing.assert_frame_equal(f.drop(columns=["n_email_90d"]), g.drop(columns=["n_email_90d"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 1e4, allow_nan=False), min_size=0, max_size=80))
+def test_latency_median_matches_numpy(values: list[float]) -> None:
+    got = scan._median(np.asarray(values, dtype=float), len(values))
+    assert np.isnan(got) if not values else got == np.median(values)
