@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from serving.feedback import interaction_history
 from serving.policy_eval import evaluate_policies, offpolicy_check
 from serving.recommend import recommend
 from training.train import train
-from training.uplift import EffectModel, effect_dataset, fit_effect_model
+from training.uplift import TREATMENTS, EffectModel, effect_dataset, fit_effect_model
 
 HORIZON = 90
 
@@ -68,6 +69,29 @@ def test_effect_model_round_trips_and_gives_no_win_uplift_without_a_deal(models:
     no_deal = cands["deal_open"].to_numpy() == 0
     assert no_deal.any() and (a["win"].drop(columns="_base").to_numpy()[no_deal] == 0).all()
     assert a["effective"]["_base"].between(0, 1).all()
+    assert len(again.boosters["effective"]) == len(effect.boosters["effective"]) > 1
+
+
+def test_the_effect_model_is_the_mean_of_its_bag(models: tuple[Models, object], small: SimResult,
+                                                 as_of: pd.Timestamp, tmp_path: Path) -> None:
+    """Predictions average the bag; a one-booster bundle (the format before bagging) still loads."""
+    from serving.candidates import candidates
+    from training.uplift import KINDS, OUTCOMES
+
+    cands = candidates(small.tables, as_of)
+    effect = models[0].effect
+    t = np.zeros((len(cands), len(KINDS)))
+    each = [EffectModel(effect.features, {o: [bag[i]] for o, bag in effect.boosters.items()}, effect.metrics)
+            .predict("effective", cands, t) for i in range(len(effect.boosters["effective"]))]
+    assert not np.allclose(each[0], each[1])  # seeded apart
+    np.testing.assert_allclose(effect.predict("effective", cands, t), np.mean(each, axis=0))
+    single = tmp_path / "single"
+    single.mkdir()
+    for outcome in OUTCOMES:
+        effect.boosters[outcome][0].save_model(str(single / f"{outcome}.txt"))
+    (single / "effect.json").write_text(json.dumps({"features": effect.features, "treatments": TREATMENTS,
+                                                    "metrics": effect.metrics, "horizon_days": 180}))
+    np.testing.assert_allclose(EffectModel.load(single).predict("effective", cands, t), each[0])
 
 
 def test_select_obeys_the_contact_policy(models: tuple[Models, object], small: SimResult,
