@@ -41,7 +41,8 @@ def _bundles() -> Path:
     from training.uplift import effect_dataset, fit_effect_model
 
     folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / "models-demo-1"
-    if not (folder / "guanxi-effect" / "effect.json").exists():
+    meta = folder / "guanxi-effect" / "effect.json"
+    if not meta.exists() or "bags" not in json.loads(meta.read_text()):  # none yet, or one from before the bag
         demo = _world("demo", 1)
         for kind in ("relationship", "deal"):
             train(demo, kind).model.save(folder / f"guanxi-{kind}")
