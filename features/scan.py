@@ -1,12 +1,13 @@
-"""One pass over interactions in time order, keeping per-pair state: what relationship features need.
+"""Per-pair folds over interactions kept in time order: what relationship features need.
 
 Half of the relationship features depend on the previous or next touch of the same pair (gaps,
 replies within 72 h, response latencies, who started a conversation). A columnar engine gets those
-only after sorting the log by pair, which took 4–5 s on a 12M-row log here (Polars) — four times the
-whole group-by of the core aggregates. Rows already in time order need no sort: walking them once
-and keeping, per pair, the last touch seen gives every neighbour in O(n), and the per-pair state
-fits in cache. These kernels do that walk (numba); polars prepares the columns and joins the
-entities around them (``features.relationship``).
+only after sorting the log by pair and time, which took 4–5 s on a 12M-row log here (Polars) — four
+times the whole group-by of the core aggregates. Rows that already come in time order need no such
+sort: pairs get dense ids (``pair_ids``), rows are scattered into buckets of consecutive ids
+(``partition``, linear), each bucket — small enough for the CPU cache — is grouped by pair with a
+stable counting sort, and each pair is folded over its own rows in time order (``fold``), buckets in
+parallel. Polars prepares the columns and joins the entities around this (``features.relationship``).
 
 Pairs are told apart by two independent 64-bit hashes (rep and contact), so two different pairs
 share a key only if both hashes collide at once.
