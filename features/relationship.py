@@ -27,7 +27,6 @@ from features.frames import Tables, polars_engine, table, utc
 from features.registry import RELATIONSHIP, RELATIONSHIP_IDS
 
 INTERACTION_COLUMNS = ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "favor", "with_executive"]
-US_PER_DAY = 86_400e6
 _SEED = 20_240_601
 PAIRS_PER_BUCKET = 500
 PIECE_ROWS = 1 << 20
@@ -234,7 +233,7 @@ def _open_intervals(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestam
     maximum of the close, so the last period starting before a touch tells whether a deal was open.
     """
     far = float(np.finfo(np.float64).max)
-    day = pl.lit(US_PER_DAY)
+    day = pl.lit(float(scan.US_PER_DAY))
     return (opps.filter(pl.col("created_at").is_not_null() & (pl.col("created_at") <= cutoff))
             .join(codes, on="account_id", how="inner")
             .with_columns(start=pl.col("created_at").dt.epoch("us").cast(pl.Float64) / day,

@@ -4,7 +4,7 @@ An S-learner on LightGBM: per outcome, classifiers see the relationship features
 pair's deal context, and the actions the rep took in the next 14 days (counts per kind); the effect of
 action ``a`` is f(x, one ``a``) - f(x, nothing). An effect is a small difference of two predictions, so
 f is the mean of several boosters that differ only in their row and feature sampling seeds (a bag):
-on the demo world that took the policy from 70 % to 86 % of the oracle's increment (docs/benchmarks.md).
+on the demo world that took the policy from 70 % to 89 % of the oracle's increment (docs/benchmarks.md).
 
 Assumptions (the usual ones, stated so they can be checked): the features at the cutoff capture what
 drove the reps' choices (no unmeasured confounding — in truth reps also act on a bond they feel but we
