@@ -29,8 +29,9 @@ from features.registry import RELATIONSHIP, RELATIONSHIP_IDS
 INTERACTION_COLUMNS = ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "favor", "with_executive"]
 _SEED = 20_240_601
 PAIRS_PER_BUCKET = 500
+"""Pairs per bucket of the scan (``scan.partition``): their rows and state fit the CPU cache."""
 PIECE_ROWS = 1 << 20
-"""Pairs per bucket of the scan (``scan.partition``): their state (~0.7 MB) fits the CPU cache."""
+"""Rows polars prepares at a time (``_numeric_chunks``) while numba reads the piece before."""
 _EPOCH_DAY = pd.Timestamp("1970-01-01", tz="UTC")
 
 

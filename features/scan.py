@@ -120,7 +120,7 @@ def partition(chunks: list[Chunk], n_pairs: int, n_buckets: int) -> tuple[np.nda
     starts = bounds[:-1] + np.cumsum(counts, axis=0) - counts
     n = int(bounds[-1])
     pid_p, ts_p, code_p = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, chunks[0][2].dtype)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
         list(pool.map(lambda k: _scatter(*chunks[k], width, starts[k].copy(), pid_p, ts_p, code_p),
                       range(len(chunks))))
     return bounds, pid_p, ts_p, code_p
@@ -142,13 +142,19 @@ def _scatter(pid: np.ndarray, ts: np.ndarray, code: np.ndarray, width: int, pos:
         pid_p[j], ts_p[j], code_p[j] = pid[i], ts[i], code[i]
 
 
+@njit(cache=True, inline="always")
+def _slot(a: np.uint64, b: np.uint64, mask: np.uint64) -> np.uint64:
+    """Where the pair key (a, b) starts probing in a table of ``mask + 1`` slots."""
+    return (a ^ (b * np.uint64(0x9E3779B97F4A7C15))) & mask
+
+
 @njit(cache=True, nogil=True)
 def _rehash(keys: np.ndarray, ids: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
     new_keys, new_ids = np.zeros((cap, 2), np.uint64), np.full(cap, -1, np.int64)
     m = np.uint64(cap - 1)
     for s in range(ids.shape[0]):
         if ids[s] >= 0:
-            j = (keys[s, 0] ^ (keys[s, 1] * np.uint64(0x9E3779B97F4A7C15))) & m
+            j = _slot(keys[s, 0], keys[s, 1], m)
             while new_ids[j] >= 0:
                 j = (j + np.uint64(1)) & m
             new_keys[j, 0], new_keys[j, 1], new_ids[j] = keys[s, 0], keys[s, 1], ids[s]
@@ -162,7 +168,7 @@ def _fill(keys: np.ndarray, ids: np.ndarray, ka: np.ndarray, kb: np.ndarray, lo:
     m = np.uint64(ids.shape[0] - 1)
     for i in range(lo, ka.shape[0]):
         a, b = ka[i], kb[i]
-        j = (a ^ (b * np.uint64(0x9E3779B97F4A7C15))) & m
+        j = _slot(a, b, m)
         while True:
             t = ids[j]
             if t < 0:
