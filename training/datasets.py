@@ -3,8 +3,11 @@
 Cutoffs are spaced ``step_days`` apart. The test cutoff is the last one whose label window is fully
 observed; validation sits one horizon before it; training cutoffs end one horizon before validation.
 So every training label is known before the validation cutoff, every validation label before the
-test cutoff (the shape of recommenders' ``python_chrono_split``). Deals are kept in a split only if
-their outcome was known before the next split's cutoff.
+test cutoff (the shape of recommenders' ``python_chrono_split``).
+
+Deals are kept in a split only if their outcome was known before the next split's cutoff. That rule
+alone keeps deal labels from leaking, so deal training cutoffs run up to the validation cutoff instead
+of stopping a horizon short of it: on the demo world that is 1,900 training deals instead of 1,100.
 """
 
 from __future__ import annotations
@@ -68,24 +71,29 @@ def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step_days: int = 60,
-                 max_train: int = 8, min_history_days: int = MIN_HISTORY_DAYS, spread: bool = False) -> CutoffPlan:
+                 max_train: int | None = 8, min_history_days: int = MIN_HISTORY_DAYS,
+                 spread: bool = False) -> CutoffPlan:
     """Test, validation and training cutoffs for data spanning [start, end].
 
-    ``spread`` adds cutoffs every ``step_days`` inside the validation and test periods (used for deals,
-    whose outcomes are per deal, not per window: more snapshots give the small test set more rows).
+    ``spread`` is the plan for deals, whose outcomes are per deal, not per window: cutoffs every
+    ``step_days`` inside the validation and test periods (more snapshots give the small test set more
+    rows), and training cutoffs up to the validation cutoff (rows are kept only if the deal closed by
+    then). ``max_train=None`` keeps every training cutoff the history allows.
     """
     horizon = pd.Timedelta(days=horizon_days)
     test = (end - horizon).floor("D")
     validation = test - horizon
-    first_train = validation - horizon
+    first_train = validation - (pd.Timedelta(days=step_days) if spread else horizon)
     train = []
     c = first_train
-    while c >= start + pd.Timedelta(days=min_history_days) and len(train) < max_train:
+    while c >= start + pd.Timedelta(days=min_history_days) and (max_train is None or len(train) < max_train):
         train.append(c)
         c -= pd.Timedelta(days=step_days)
     if not train:
+        needed = min_history_days + 2 * horizon_days + (step_days if spread else horizon_days)
         raise ValueError(f"not enough history: data spans {start.date()}..{end.date()}, a {horizon_days}-day "
-                         f"horizon needs at least {min_history_days + 3 * horizon_days} days")
+                         f"horizon needs at least {needed} days")
+
     def inside(first: pd.Timestamp, limit: pd.Timestamp) -> list[pd.Timestamp]:
         step = pd.Timedelta(days=step_days)
         return [c for c in (first + step * k for k in range(1, (limit - first) // step + 1)) if c < limit]

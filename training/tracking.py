@@ -55,7 +55,8 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
         folder = Path(tmp)
         mlflow.log_params({"label": result.label.name, "horizon_days": result.label.horizon_days,
                            "n_features": len(ds.features), "best_iteration": result.model.best_iteration_,
-                           **{f"lgb_{k}": v for k, v in (params or {}).items()}})
+                           "linear_weight": result.model.linear_weight,
+                           **{f"lgb_{k}": v for k, v in {**(result.model.params or {}), **(params or {})}.items()}})
         for scorer, values in result.metrics.items():
             prefix = "" if scorer == "model" else f"{scorer}_"
             mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})

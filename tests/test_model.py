@@ -1,0 +1,92 @@
+"""The classifier's contract: calibration that keeps the ranking, the linear mix, bundles that round-trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from training.baselines import LogisticBaseline
+from training.evaluate import auc
+from training.linear import LinearScore
+from training.model import GuanxiClassifier, centred_isotonic
+
+
+def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame({"a": rng.normal(size=n), "b": rng.exponential(size=n),
+                      "kind": rng.choice(["new", "renewal", "expansion"], size=n),
+                      "empty": np.full(n, np.nan)})
+    x.loc[rng.random(n) < 0.1, "b"] = np.nan
+    x.loc[rng.random(n) < 0.05, "kind"] = None
+    logit = 1.2 * x["a"] - 0.8 * x["b"].fillna(1.0) + 0.7 * (x["kind"] == "renewal") + 0.6 * (x["a"] > 1)
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(int)
+    return x, y
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 1000).map(lambda k: k / 1000), min_size=2, max_size=300), st.integers(0, 2**31 - 1))
+def test_centred_isotonic_is_strictly_increasing_and_keeps_the_range(raw: list[float], seed: int) -> None:
+    raw_a = np.asarray(raw)
+    y = (np.random.default_rng(seed).random(len(raw_a)) < raw_a).astype(float)
+    x, level = centred_isotonic(raw_a, y)
+    assert np.all(np.diff(x) > 0)
+    assert np.all(np.diff(level) > 0) or len(np.unique(level)) == 1
+    assert x[0] == raw_a.min() and (x[-1] == raw_a.max() or len(np.unique(raw_a)) == 1)
+    assert level.min() >= 0.0 and level.max() <= 1.0
+    calibrated = np.interp(raw_a, x, level)
+    assert np.all(np.diff(calibrated[np.argsort(raw_a)]) >= 0)
+
+
+def test_calibration_keeps_the_ranking_and_the_rates() -> None:
+    x, y = _frame(6_000, 1)
+    model = GuanxiClassifier({"num_leaves": 7}).fit(x[:3000], y[:3000], x[3000:4500], y[3000:4500])
+    test, y_test = x[4500:], y[4500:]
+    p = model.predict_proba(test)[:, 1]
+    assert auc(y_test, p) == pytest.approx(auc(y_test, model.raw_score(test)), abs=1e-12)  # no ties made
+    assert abs(p.mean() - y_test.mean()) < 0.03
+
+
+def test_linear_score_equals_the_fitted_logistic_baseline() -> None:
+    x, y = _frame(2_000, 2)
+    baseline = LogisticBaseline().fit(x, y)
+    linear = LinearScore.from_baseline(baseline)
+    unseen = x.head(50).assign(kind="upsell", b=np.inf)  # an unseen level adds nothing; inf counts as missing
+    for rows in (x, unseen):
+        expected = baseline.predict_proba(rows)[:, 1]
+        np.testing.assert_allclose(1 / (1 + np.exp(-linear.log_odds(rows))), expected, atol=1e-12)
+
+
+def test_linear_mix_contributions_add_up_and_round_trip(tmp_path: Path) -> None:
+    x, y = _frame(6_000, 3)
+    train, valid, test = slice(0, 3000), slice(3000, 4500), slice(4500, None)
+    mixed = GuanxiClassifier({"num_leaves": 7}, linear_weight=0.5).fit(x[train], y[train], x[valid], y[valid])
+    contrib = mixed.contributions(x[test])
+    assert list(contrib.columns) == [*x.columns, "bias"]
+    # contributions add up to the mixed log-odds, feature by feature as well as in total
+    np.testing.assert_allclose(1 / (1 + np.exp(-contrib.sum(axis=1))), mixed.raw_score(x[test]), atol=1e-12)
+    mixed.save(tmp_path / "bundle")
+    meta = json.loads((tmp_path / "bundle" / "model.json").read_text())
+    assert meta["linear_weight"] == 0.5 and meta["linear"]["numeric"] == ["a", "b", "empty"]
+    again = GuanxiClassifier.load(tmp_path / "bundle")
+    np.testing.assert_allclose(again.predict_proba(x[test]), mixed.predict_proba(x[test]))
+    np.testing.assert_allclose(again.contributions(x[test]), contrib)
+    with pytest.raises(ValueError, match="linear_weight"):
+        GuanxiClassifier(linear_weight=1.0).fit(x[train], y[train], x[valid], y[valid])
+
+
+def test_bundle_from_before_the_linear_mix_still_loads(tmp_path: Path) -> None:
+    x, y = _frame(3_000, 4)
+    model = GuanxiClassifier({"num_leaves": 7}).fit(x[:1500], y[:1500], x[1500:2200], y[1500:2200])
+    model.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    del meta["linear"], meta["linear_weight"]
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    again = GuanxiClassifier.load(tmp_path / "old")
+    assert again.linear_ is None
+    np.testing.assert_allclose(again.predict_proba(x[2200:]), model.predict_proba(x[2200:]))
