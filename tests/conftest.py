@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh GUANXI_HOME for the test, with settings re-read."""
     monkeypatch.setenv("GUANXI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GUANXI_MODELS_DIR", str(tmp_path / "home" / "models"))  # not the checkout's models/
     monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     get_settings.cache_clear()
