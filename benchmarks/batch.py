@@ -37,16 +37,21 @@ def _world(size: str, seed: int) -> dict[str, pd.DataFrame]:
 
 
 def _bundles() -> Path:
-    from training.train import train
-    from training.uplift import effect_dataset, fit_effect_model
+    from training.model import DEFAULT_PARAMS
+    from training.train import SETTINGS, train
+    from training.uplift import BAGS, effect_dataset, fit_effect_model
 
     folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / "models-demo-1"
-    meta = folder / "guanxi-effect" / "effect.json"
-    if not meta.exists() or "bags" not in json.loads(meta.read_text()):  # none yet, or one from before the bag
+    # the cached bundles are retrained when the training settings they were made with change
+    made_with = json.dumps({"bags": BAGS, "settings": SETTINGS, "params": DEFAULT_PARAMS, "calibration": "centred"},
+                           sort_keys=True)
+    stamp = folder / "made_with.json"
+    if not stamp.exists() or stamp.read_text() != made_with:
         demo = _world("demo", 1)
         for kind in ("relationship", "deal"):
             train(demo, kind).model.save(folder / f"guanxi-{kind}")
         fit_effect_model(effect_dataset(demo)).save(folder / "guanxi-effect")
+        stamp.write_text(made_with)
     return folder
 
 

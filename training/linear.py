@@ -51,7 +51,10 @@ class LinearScore:
         """Each feature's share of the log-odds (the intercept is left out)."""
         out = {}
         if self.numeric:
-            values = X[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+            try:  # the common case, all numeric dtypes, without a per-column conversion
+                values = X[self.numeric].to_numpy(dtype=float)
+            except (TypeError, ValueError):
+                values = X[self.numeric].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
             values = np.where(np.isfinite(values), values, np.asarray(self.medians))
             z = (values - np.asarray(self.means)) / np.asarray(self.scales)
             out.update(zip(self.numeric, (z * np.asarray(self.coef_numeric)).T, strict=True))
