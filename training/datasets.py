@@ -132,14 +132,17 @@ def _rows(tables: dict[str, pl.DataFrame], label: LabelDefinition, cutoff: pd.Ti
     labels = label.function(tables, cutoff, label.horizon_days)
     if label.entity == "relationship":
         feats = relationship_features(tables, cutoff)
-        feats = feats[feats["n_365d"] > 0]  # active pairs only
-        out = feats.merge(labels, on=["rep_id", "contact_id"], how="left")
+        if label.given:  # the pairs the labels name, active or not
+            out = feats.astype({"rep_id": str, "contact_id": str}).merge(labels, on=["rep_id", "contact_id"])
+        else:
+            feats = feats[feats["n_365d"] > 0]  # active pairs only
+            out = feats.merge(labels, on=["rep_id", "contact_id"], how="left")
         out["label"] = out["label"].fillna(0).astype(int)
     else:
         feats = deal_features(tables, cutoff)
         out = feats.merge(labels, on="opportunity_id", how="inner")
         known_by = {"train": plan.validation, "validation": plan.test}.get(split)
-        if known_by is not None:  # the outcome must have been known before the next split's cutoff
+        if known_by is not None and "closed_at" in out:  # the outcome known before the next split's cutoff
             out = out[out["closed_at"] <= known_by]
         out["label"] = out["label"].astype(int)
     return out.assign(cutoff=cutoff)

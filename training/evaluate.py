@@ -40,6 +40,23 @@ def lift_top_decile(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(y[top])) / base
 
 
+def bootstrap_auc_ci(y: np.ndarray, p: np.ndarray, draws: int = 1000, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of AUC over rows resampled with replacement (draws with one class are skipped):
+    on a few dozen positives the AUC alone says little without it."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, len(y), len(y))
+        if 0 < y[idx].sum() < len(idx):
+            values.append(roc_auc_score(y[idx], p[idx]))
+    if not values:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
 METRICS = {"auc": auc, "pr_auc": pr_auc, "brier": brier, "ece": expected_calibration_error,
            "lift_top_decile": lift_top_decile}
 

@@ -59,10 +59,12 @@ class LabelDefinition:
     entity: str  # "relationship" or "deal"
     function: Callable[[Tables, pd.Timestamp, int], pd.DataFrame]
     horizon_days: int
+    description: str | None = None  # else the function's docstring
+    given: bool = False  # labels given for chosen rows (training.own_labels), not computed for every row
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "entity": self.entity, "horizon_days": self.horizon_days,
-                "definition": " ".join((self.function.__doc__ or "").split())}
+                "definition": " ".join((self.description or self.function.__doc__ or "").split())}
 
 
 LABELS: dict[str, LabelDefinition] = {

@@ -61,6 +61,9 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
             prefix = "" if scorer == "model" else f"{scorer}_"
             mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})
         mlflow.log_dict(result.label.describe(), "label.json")
+        if result.notes:
+            mlflow.log_dict({"notes": result.notes}, "notes.json")
+            mlflow.set_tag("notes", " | ".join(result.notes)[:5000])
         mlflow.log_dict({**ds.plan.describe(), "rows": ds.split.value_counts().to_dict()}, "training_window.json")
         mlflow.log_dict({"features": ds.features}, "features.json")
         result.backtest.to_csv(folder / "backtest.csv", index=False)

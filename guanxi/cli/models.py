@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,9 @@ def train_cmd(
     horizon: Annotated[int | None, typer.Option(help="Label horizon in days (default: the label's own).")] = None,
     min_history: Annotated[int, typer.Option(help="Days of history before the first training cutoff.")] = 180,
     step: Annotated[int | None, typer.Option(help="Days between training cutoffs.")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        help="Your own labels instead of the built-in ones (CSV or Parquet): rep_id, contact_id, as_of, label "
+             "for relationship; opportunity_id, as_of, label for deal. Split by as_of.")] = None,
 ) -> None:
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
     import logging
@@ -46,6 +50,18 @@ def train_cmd(
     with store() as engine:
         tables = read_all(engine)
     kinds = ["relationship", "deal", "effect"] if which is Which.all else [which.value]
+    own = None
+    if labels is not None:
+        if which not in (Which.relationship, Which.deal):
+            typer.echo(f"--labels is for one model, relationship or deal, not {which.value}", err=True)
+            raise typer.Exit(2)
+        from training.own_labels import read_labels
+
+        try:
+            own = read_labels(labels, which.value)
+        except ValueError as exc:
+            typer.echo(f"{which.value}: cannot read the labels: {exc}", err=True)
+            raise typer.Exit(1) from None
     params = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items() if v is not None}
     results = []
     for kind in kinds:
@@ -55,19 +71,23 @@ def train_cmd(
         started = time.perf_counter()
         try:
             result = train(tables, kind, params=params or None, horizon_days=horizon, min_history_days=min_history,
-                           step_days=step, progress=not as_json)
+                           step_days=step, progress=not as_json, labels=own, labels_source=str(labels))
         except ValueError as exc:
             typer.echo(f"{kind}: cannot train: {exc}", err=True)
             raise typer.Exit(1) from None
         logged = log_result(result, params)
         logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
-        logged.update(_summary(logged, result.dataset.part("train"), result.dataset.part("test"), started))
+        logged.update(_summary(logged, result.dataset.part("train"), result.dataset.part("test"), started),
+                      notes=result.notes, label=result.label.name)
         results.append(logged)
         m = logged["metrics"]
         base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
         if not as_json:
             typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): test AUC "
-                       f"{m['auc']:.3f}, ECE {m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
+                       f"{m['auc']:.3f} (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}), ECE "
+                       f"{m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
+            for note in result.notes:
+                typer.echo(f"  note: {note}")
     if as_json:
         typer.echo(json.dumps({"models": results}, default=str))
 
@@ -79,6 +99,7 @@ def _summary(logged: dict[str, object], train_rows: object, test_rows: object, s
 
     m = logged["metrics"]
     return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece")},
+            "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
             "baseline_auc": {k: v["auc"] for k, v in logged["baselines"].items()}, "oracle_auc": None,
             "n_train": len(train_rows), "n_test": len(test_rows),
             "seconds": round(time.perf_counter() - started, 1), "model_version": logged["version"]}
