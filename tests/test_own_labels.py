@@ -135,3 +135,29 @@ def test_cli_trains_a_deal_model_on_own_labels_or_refuses_a_bad_file(home: Path,
     assert payload["auc_ci"][0] <= payload["auc"] <= payload["auc_ci"][1]
     label = json.loads((Path(payload["bundle"]) / "label.json").read_text())
     assert label["name"] == "own:deals.parquet" and "Labels given in" in label["definition"]
+
+
+def test_labels_at_one_date_fall_back_to_cross_validation(small) -> None:  # noqa: ANN001
+    labels = _own_relationship_labels(small, positives_kept=10_000)
+    one_date = labels[labels["as_of"] == labels["as_of"].max()]
+    result = train(small.tables, "relationship", labels=one_date, labels_source="marked.csv")
+    assert any(n.startswith("no usable timeline") and "cross-validation" in n for n in result.notes)
+    assert set(result.backtest["split"]) == {"cv5"} and result.n_test == len(result.dataset.frame) == result.n_train
+    m = result.metrics
+    assert 0.5 < m["model"]["auc"] <= 1 and {"logistic", "activity_health"} <= set(m)
+    assert m["model"]["n"] == len(result.dataset.frame)  # every row scored once, out of fold
+    assert result.model.predict_proba(result.dataset.frame[result.dataset.features]).shape == (len(one_date), 2)
+
+
+def test_deals_without_dates_fall_back_to_cross_validation(small) -> None:  # noqa: ANN001
+    tables = {k: v.copy() for k, v in small.tables.items() if k != "opportunity_stages"}
+    tables["opportunities"] = tables["opportunities"].assign(created_at=pd.NaT, closed_at=pd.NaT)
+    result = train(tables, "deal")
+    assert any("the deals carry no dates" in n for n in result.notes)
+    closed = small.tables["opportunities"]["outcome"].isin(["won", "lost"]).sum()
+    assert len(result.dataset.frame) == closed and result.metrics["model"]["n"] == closed
+    assert result.label.describe()["definition"].startswith("1 if the deal was won")
+    with pytest.raises(ValueError, match="at least 5 rows of each label"):
+        few = tables["opportunities"].assign(outcome=np.where(np.arange(len(tables["opportunities"])) < 3, "won",
+                                                              "lost"))
+        train({**tables, "opportunities": few}, "deal")

@@ -105,10 +105,48 @@ def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step
 
 def build_dataset(tables: Tables, label: LabelDefinition, plan: CutoffPlan, progress: bool = False) -> Dataset:
     """Features at every cutoff joined with the label read after it."""
-    pl_tables = as_polars(tables)
     cutoffs = [*plan.train, plan.validation, *plan.more_validation, plan.test, *plan.more_test]
     names = (["train"] * len(plan.train) + ["validation"] * (1 + len(plan.more_validation))
              + ["test"] * (1 + len(plan.more_test)))
+    return _assemble(tables, label, plan, cutoffs, names, progress)
+
+
+def build_snapshot_dataset(tables: Tables, label: LabelDefinition, cutoffs: list[pd.Timestamp]) -> Dataset:
+    """Features at one or two cutoffs with no time split: every row is for cross-validation (split "test")."""
+    plan = CutoffPlan([], cutoffs[0], cutoffs[-1])
+    return _assemble(tables, label, plan, list(cutoffs), ["test"] * len(cutoffs), False)
+
+
+def undated_deals(tables: Tables) -> bool:
+    """True when no deal carries a date (creation, close or a stage entry): there is no timeline to split."""
+    opps = table(tables, "opportunities", ["created_at", "closed_at"])
+    stages = table(tables, "opportunity_stages", ["entered_at"])
+    if opps is None or opps.height == 0:
+        return False
+    no_stages = stages is None or stages["entered_at"].drop_nulls().len() == 0
+    return opps["created_at"].drop_nulls().len() == 0 and opps["closed_at"].drop_nulls().len() == 0 and no_stages
+
+
+def undated_as_of_now(tables: Tables) -> tuple[dict[str, pl.DataFrame], pd.DataFrame, pd.Timestamp]:
+    """Undated deals as if opened just before the end of the data: (tables, labels of the won and lost ones,
+    that cutoff). The cutoff is a second after the last interaction (or today without any)."""
+    inter = table(tables, "interactions", ["ts"])
+    last = inter["ts"].max() if inter is not None and inter.height else None
+    end = pd.Timestamp(last) if last is not None else pd.Timestamp.now(tz="UTC").floor("s")
+    as_of = end + pd.Timedelta(seconds=1)
+    out = as_polars(tables)
+    out["opportunities"] = out["opportunities"].with_columns(
+        created_at=pl.lit(end.to_pydatetime(), dtype=pl.Datetime("us", "UTC")),
+        closed_at=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
+    labels = (out["opportunities"].filter(pl.col("outcome").is_in(["won", "lost"]))
+              .select(pl.col("opportunity_id").cast(pl.String), label=(pl.col("outcome") == "won").cast(pl.Int64))
+              .to_pandas().assign(as_of=as_of))
+    return out, labels, as_of
+
+
+def _assemble(tables: Tables, label: LabelDefinition, plan: CutoffPlan, cutoffs: list[pd.Timestamp],
+              names: list[str], progress: bool) -> Dataset:
+    pl_tables = as_polars(tables)
     frames, splits = [], []
     iterator = zip(cutoffs, names, strict=True)
     if progress:

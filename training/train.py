@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.frames import Tables
 from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline
-from training.datasets import Dataset, build_dataset, data_span, plan_cutoffs
+from training.datasets import (
+    Dataset,
+    build_dataset,
+    build_snapshot_dataset,
+    data_span,
+    plan_cutoffs,
+    undated_as_of_now,
+    undated_deals,
+)
 from training.evaluate import bootstrap_auc_ci, evaluate, evaluate_slices
 from training.labels import LABELS, LabelDefinition
 from training.model import GuanxiClassifier
-from training.own_labels import own_label, plan_from_dates
+from training.own_labels import MIN_DATES, own_label, plan_from_dates
 
 MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
                           "tie": "tie_persistence"}
@@ -27,6 +38,8 @@ THIN_POSITIVES = 40
 """Below this many positive training examples the model is regularised and its AUC given an interval."""
 THIN_PARAMS: dict[str, object] = {"num_leaves": 4, "min_data_in_leaf": 5, "lambda_l2": 10.0,
                                   "min_sum_hessian_in_leaf": 1e-3, "learning_rate": 0.05}
+CV_FOLDS = 5
+"""Folds of the stratified cross-validation used when the data has no usable timeline."""
 SLICES = {"relationship": ["seniority_rank", "buying_role", "account_tier"], "deal": ["stage_rank", "type"],
           "tie": []}
 
@@ -52,6 +65,15 @@ class TrainResult:
     def name(self) -> str:
         return registered_name(self.kind)
 
+    @property
+    def n_train(self) -> int:
+        """Rows the registered model was fit on (every row under cross-validation)."""
+        return int((self.dataset.split == "train").sum()) or len(self.dataset.frame)
+
+    @property
+    def n_test(self) -> int:
+        return int((self.dataset.split == "test").sum())
+
 
 def train(tables: Tables, kind: str = "relationship", params: dict[str, object] | None = None,
           features: list[str] | None = None, horizon_days: int | None = None, min_history_days: int = 180,
@@ -66,9 +88,31 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
         raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
     base = LABELS[MODELS[kind]]
     notes: list[str] = []
+    timeline = True
     if labels is not None:
         label = own_label(labels, base.entity, labels_source)
-        plan = plan_from_dates(list(labels["as_of"].unique()))
+        dates = sorted(labels["as_of"].unique())
+        timeline = len(dates) >= MIN_DATES
+        if timeline:
+            ds = build_dataset(tables, label, plan_from_dates(dates), progress=progress)
+        else:
+            notes.append(f"no usable timeline: the labels have {len(dates)} as_of date(s), a time split needs "
+                         f"{MIN_DATES}; figures are from stratified {CV_FOLDS}-fold cross-validation")
+            ds = build_snapshot_dataset(tables, label, dates)
+        if len(ds.frame) < len(labels):
+            notes.append(f"{len(labels) - len(ds.frame)} of {len(labels)} labelled rows were left out: no "
+                         f"{'interactions of the pair' if base.entity == 'relationship' else 'open deal'} "
+                         "at their as_of")
+    elif base.entity == "deal" and undated_deals(tables):
+        timeline = False
+        tables, dated_labels, as_of = undated_as_of_now(tables)
+        label = own_label(dated_labels, "deal", "the deals' outcomes")
+        label = LabelDefinition(base.name, "deal", label.function, 0, given=True,
+                                description="1 if the deal was won, 0 if lost (the deals carry no dates)")
+        notes.append(f"no usable timeline: the deals carry no dates; every won or lost deal is one row with its "
+                     f"features as of {as_of.date()}, and figures are from stratified {CV_FOLDS}-fold "
+                     "cross-validation — optimistic, since activity after a deal closed is counted too")
+        ds = build_snapshot_dataset(tables, label, [as_of])
     else:
         label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
         start, end = data_span(tables)
@@ -76,43 +120,77 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
         plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
                             min_history_days=min_history_days, spread=label.entity == "deal",
                             max_train=None if label.entity == "deal" else 8)
-    ds = build_dataset(tables, label, plan, progress=progress)
-    if labels is not None and len(ds.frame) < len(labels):
-        notes.append(f"{len(labels) - len(ds.frame)} of {len(labels)} labelled rows were left out: no "
-                     f"{'interactions of the pair' if base.entity == 'relationship' else 'open deal'} at their as_of")
+        ds = build_dataset(tables, label, plan, progress=progress)
     if features:
         unknown = sorted(set(features) - set(ds.features))
         if unknown:
             raise ValueError(f"unknown features: {', '.join(unknown)}")
         ds.features = list(features)
-    tr, va, te = ds.part("train"), ds.part("validation"), ds.part("test")
-    for name, part in (("train", tr), ("validation", va), ("test", te)):
-        if part["label"].nunique() < 2:
-            raise ValueError(f"the {name} period has only one label value ({len(part)} rows): not enough data")
     settings = SETTINGS.get(kind, {})
-    positives = int(tr["label"].sum())
+    fitting = ds.frame if not timeline else ds.part("train")
+    positives = int(fitting["label"].sum())
     thin = positives < THIN_POSITIVES
     if thin:
         notes.append(f"thin data: {positives} positive training examples (CRM suites refuse below 40 or 200); "
                      "trained with strong regularisation — read the test AUC with its 95 % interval")
     params = {**settings.get("params", {}), **(THIN_PARAMS if thin else {}), **(params or {})} or None
-    model = GuanxiClassifier(params, linear_weight=settings.get("linear_weight", 0.0)).fit(
-        tr[ds.features], tr["label"].to_numpy(), va[ds.features], va["label"].to_numpy())
-    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(tr[ds.features], tr["label"].to_numpy())}
-    if any(c in ds.features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
-        baselines["activity_health"] = ActivityHealthScore().fit(tr[ds.features])
-    scorers = {"model": model, **baselines}
-    rows, test_scores = [], {}
-    for split, part in (("train", tr), ("validation", va), ("test", te)):
-        for name, est in scorers.items():
-            scores = est.predict_proba(part[ds.features])[:, 1]
-            rows.append({"split": split, "scorer": name, **evaluate(part["label"].to_numpy(), scores)})
-            if split == "test":
-                test_scores[name] = scores
+    fit = partial(_fit, features=ds.features, params=params, linear_weight=settings.get("linear_weight", 0.0))
+    if timeline:
+        tr, va, te = ds.part("train"), ds.part("validation"), ds.part("test")
+        for name, part in (("train", tr), ("validation", va), ("test", te)):
+            if part["label"].nunique() < 2:
+                raise ValueError(f"the {name} period has only one label value ({len(part)} rows): not enough data")
+        model, baselines = fit(tr, va)
+        scorers = {"model": model, **baselines}
+        rows, test_scores = [], {}
+        for split, part in (("train", tr), ("validation", va), ("test", te)):
+            for name, est in scorers.items():
+                scores = est.predict_proba(part[ds.features])[:, 1]
+                rows.append({"split": split, "scorer": name, **evaluate(part["label"].to_numpy(), scores)})
+                if split == "test":
+                    test_scores[name] = scores
+    else:
+        te = ds.frame
+        model, baselines, test_scores = _cross_validate(ds.frame, fit)
+        rows = [{"split": f"cv{CV_FOLDS}", "scorer": name, **evaluate(te["label"].to_numpy(), scores)}
+                for name, scores in test_scores.items()]
     backtest = pd.DataFrame(rows)
     metrics = {r["scorer"]: {k: v for k, v in r.items() if k not in ("split", "scorer")}
-               for r in rows if r["split"] == "test"}
+               for r in rows if r["split"] in ("test", f"cv{CV_FOLDS}")}
     low, high = bootstrap_auc_ci(te["label"].to_numpy(), test_scores["model"], draws=1000 if thin else 200)
     metrics["model"].update(auc_ci_low=low, auc_ci_high=high)
     slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
     return TrainResult(kind, label, ds, model, baselines, metrics, backtest, slices, test_scores, notes)
+
+
+def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], params: dict[str, object] | None,
+         linear_weight: float) -> tuple[GuanxiClassifier, dict[str, object]]:
+    """The model (early stopping and calibration on ``valid_rows``) and the baselines."""
+    y = train_rows["label"].to_numpy()
+    model = GuanxiClassifier(params, linear_weight=linear_weight).fit(
+        train_rows[features], y, valid_rows[features], valid_rows["label"].to_numpy())
+    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(train_rows[features], y)}
+    if any(c in features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
+        baselines["activity_health"] = ActivityHealthScore().fit(train_rows[features])
+    return model, baselines
+
+
+def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, object]]]
+                    ) -> tuple[GuanxiClassifier, dict[str, object], dict[str, np.ndarray]]:
+    """Out-of-fold scores of every scorer over stratified folds (each fold's fit keeps a quarter of its rows
+    for early stopping and calibration), then the model to register, fit the same way on every row."""
+    y = frame["label"].to_numpy()
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < CV_FOLDS:
+        raise ValueError(f"cross-validation needs at least {CV_FOLDS} rows of each label, got {counts[1]} positive "
+                         f"and {counts[0]} negative: not enough data")
+    scores: dict[str, np.ndarray] = {}
+    for fit_idx, test_idx in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(frame, y):
+        inner, hold = train_test_split(fit_idx, test_size=0.25, stratify=y[fit_idx], random_state=0)
+        model, baselines = fit(frame.iloc[inner], frame.iloc[hold])
+        for name, est in {"model": model, **baselines}.items():
+            out = scores.setdefault(name, np.full(len(frame), np.nan))
+            out[test_idx] = est.predict_proba(frame.iloc[test_idx][model.features_])[:, 1]
+    inner, hold = train_test_split(np.arange(len(frame)), test_size=0.25, stratify=y, random_state=0)
+    model, baselines = fit(frame.iloc[inner], frame.iloc[hold])
+    return model, baselines, scores

@@ -77,8 +77,8 @@ def train_cmd(
             raise typer.Exit(1) from None
         logged = log_result(result, params)
         logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
-        logged.update(_summary(logged, result.dataset.part("train"), result.dataset.part("test"), started),
-                      notes=result.notes, label=result.label.name)
+        logged.update(_summary(logged, result.n_train, result.n_test, started), notes=result.notes,
+                      label=result.label.name)
         results.append(logged)
         m = logged["metrics"]
         base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
@@ -92,7 +92,7 @@ def train_cmd(
         typer.echo(json.dumps({"models": results}, default=str))
 
 
-def _summary(logged: dict[str, object], train_rows: object, test_rows: object, started: float) -> dict[str, object]:
+def _summary(logged: dict[str, object], n_train: int, n_test: int, started: float) -> dict[str, object]:
     """The flat figures of ``--json``: the model's test metrics, each baseline's AUC, sizes, time, version.
     ``oracle_auc`` is only known on a simulated world (``benchmarks/models.py`` measures it): null here."""
     import time
@@ -101,7 +101,7 @@ def _summary(logged: dict[str, object], train_rows: object, test_rows: object, s
     return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece")},
             "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
             "baseline_auc": {k: v["auc"] for k, v in logged["baselines"].items()}, "oracle_auc": None,
-            "n_train": len(train_rows), "n_test": len(test_rows),
+            "n_train": n_train, "n_test": n_test,
             "seconds": round(time.perf_counter() - started, 1), "model_version": logged["version"]}
 
 
@@ -125,7 +125,7 @@ def _train_effect(tables: dict, params: dict[str, object], horizon: int | None, 
     logged = log_effect(model, rows, params)
     logged["bundle"] = str(export_champion(logged["model"], get_settings().models_dir))
     last = rows["cutoff"].max()
-    logged.update(_summary(logged, rows[rows["cutoff"] < last], rows[rows["cutoff"] == last], started))
+    logged.update(_summary(logged, int((rows["cutoff"] < last).sum()), int((rows["cutoff"] == last).sum()), started))
     if not as_json:
         m, w = logged["metrics"], logged["win_metrics"]
         typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): P(effective | actions) "
