@@ -147,6 +147,9 @@ def test_labels_at_one_date_fall_back_to_cross_validation(small) -> None:  # noq
     assert 0.5 < m["model"]["auc"] <= 1 and {"logistic", "activity_health"} <= set(m)
     assert m["model"]["n"] == len(result.dataset.frame)  # every row scored once, out of fold
     assert result.model.predict_proba(result.dataset.frame[result.dataset.features]).shape == (len(one_date), 2)
+    unknown = one_date.assign(rep_id="R9999")
+    with pytest.raises(ValueError, match="none of the .* labelled rows has interactions of the pair"):
+        train(small.tables, "relationship", labels=unknown)
 
 
 def test_deals_without_dates_fall_back_to_cross_validation(small) -> None:  # noqa: ANN001
