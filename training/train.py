@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -87,44 +87,8 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
     base = LABELS[MODELS[kind]]
-    notes: list[str] = []
-    timeline = True
-    if labels is not None:
-        label = own_label(labels, base.entity, labels_source)
-        dates = sorted(labels["as_of"].unique())
-        timeline = len(dates) >= MIN_DATES
-        if timeline:
-            ds = build_dataset(tables, label, plan_from_dates(dates), progress=progress)
-        else:
-            notes.append(f"no usable timeline: the labels have {len(dates)} as_of date(s), a time split needs "
-                         f"{MIN_DATES}; figures are from stratified {CV_FOLDS}-fold cross-validation")
-            ds = build_snapshot_dataset(tables, label, dates)
-        if ds.frame.empty:
-            raise ValueError(f"none of the {len(labels)} labelled rows has "
-                             f"{'interactions of the pair' if base.entity == 'relationship' else 'an open deal'} "
-                             "by its as_of: check the ids and dates")
-        if len(ds.frame) < len(labels):
-            notes.append(f"{len(labels) - len(ds.frame)} of {len(labels)} labelled rows were left out: no "
-                         f"{'interactions of the pair' if base.entity == 'relationship' else 'open deal'} "
-                         "at their as_of")
-    elif base.entity == "deal" and undated_deals(tables):
-        timeline = False
-        tables, dated_labels, as_of = undated_as_of_now(tables)
-        label = own_label(dated_labels, "deal", "the deals' outcomes")
-        label = LabelDefinition(base.name, "deal", label.function, 0, given=True,
-                                description="1 if the deal was won, 0 if lost (the deals carry no dates)")
-        notes.append(f"no usable timeline: the deals carry no dates; every won or lost deal is one row with its "
-                     f"features as of {as_of.date()}, and figures are from stratified {CV_FOLDS}-fold "
-                     "cross-validation — optimistic, since activity after a deal closed is counted too")
-        ds = build_snapshot_dataset(tables, label, [as_of])
-    else:
-        label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
-        start, end = data_span(tables)
-        step = step_days or (15 if label.entity == "deal" else 60)
-        plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
-                            min_history_days=min_history_days, spread=label.entity == "deal",
-                            max_train=None if label.entity == "deal" else 8)
-        ds = build_dataset(tables, label, plan, progress=progress)
+    ds, timeline, notes = _dataset(tables, base, labels, labels_source, horizon_days, min_history_days, step_days,
+                                   progress)
     if features:
         unknown = sorted(set(features) - set(ds.features))
         if unknown:
@@ -164,7 +128,51 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     low, high = bootstrap_auc_ci(te["label"].to_numpy(), test_scores["model"], draws=1000 if thin else 200)
     metrics["model"].update(auc_ci_low=low, auc_ci_high=high)
     slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
-    return TrainResult(kind, label, ds, model, baselines, metrics, backtest, slices, test_scores, notes)
+    return TrainResult(kind, ds.label, ds, model, baselines, metrics, backtest, slices, test_scores, notes)
+
+
+def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None, labels_source: str,
+             horizon_days: int | None, min_history_days: int, step_days: int | None,
+             progress: bool) -> tuple[Dataset, bool, list[str]]:
+    """The rows to learn from, whether they have a timeline to split on, and notes for the reader."""
+    notes: list[str] = []
+    timeline = True
+    if labels is not None:
+        label = own_label(labels, base.entity, labels_source)
+        dates = sorted(labels["as_of"].unique())
+        timeline = len(dates) >= MIN_DATES
+        if timeline:
+            ds = build_dataset(tables, label, plan_from_dates(dates), progress=progress)
+        else:
+            notes.append(f"no usable timeline: the labels have {len(dates)} as_of date(s), a time split needs "
+                         f"{MIN_DATES}; figures are from stratified {CV_FOLDS}-fold cross-validation")
+            ds = build_snapshot_dataset(tables, label, dates)
+        if ds.frame.empty:
+            raise ValueError(f"none of the {len(labels)} labelled rows has "
+                             f"{'interactions of the pair' if base.entity == 'relationship' else 'an open deal'} "
+                             "by its as_of: check the ids and dates")
+        if len(ds.frame) < len(labels):
+            notes.append(f"{len(labels) - len(ds.frame)} of {len(labels)} labelled rows were left out: no "
+                         f"{'interactions of the pair' if base.entity == 'relationship' else 'open deal'} "
+                         "at their as_of")
+    elif base.entity == "deal" and undated_deals(tables):
+        timeline = False
+        tables, dated_labels, as_of = undated_as_of_now(tables)
+        label = replace(own_label(dated_labels, "deal", "the deals' outcomes"), name=base.name,
+                        description="1 if the deal was won, 0 if lost (the deals carry no dates)")
+        notes.append(f"no usable timeline: the deals carry no dates; every won or lost deal is one row with its "
+                     f"features as of {as_of.date()}, and figures are from stratified {CV_FOLDS}-fold "
+                     "cross-validation — optimistic, since activity after a deal closed is counted too")
+        ds = build_snapshot_dataset(tables, label, [as_of])
+    else:
+        label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
+        start, end = data_span(tables)
+        step = step_days or (15 if label.entity == "deal" else 60)
+        plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
+                            min_history_days=min_history_days, spread=label.entity == "deal",
+                            max_train=None if label.entity == "deal" else 8)
+        ds = build_dataset(tables, label, plan, progress=progress)
+    return ds, timeline, notes
 
 
 def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], params: dict[str, object] | None,
