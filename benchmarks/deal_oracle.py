@@ -27,15 +27,20 @@ import numpy as np
 import pandas as pd
 
 
+def _positions(sim, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001  (a SimResult)
+    """Each row's account index and simulator day (a cutoff is midnight: the state of the day before)."""
+    opps = sim.tables["opportunities"].set_index("opportunity_id")["account_id"]
+    account = frame["opportunity_id"].map(opps).str[1:].astype(int).to_numpy()
+    return account, frame["cutoff"].map(sim.day_of).to_numpy() - 1
+
+
 def _latent(sim, frame: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001  (a SimResult with snapshots)
     """The drivers of the true P(win) at each row's cutoff (crm.sim.engine.World.win_probability)."""
     from crm.sim.params import DEALS
 
     world, pop = sim.world, sim.pop
     n_a = pop.size.accounts
-    opps = sim.tables["opportunities"].set_index("opportunity_id")["account_id"]
-    account = frame["opportunity_id"].map(opps).str[1:].astype(int).to_numpy()
-    day = frame["cutoff"].map(sim.day_of).to_numpy() - 1  # a cutoff is midnight: the state of the day before
+    account, day = _positions(sim, frame)
     parts = []
     for d in np.unique(day):
         s, rows = sim.snapshots[int(d)], np.flatnonzero(day == d)
@@ -58,9 +63,7 @@ def _latent(sim, frame: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001  (a SimRe
 def _oracle(sim, test: pd.DataFrame, replicas: int) -> pd.Series:  # noqa: ANN001
     from crm.sim.oracle import truth_at
 
-    opps = sim.tables["opportunities"].set_index("opportunity_id")["account_id"]
-    account = test["opportunity_id"].map(opps).str[1:].astype(int).to_numpy()
-    day = test["cutoff"].map(sim.day_of).to_numpy() - 1
+    account, day = _positions(sim, test)
     p = np.full(len(test), np.nan)
     for d in np.unique(day):
         rows = day == d

@@ -147,14 +147,13 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
             notes.append(f"no usable timeline: the labels have {len(dates)} as_of date(s), a time split needs "
                          f"{MIN_DATES}; figures are from stratified {CV_FOLDS}-fold cross-validation")
             ds = build_snapshot_dataset(tables, label, dates)
+        needed = "interactions of the pair" if base.entity == "relationship" else "an open deal"
         if ds.frame.empty:
-            raise ValueError(f"none of the {len(labels)} labelled rows has "
-                             f"{'interactions of the pair' if base.entity == 'relationship' else 'an open deal'} "
-                             "by its as_of: check the ids and dates")
+            raise ValueError(f"none of the {len(labels)} labelled rows has {needed} by its as_of: check the ids "
+                             "and dates")
         if len(ds.frame) < len(labels):
             notes.append(f"{len(labels) - len(ds.frame)} of {len(labels)} labelled rows were left out: no "
-                         f"{'interactions of the pair' if base.entity == 'relationship' else 'open deal'} "
-                         "at their as_of")
+                         f"{needed} by their as_of")
     elif base.entity == "deal" and undated_deals(tables):
         timeline = False
         tables, dated_labels, as_of = undated_as_of_now(tables)
