@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import schemathesis
 import uvicorn
@@ -16,10 +17,13 @@ from hypothesis import HealthCheck, settings
 
 from crm.importer import import_frames
 from crm.sim.simulate import simulate
-from crm.store import ERASURES, init_db, make_engine, table_counts
+from crm.store import ERASURES, init_db, make_engine, read_all, table_counts
+from features.deal import deal_features
+from features.relationship import relationship_features
 from guanxi.settings import Settings, get_settings
 from serving.api.auth import digest
 from serving.api.routes import AppState
+from serving.models import load_models
 
 KEY = "test-key-0001"
 SCOPED = "scoped-key-01"
@@ -180,6 +184,15 @@ def test_relationship_win_probability_and_who_knows(client: httpx.Client, server
     open_id = opps.loc[opps["outcome"] == "open", "opportunity_id"].iloc[0]
     w = client.get(f"/v1/opportunities/{open_id}/win-probability").json()
     assert 0 < w["p_win"] < 1 and w["grade"] in "ABCD"
+    # the API scores exactly what offline scoring of the whole store gives (no serving skew)
+    tables, day = read_all(server["engine"]), pd.Timestamp(w["freshness"]["as_of"])
+    models, deal_model = load_models(get_settings().models_dir)
+    feats = deal_features(tables, day)
+    offline = deal_model.predict_proba(feats[feats["opportunity_id"] == open_id])[:, 1][0]
+    assert w["p_win"] == pytest.approx(offline, abs=1e-9)
+    rel = relationship_features(tables, day, ["R0004"])
+    p_rel = models.relationship.predict_proba(rel[rel["contact_id"] == pair["contact_id"]])[:, 1][0]
+    assert r["p_effective"] == pytest.approx(p_rel, abs=1e-9)
     closed = opps.loc[opps["outcome"] == "won", "opportunity_id"].iloc[0]
     assert client.get(f"/v1/opportunities/{closed}/win-probability").status_code == 409
     who = client.get(f"/v1/contacts/{pair['contact_id']}/who-knows").json()

@@ -207,7 +207,7 @@ def win_probability(opportunity_id: Id, st: St, caller: Caller, as_of: AsOf = No
     day = pd.Timestamp(fresh.as_of)
     contacts = static["contacts"]
     ids = contacts.loc[contacts["account_id"] == row["account_id"].iloc[0], "contact_id"].astype(str).tolist()
-    tables = {**static, "interactions": st.data.interactions(contact_ids=ids)}
+    tables = st.data.tables(contact_ids=ids)
 
     def snapshot(when: pd.Timestamp) -> pd.DataFrame:
         feats = deal_features(tables, when)
@@ -243,7 +243,7 @@ def who_knows(contact_id: Id, st: St, caller: Caller, as_of: AsOf = None) -> Who
     fresh = freshness(st, as_of)
     if inter.empty:
         return WhoKnows(contact_id=contact_id, reps=[])
-    rel = relationship_features({**static, "interactions": inter}, pd.Timestamp(fresh.as_of))
+    rel = relationship_features({**st.data.frames(), "interactions": inter}, pd.Timestamp(fresh.as_of))
     rel = rel.assign(strength=tie_strength(rel).to_numpy()).sort_values(["strength", "rep_id"],
                                                                         ascending=[False, True])
     teams = static["reps"].set_index("rep_id")["team"]
