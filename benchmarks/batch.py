@@ -37,14 +37,15 @@ def _world(size: str, seed: int) -> dict[str, pd.DataFrame]:
 
 
 def _bundles() -> Path:
+    from training.calibration import ISOTONIC_MIN_OUTCOMES
     from training.model import DEFAULT_PARAMS
     from training.train import SETTINGS, train
     from training.uplift import BAGS, effect_dataset, fit_effect_model
 
     folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / "models-demo-1"
     # the cached bundles are retrained when the training settings they were made with change
-    made_with = json.dumps({"bags": BAGS, "settings": SETTINGS, "params": DEFAULT_PARAMS, "calibration": "centred"},
-                           sort_keys=True)
+    made_with = json.dumps({"bags": BAGS, "settings": SETTINGS, "params": DEFAULT_PARAMS,
+                            "calibration": ["isotonic", "sigmoid below", ISOTONIC_MIN_OUTCOMES]}, sort_keys=True)
     stamp = folder / "made_with.json"
     if not stamp.exists() or stamp.read_text() != made_with:
         demo = _world("demo", 1)

@@ -1,4 +1,5 @@
-"""The classifier's contract: calibration that keeps the ranking, the linear mix, bundles that round-trip."""
+"""The classifier's contract: calibration that keeps the ranking (and is chosen by how many outcomes it is
+fit on), the linear mix, bundles that round-trip."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training.baselines import LogisticBaseline
+from training.calibration import ISOTONIC_MIN_OUTCOMES, Calibration, centred_isotonic, fit_calibration
 from training.evaluate import auc
 from training.linear import LinearScore
-from training.model import GuanxiClassifier, centred_isotonic
+from training.model import GuanxiClassifier
 
 
 def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -43,13 +45,43 @@ def test_centred_isotonic_is_strictly_increasing_and_keeps_the_range(raw: list[f
     assert np.all(np.diff(calibrated[np.argsort(raw_a)]) >= 0)
 
 
-def test_calibration_keeps_the_ranking_and_the_rates() -> None:
+@pytest.mark.parametrize("kind", ["isotonic", "sigmoid"])
+def test_calibration_keeps_the_ranking_and_the_rates(kind: str) -> None:
     x, y = _frame(6_000, 1)
-    model = GuanxiClassifier({"num_leaves": 7}).fit(x[:3000], y[:3000], x[3000:4500], y[3000:4500])
+    model = GuanxiClassifier({"num_leaves": 7}, calibration=kind).fit(x[:3000], y[:3000], x[3000:4500], y[3000:4500])
+    assert model.calibration_.kind == kind
     test, y_test = x[4500:], y[4500:]
     p = model.predict_proba(test)[:, 1]
     assert auc(y_test, p) == pytest.approx(auc(y_test, model.raw_score(test)), abs=1e-12)  # no ties made
     assert abs(p.mean() - y_test.mean()) < 0.03
+
+
+def test_auto_calibration_chooses_by_independent_outcomes(tmp_path: Path) -> None:
+    x, y = _frame(4_000, 5)
+    fit = lambda **kw: GuanxiClassifier({"num_leaves": 7}).fit(x[:2000], y[:2000], x[2000:], y[2000:], **kw)  # noqa: E731
+    assert fit().calibration_.kind == "isotonic"  # 2,000 rows, one outcome each
+    few = fit(val_outcomes=ISOTONIC_MIN_OUTCOMES - 1)  # e.g. 2,000 rows of 999 deals
+    assert few.calibration_.kind == "sigmoid" and few.calibration_.a > 0
+    few.save(tmp_path / "sigmoid")
+    assert json.loads((tmp_path / "sigmoid" / "model.json").read_text())["calibration"]["kind"] == "sigmoid"
+    np.testing.assert_allclose(GuanxiClassifier.load(tmp_path / "sigmoid").predict_proba(x), few.predict_proba(x))
+    with pytest.raises(ValueError, match="unknown calibration"):
+        fit_calibration(np.array([0.2, 0.8]), np.array([0, 1]), kind="beta")
+
+
+def test_sigmoid_is_closer_to_the_truth_than_isotonic_on_few_outcomes() -> None:
+    """Why ``auto`` picks the sigmoid below 1,000 outcomes: isotonic's steps fit the draws' noise."""
+    errors: dict[str, list[float]] = {"isotonic": [], "sigmoid": []}
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        truth = 1 / (1 + np.exp(-rng.normal(-0.3, 0.8, 1_400)))
+        raw = 1 / (1 + np.exp(-(1.4 * np.log(truth / (1 - truth)) + 0.4)))  # over-confident and too high
+        y = (rng.random(len(truth)) < truth).astype(float)
+        for kind in errors:
+            cal = fit_calibration(raw[:700], y[:700], kind)
+            errors[kind].append(float(np.mean(np.abs(cal(raw[700:]) - truth[700:]))))
+    assert np.mean(errors["sigmoid"]) < 0.8 * np.mean(errors["isotonic"]), errors
+    assert Calibration.from_dict(fit_calibration(raw, y, "sigmoid").to_dict()) == fit_calibration(raw, y, "sigmoid")
 
 
 def test_linear_score_equals_the_fitted_logistic_baseline() -> None:
@@ -82,11 +114,13 @@ def test_linear_mix_contributions_add_up_and_round_trip(tmp_path: Path) -> None:
 
 def test_bundle_from_before_the_linear_mix_still_loads(tmp_path: Path) -> None:
     x, y = _frame(3_000, 4)
-    model = GuanxiClassifier({"num_leaves": 7}).fit(x[:1500], y[:1500], x[1500:2200], y[1500:2200])
+    model = GuanxiClassifier({"num_leaves": 7}, calibration="isotonic").fit(x[:1500], y[:1500], x[1500:2200],
+                                                                            y[1500:2200])
     model.save(tmp_path / "old")
     meta = json.loads((tmp_path / "old" / "model.json").read_text())
-    del meta["linear"], meta["linear_weight"]
+    assert meta["calibration"]["kind"] == "isotonic"  # chosen explicitly: 700 rows would get the sigmoid
+    del meta["linear"], meta["linear_weight"], meta["calibration"]["kind"]  # knots only, as before
     (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
     again = GuanxiClassifier.load(tmp_path / "old")
-    assert again.linear_ is None
+    assert again.linear_ is None and again.calibration_.kind == "isotonic"
     np.testing.assert_allclose(again.predict_proba(x[2200:]), model.predict_proba(x[2200:]))

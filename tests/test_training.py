@@ -116,10 +116,14 @@ def test_deal_model_against_the_true_win_probability(demo, deal_result) -> None:
     day = demo.day_of(test["cutoff"].min()) - 1
     truth = truth_at(demo, day, horizon=1, replicas=32, deal_days=demo.size.days - 1 - day)
     accounts = demo.tables["opportunities"].set_index("opportunity_id")["account_id"]
-    p_win = truth.p_win[test["opportunity_id"][first].map(accounts).str[1:].astype(int).to_numpy()]
+    rows = test["opportunity_id"][first].map(accounts).str[1:].astype(int).to_numpy()
+    # the rows are deals whose outcome is known by the end: their truth is P(win | closed by then)
+    p_win = truth.p_win_if_closed[rows]
     known = ~np.isnan(p_win)  # a deal created on the cutoff day is not in the state of the day before
     assert known.sum() > 250
+    assert (truth.p_win[rows][known] <= truth.p_closed[rows][known] + 1e-12).all()
     y = test["label"].to_numpy()[first][known]
+    assert abs(y.mean() - p_win[known].mean()) < 3 * np.sqrt(y.mean() * (1 - y.mean()) / known.sum())
     oracle_auc = auc(y, p_win[known])
     model_auc = auc(y, deal_result.test_scores["model"][first][known])
     # the oracle also sees each deal's luck, which no data shows: 0.936 of it measured here

@@ -20,7 +20,10 @@ def brier(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Mean |observed rate - mean prediction| over equal-count bins, weighted by bin size."""
+    """Mean |observed rate - mean prediction| over equal-count bins, weighted by bin size.
+
+    ``y`` may also be true probabilities (the simulator's): the error is then against the truth,
+    without the noise of drawn outcomes."""
     if len(y) == 0:
         return float("nan")
     order = np.argsort(p, kind="stable")

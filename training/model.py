@@ -1,8 +1,5 @@
-"""The Guanxi classifier: LightGBM with early stopping on validation, then centred isotonic calibration.
-
-Centred isotonic regression (Oron & Flournoy, 2017) keeps isotonic's fit but joins the centres of its
-flat steps, so the calibrated score is strictly increasing in the raw one: plain isotonic ties every row
-of a step and cost the deal model up to 0.01 AUC on a 2,600-row validation set.
+"""The Guanxi classifier: LightGBM with early stopping on validation, then calibration on validation
+(centred isotonic, or Platt's sigmoid when there are too few independent outcomes: training/calibration.py).
 
 With ``linear_weight`` > 0 the log-odds are a weighted mean of the trees' and a logistic regression's
 fitted on the same rows: the deal model's choice, where a thousand-odd deals leave trees alone short of
@@ -20,9 +17,9 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
 
 from training.baselines import LogisticBaseline
+from training.calibration import Calibration, fit_calibration
 from training.linear import LinearScore
 
 DEFAULT_PARAMS: dict[str, object] = {
@@ -36,11 +33,12 @@ class GuanxiClassifier:
     """Calibrated gradient-boosted trees over a fixed, ordered feature list."""
 
     def __init__(self, params: dict[str, object] | None = None, num_boost_round: int = 1000,
-                 early_stopping_rounds: int = 50, linear_weight: float = 0.0) -> None:
+                 early_stopping_rounds: int = 50, linear_weight: float = 0.0, calibration: str = "auto") -> None:
         self.params = params
         self.num_boost_round = num_boost_round
         self.early_stopping_rounds = early_stopping_rounds
         self.linear_weight = linear_weight
+        self.calibration = calibration
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         missing = [f for f in self.features_ if f not in X.columns]
@@ -54,7 +52,10 @@ class GuanxiClassifier:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
         return out
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray) -> GuanxiClassifier:
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
+            val_outcomes: int | None = None) -> GuanxiClassifier:
+        """``val_outcomes``: independent outcomes in the validation rows (default: one per row), which
+        ``calibration="auto"`` chooses by."""
         self.features_ = list(X.columns)
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique().tolist())
                             for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])}
@@ -67,7 +68,7 @@ class GuanxiClassifier:
         self.booster_ = lgb.train(params, train, num_boost_round=self.num_boost_round, valid_sets=[valid],
                                   callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
         self.best_iteration_ = int(self.booster_.best_iteration)
-        self.calibration_ = centred_isotonic(self.raw_score(X_val), y_val)
+        self.calibration_ = fit_calibration(self.raw_score(X_val), y_val, self.calibration, val_outcomes)
         return self
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
@@ -79,8 +80,7 @@ class GuanxiClassifier:
         return 1.0 / (1.0 + np.exp(-log_odds))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        x, y = self.calibration_
-        p = np.clip(np.interp(self.raw_score(X), x, y), 1e-6, 1 - 1e-6)
+        p = self.calibration_(self.raw_score(X))
         return np.column_stack([1 - p, p])
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +106,7 @@ class GuanxiClassifier:
         (folder / "model.json").write_text(json.dumps({
             "features": self.features_, "categories": self.categories_, "best_iteration": self.best_iteration_,
             "params": {**DEFAULT_PARAMS, **(self.params or {})},
-            "calibration": {"x": self.calibration_[0].tolist(), "y": self.calibration_[1].tolist()},
+            "calibration": self.calibration_.to_dict(),
             "linear_weight": self.linear_weight, "linear": None if self.linear_ is None else self.linear_.to_dict(),
         }, indent=1))
 
@@ -115,24 +115,10 @@ class GuanxiClassifier:
         meta = json.loads((folder / "model.json").read_text())
         linear = meta.get("linear")  # bundles from before the linear mix have neither key
         model = cls(params=meta["params"], linear_weight=meta.get("linear_weight", 0.0))
+        model.calibration_ = Calibration.from_dict(meta["calibration"])
+        model.calibration = model.calibration_.kind
         model.features_, model.categories_ = meta["features"], meta["categories"]
         model.linear_ = None if linear is None else LinearScore(**linear)
         model.booster_ = lgb.Booster(model_file=str(folder / "booster.txt"))
         model.best_iteration_ = 0  # the saved booster holds the best iteration only
-        # knots are interpolated and clipped at the ends, as isotonic bundles from before were
-        model.calibration_ = (np.array(meta["calibration"]["x"], dtype=float),
-                              np.array(meta["calibration"]["y"], dtype=float))
         return model
-
-
-def centred_isotonic(raw: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Knots (x, y) of the centred isotonic fit of ``y`` on ``raw``, for ``np.interp``."""
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
-    x, level = iso.X_thresholds_, iso.y_thresholds_
-    values, first = np.unique(level, return_index=True)  # level is non-decreasing: each value is one step
-    last = np.r_[first[1:], len(level)] - 1
-    centre = (x[first] + x[last]) / 2
-    centre[0], centre[-1] = x[0], x[-1]  # the ends keep the fitted range
-    if len(values) == 1:  # one rate for every score (np.interp needs two distinct knots)
-        return np.array([x[0], max(x[-1], x[0] + 1.0) if len(x) == 1 else x[-1]]), np.repeat(values, 2)
-    return centre, values

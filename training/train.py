@@ -102,7 +102,8 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
         notes.append(f"thin data: {positives} positive training examples (CRM suites refuse below 40 or 200); "
                      "trained with strong regularisation — read the test AUC with its 95 % interval")
     params = {**settings.get("params", {}), **(THIN_PARAMS if thin else {}), **(params or {})} or None
-    fit = partial(_fit, features=ds.features, params=params, linear_weight=settings.get("linear_weight", 0.0))
+    fit = partial(_fit, features=ds.features, ids=ds.ids, params=params,
+                  linear_weight=settings.get("linear_weight", 0.0))
     if timeline:
         tr, va, te = ds.part("train"), ds.part("validation"), ds.part("test")
         for name, part in (("train", tr), ("validation", va), ("test", te)):
@@ -174,12 +175,14 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
     return ds, timeline, notes
 
 
-def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], params: dict[str, object] | None,
-         linear_weight: float) -> tuple[GuanxiClassifier, dict[str, object]]:
-    """The model (early stopping and calibration on ``valid_rows``) and the baselines."""
+def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], ids: list[str],
+         params: dict[str, object] | None, linear_weight: float) -> tuple[GuanxiClassifier, dict[str, object]]:
+    """The model (early stopping and calibration on ``valid_rows``) and the baselines. A deal seen at
+    several validation cutoffs is one outcome: the calibration is chosen by distinct entities, not rows."""
     y = train_rows["label"].to_numpy()
+    outcomes = len(valid_rows[ids].drop_duplicates()) if ids else None
     model = GuanxiClassifier(params, linear_weight=linear_weight).fit(
-        train_rows[features], y, valid_rows[features], valid_rows["label"].to_numpy())
+        train_rows[features], y, valid_rows[features], valid_rows["label"].to_numpy(), val_outcomes=outcomes)
     baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(train_rows[features], y)}
     if any(c in features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
         baselines["activity_health"] = ActivityHealthScore().fit(train_rows[features])

@@ -27,11 +27,20 @@ class Truth:
     p_effective: np.ndarray  # (P,) pairs
     p_win: np.ndarray  # (A,) accounts' deal open at as_of (nan where none)
     deal_seq: np.ndarray  # (A,) which deal of the account p_win refers to (-1 where none)
+    p_closed: np.ndarray  # (A,) P(that deal is won or lost within the days followed) (nan where none)
+
+    @property
+    def p_win_if_closed(self) -> np.ndarray:
+        """P(win | the deal closed within the days followed): the truth for rows kept only when the
+        outcome is known by then (a deal still open is not a loss there, it is left out)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.p_closed > 0, self.p_win / self.p_closed, np.nan)
 
 
 def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, seed: int,
-         override: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Roll ``state`` (R replicas) forward; returns P(no return) per (R, P) and P(win) per (R, A)."""
+         override: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roll ``state`` (R replicas) forward; returns P(no return) per (R, P), P(win) per (R, A) and
+    whether each deal open at the start is still open at the end, (R, A)."""
     world, pop = sim.world, sim.pop
     rng = np.random.default_rng([sim.seed, 10, seed, day])
     r = state.bond.shape[0]
@@ -58,7 +67,7 @@ def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, s
         tracked &= ~(ended & same)
         if d >= day + horizon and not tracked.any():
             break
-    return np.exp(log_none), p_win
+    return np.exp(log_none), p_win, tracked
 
 
 def truth_at(sim: SimResult, day: int, horizon: int = 180, replicas: int = DEFAULT_REPLICAS, seed: int = 0,
@@ -68,9 +77,11 @@ def truth_at(sim: SimResult, day: int, horizon: int = 180, replicas: int = DEFAU
     state = sim.state_at(day).repeat(replicas)
     open_at = state.deal_open[0].copy()
     seq = np.where(open_at, state.deal_seq[0], -1)
-    none, win = _run(sim, state, day, horizon, deal_days, seed)
-    p_win = np.where(open_at, win.mean(axis=0), np.nan) if deal_days else np.full(len(seq), np.nan)
-    return Truth(1 - none.mean(axis=0), p_win, seq)
+    none, win, still_open = _run(sim, state, day, horizon, deal_days, seed)
+    nothing = np.full(len(seq), np.nan)
+    p_win = np.where(open_at, win.mean(axis=0), np.nan) if deal_days else nothing
+    p_closed = np.where(open_at, 1 - still_open.mean(axis=0), np.nan) if deal_days else nothing
+    return Truth(1 - none.mean(axis=0), p_win, seq, p_closed)
 
 
 @dataclass
@@ -97,11 +108,11 @@ def action_effect(sim: SimResult, day: int, pairs: np.ndarray, action: int | np.
         edit(base_state)
     open_at = base_state.deal_open[0].copy()
     base_state = base_state.repeat(replicas)
-    none0, win0 = _run(sim, base_state.copy(), day, horizon, deal_days, seed)
+    none0, win0, _ = _run(sim, base_state.copy(), day, horizon, deal_days, seed)
     override = np.full((replicas, pop.n_pairs), -1)
     override[:, pairs] = action
     plan = {day + 1 + i: override for i in range(repeat)}
-    none1, win1 = _run(sim, base_state, day, horizon, deal_days, seed, plan)
+    none1, win1, _ = _run(sim, base_state, day, horizon, deal_days, seed, plan)
     acct = sim.world.pair_acct[pairs]
     win = (win1 - win0).mean(axis=0)[acct]
     return Uplift((none0 - none1).mean(axis=0)[pairs],
@@ -118,5 +129,5 @@ def plan_value(sim: SimResult, day: int, plan: dict[int, tuple[np.ndarray, np.nd
         o = np.full((replicas, sim.pop.n_pairs), -1)
         o[:, pairs] = codes
         override[d] = o
-    none, _ = _run(sim, state, day, horizon, 0, seed, override)
+    none, _, _ = _run(sim, state, day, horizon, 0, seed, override)
     return 1 - none.mean(axis=0)
