@@ -73,6 +73,7 @@ def test_cli_train_exports_a_bundle_that_predicts_like_the_registry(home: Path, 
     for name in ("booster.txt", "model.json", "label.json", "metrics.json", "training_window.json", "versions.json"):
         assert (bundle / name).exists(), name
     model = GuanxiClassifier.load(bundle)
+    assert payload["calibration"] == model.calibration_.kind
     assert json.loads((bundle / "label.json").read_text())["name"] == "effective_relationship"
     listed = runner.invoke(app, ["models", "--json"])
     assert json.loads(listed.stdout)[0]["aliases"] == ["challenger", "champion"]

@@ -135,6 +135,9 @@ def test_cli_trains_a_deal_model_on_own_labels_or_refuses_a_bad_file(home: Path,
     assert payload["auc_ci"][0] <= payload["auc"] <= payload["auc_ci"][1]
     label = json.loads((Path(payload["bundle"]) / "label.json").read_text())
     assert label["name"] == "own:deals.parquet" and "Labels given in" in label["definition"]
+    # a few hundred labelled deals: too few outcomes for isotonic steps
+    assert payload["calibration"] == "sigmoid"
+    assert json.loads((Path(payload["bundle"]) / "model.json").read_text())["calibration"]["kind"] == "sigmoid"
 
 
 def test_labels_at_one_date_fall_back_to_cross_validation(small) -> None:  # noqa: ANN001

@@ -78,14 +78,15 @@ def train_cmd(
         logged = log_result(result, params)
         logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
         logged.update(_summary(logged, result.n_train, result.n_test, started), notes=result.notes,
-                      label=result.label.name)
+                      label=result.label.name, calibration=result.model.calibration_.kind)
         results.append(logged)
         m = logged["metrics"]
         base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
         if not as_json:
             typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): test AUC "
                        f"{m['auc']:.3f} (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}), ECE "
-                       f"{m['ece']:.3f}, lift@10% {m['lift_top_decile']:.2f}; {base}")
+                       f"{m['ece']:.3f} ({logged['calibration']} calibration), lift@10% "
+                       f"{m['lift_top_decile']:.2f}; {base}")
             for note in result.notes:
                 typer.echo(f"  note: {note}")
     if as_json:
