@@ -215,6 +215,11 @@ def test_erasure_removes_the_contact_and_leaves_an_audit_record(client: httpx.Cl
         audit = conn.execute(sa.select(ERASURES.c.contact_hash, ERASURES.c.rows_deleted)).fetchall()
     assert audit and contact not in str(audit)
     assert client.delete(f"/v1/contacts/{contact}").status_code == 404
+    # the cached small tables are dropped, the feature builders' Polars copy with the handlers' pandas one
+    data = server["app"].state.guanxi.data
+    assert contact not in data.static()["contacts"]["contact_id"].to_list()
+    assert contact not in data.frames()["contacts"]["contact_id"].to_list()
+    assert client.get(f"/v1/contacts/{contact}/who-knows").status_code == 404
 
 
 def test_a_new_champion_is_served_without_a_restart(client: httpx.Client, server: dict[str, object]) -> None:
