@@ -9,6 +9,9 @@ outcome is known by the end of the data):
   32 replicas until the end of the data, P(won | closed by then) — the rows are the deals whose
   outcome is known by the end, so a deal still open then is left out, not lost
   (``oracle_by_end_auc``: P(won by the end), counting it as lost);
+- ``oracle_without_luck_auc``: the same truth averaged over each deal's luck term (a normal draw on the
+  log-odds, sd 0.6, made when the deal opens and touching nothing but its outcome): the truth given
+  everything in the world but that draw, the best any scorer can reach;
 - ``latent_auc``: a logistic regression, fitted on the training rows, on the true drivers of P(win) at
   the cutoff (decision-chain coverage, decision-maker bond, executive sponsor, competitors, amount,
   the owner's hidden skill) but not the per-deal luck term, which nothing in the data shows: about
@@ -69,19 +72,22 @@ def _latent(sim, frame: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001  (a SimRe
 
 
 def _oracle(sim, test: pd.DataFrame, replicas: int) -> pd.DataFrame:  # noqa: ANN001
-    """Per row: P(won by the end of the data), P(won | closed by then) — the truth for these rows — and
-    P(closed by then)."""
+    """Per row: P(won by the end of the data), P(won | closed by then) — the truth for these rows — the
+    same without the deal's luck, and P(closed by then)."""
     from crm.sim.oracle import truth_at
 
     account, day = _positions(sim, test)
-    p, p_if_closed, p_closed = (np.full(len(test), np.nan) for _ in range(3))
+    p, p_if_closed, p_without_luck, p_closed = (np.full(len(test), np.nan) for _ in range(4))
     for d in np.unique(day):
         rows = day == d
-        truth = truth_at(sim, int(d), horizon=1, replicas=replicas, deal_days=sim.size.days - 1 - int(d))
+        truth = truth_at(sim, int(d), horizon=1, replicas=replicas, deal_days=sim.size.days - 1 - int(d),
+                         without_luck=True)
         p[rows] = truth.p_win[account[rows]]
         p_if_closed[rows] = truth.p_win_if_closed[account[rows]]
+        p_without_luck[rows] = truth.p_win_if_closed_without_luck[account[rows]]
         p_closed[rows] = truth.p_closed[account[rows]]
-    return pd.DataFrame({"by_end": p, "if_closed": p_if_closed, "closed": p_closed}, index=test.index)
+    return pd.DataFrame({"by_end": p, "if_closed": p_if_closed, "without_luck": p_without_luck,
+                         "closed": p_closed}, index=test.index)
 
 
 def main() -> None:
@@ -118,6 +124,7 @@ def main() -> None:
         first = (test["cutoff"] == test["cutoff"].min()).to_numpy()[known]
         truth = oracle["if_closed"].to_numpy()[known]
         scores = {"oracle": truth, "oracle_by_end": oracle["by_end"].to_numpy()[known],
+                  "oracle_without_luck": oracle["without_luck"].to_numpy()[known],
                   "latent": reference.predict_proba(latent.loc[test.index, drivers])[:, 1][known],
                   **{name: s[known] for name, s in result.test_scores.items()}}
         figures[f"seed_{seed}"] = {
@@ -135,6 +142,7 @@ def main() -> None:
                              "model_mean": float(scores["model"][first].mean()),
                              "p_closed_mean": float(oracle["closed"].to_numpy()[known][first].mean())},
             "model_to_oracle": auc(y, scores["model"]) / auc(y, scores["oracle"]),
+            "model_to_oracle_without_luck": auc(y, scores["model"]) / auc(y, scores["oracle_without_luck"]),
             "model_to_latent": auc(y, scores["model"]) / auc(y, scores["latent"]),
         }
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from crm.sim.oracle import action_effect, truth_at
-from crm.sim.params import A
+from crm.sim.params import DEALS, A
 from crm.sim.rollout import BUILTIN, rollout
 from crm.sim.simulate import SimResult, simulate
 from crm.validate import validate_tables
@@ -146,3 +146,35 @@ def test_executive_event_for_a_decision_maker_raises_p_win(small: SimResult) -> 
     uplift = action_effect(small, day, pairs, A["executive_event"], replicas=16, deal_days=365)
     assert np.isfinite(uplift.win).all()
     assert uplift.win.mean() > 0
+
+
+def test_win_probability_without_luck_is_the_average_over_the_luck(small: SimResult) -> None:
+    """The luck-free truth integrates the deal's luck term: equal to averaging over fresh draws of it."""
+    day = 400
+    s = small.state_at(day).repeat(2000)
+    s.deal_noise = np.random.default_rng(0).normal(0, DEALS.win_noise_sd, s.deal_noise.shape)
+    open_deals = s.deal_open[0]
+    assert open_deals.sum() >= 5
+    averaged = small.world.win_probability(s, day).mean(axis=0)
+    exact = small.world.win_probability(s, day, luck=False)[0]
+    assert np.abs(averaged - exact)[open_deals].max() < 0.015  # ~5 standard errors of 2,000 draws
+
+
+def test_oracle_without_luck_moves_each_deal_against_its_luck(small: SimResult) -> None:
+    """On the same paths, a deal that drew good luck is likelier to be won with it than without it.
+
+    Averaging a sigmoid over a normal term shifts the log-odds by less than sd²/2 = 0.18, so luck
+    beyond ±0.18 decides the sign of the difference for every deal that can close."""
+    day = 400
+    truth = truth_at(small, day, horizon=1, replicas=8, deal_days=small.size.days - 1 - day, without_luck=True)
+    luck = small.state_at(day).deal_noise[0]
+    can_close = truth.p_closed > 0
+    assert can_close.sum() >= 5
+    lucky, unlucky = can_close & (luck > 0.18), can_close & (luck < -0.18)
+    assert lucky.any() and unlucky.any()
+    assert (truth.p_win[lucky] > truth.p_win_without_luck[lucky]).all()
+    assert (truth.p_win[unlucky] < truth.p_win_without_luck[unlucky]).all()
+    assert (truth.p_win_without_luck[can_close] <= truth.p_closed[can_close] + 1e-12).all()
+    plain = truth_at(small, day, horizon=1, replicas=8, deal_days=small.size.days - 1 - day)
+    np.testing.assert_array_equal(plain.p_win, truth.p_win)  # asking for it changes nothing else
+    assert np.isnan(plain.p_win_without_luck).all()

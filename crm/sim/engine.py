@@ -8,6 +8,7 @@ That lets the oracle integrate them analytically along each path (Rao-Blackwelli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,13 @@ N_STAGES = 4  # prospecting, qualification, proposal, negotiation; leaving the l
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+@cache
+def _luck_quadrature(nodes: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite points and weights for a normal luck term of sd ``DEALS.win_noise_sd``."""
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    return x * DEALS.win_noise_sd, w / w.sum()
 
 
 @dataclass
@@ -107,6 +115,7 @@ class DayOut:
     closed: np.ndarray | None = None  # (R, A) bool: closed by reaching the end of negotiation
     lost_early: np.ndarray | None = None  # (R, A) bool
     p_win: np.ndarray | None = None  # (R, A), set when a deal closes today
+    p_win_without_luck: np.ndarray | None = None  # (R, A), the same averaged over the deal's luck (on request)
     chain_before: np.ndarray | None = None  # (R, C) decision chains as they stood at the close
 
 
@@ -135,8 +144,11 @@ class World:
         flat = (np.arange(r)[:, None] * n + index[None, :]).ravel()
         return np.bincount(flat, weights=values.ravel(), minlength=r * n).reshape(r, n)
 
-    def win_probability(self, s: State, day: int) -> np.ndarray:
-        """True P(win) of each account's open deal if it closed today, (R, A)."""
+    def win_probability(self, s: State, day: int, luck: bool = True) -> np.ndarray:
+        """True P(win) of each account's open deal if it closed today, (R, A).
+
+        ``luck=False`` averages over the deal's luck term instead of using the one it drew: the truth
+        given everything in the world but that term, which touches nothing but the outcome."""
         pop = self.pop
         n_a = pop.size.accounts
         cmax = self.contact_max_bond(s.bond)
@@ -154,12 +166,16 @@ class World:
         logit = (DEALS.win_intercept + DEALS.win_coverage * coverage + DEALS.win_dm_bond * np.minimum(dm_bond, 2.5)
                  + DEALS.win_sponsor * sponsor + DEALS.win_competitor * s.deal_competitors
                  + DEALS.win_amount * np.log(np.maximum(s.deal_amount, 1) / 30_000)
-                 + DEALS.win_velocity * velocity + pop.rep_skill_hidden[pop.acct_owner][None, :] + s.deal_noise)
-        return _sigmoid(logit)
+                 + DEALS.win_velocity * velocity + pop.rep_skill_hidden[pop.acct_owner][None, :])
+        if luck:
+            return _sigmoid(logit + s.deal_noise)
+        points, weights = _luck_quadrature()
+        return np.tensordot(weights, _sigmoid(logit[None] + points[:, None, None]), axes=1)
 
     def step(self, s: State, day: int, rng: np.random.Generator, override: np.ndarray | None = None,
-             record: bool = False) -> DayOut:
-        """Advance one day. ``override`` (R, P) int: an action code per pair replacing the habit (-1 = none)."""
+             record: bool = False, without_luck: bool = False) -> DayOut:
+        """Advance one day. ``override`` (R, P) int: an action code per pair replacing the habit (-1 = none);
+        ``without_luck`` also sets ``DayOut.p_win_without_luck`` (no random draws: the path is the same)."""
         pop = self.pop
         r, n_p = s.bond.shape
         n_a = pop.size.accounts
@@ -234,14 +250,14 @@ class World:
             DYN.return_slope * (b_eff - DYN.return_center)
             + DYN.openness_weight * pop.con_openness_hidden[pop.pair_con][None, :])
         # --- deals
-        self._deals(s, day, rng, out)
+        self._deals(s, day, rng, out, without_luck)
         if record:
             idx = np.flatnonzero(acts[0])
             out.act_pairs, out.act_kind = idx, kind[0, idx]
             out.act_need, out.act_ask, out.act_reply = is_need[0, idx], ask[0, idx], reply[0, idx]
         return out
 
-    def _deals(self, s: State, day: int, rng: np.random.Generator, out: DayOut) -> None:
+    def _deals(self, s: State, day: int, rng: np.random.Generator, out: DayOut, without_luck: bool) -> None:
         pop = self.pop
         r, n_a = s.deal_open.shape
         ua = rng.random((5, r, n_a))
@@ -258,6 +274,8 @@ class World:
         out.closed, out.lost_early = closing, lost
         if closing.any():
             out.p_win = self.win_probability(s, day)
+            if without_luck:
+                out.p_win_without_luck = self.win_probability(s, day, luck=False)
             out.chain_before = s.on_chain.copy()
         out.stage_moves = [(int(a), int(s.deal_stage[0, a])) for a in np.flatnonzero((fwd | back)[0] & ~closing[0])]
         ended = closing | lost

@@ -28,19 +28,37 @@ class Truth:
     p_win: np.ndarray  # (A,) accounts' deal open at as_of (nan where none)
     deal_seq: np.ndarray  # (A,) which deal of the account p_win refers to (-1 where none)
     p_closed: np.ndarray  # (A,) P(that deal is won or lost within the days followed) (nan where none)
+    # (A,) P(win) averaged over each deal's luck term (nan where none; all nan unless asked for)
+    p_win_without_luck: np.ndarray
 
     @property
     def p_win_if_closed(self) -> np.ndarray:
         """P(win | the deal closed within the days followed): the truth for rows kept only when the
         outcome is known by then (a deal still open is not a loss there, it is left out)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.p_closed > 0, self.p_win / self.p_closed, np.nan)
+        return _if_closed(self.p_win, self.p_closed)
+
+    @property
+    def p_win_if_closed_without_luck(self) -> np.ndarray:
+        """The same without the deal's luck: the best any scorer can do, as nothing records the luck."""
+        return _if_closed(self.p_win_without_luck, self.p_closed)
+
+
+def _if_closed(p_win: np.ndarray, p_closed: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(p_closed > 0, p_win / p_closed, np.nan)
+
+
+@dataclass
+class _Rollout:
+    none: np.ndarray  # (R, P) P(no return) along each replica's path
+    p_win: np.ndarray  # (R, A) P(the deal open at the start is won within the days followed)
+    p_win_without_luck: np.ndarray  # (R, A) the same averaged over its luck (zeros unless asked for)
+    still_open: np.ndarray  # (R, A) that deal still open at the end
 
 
 def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, seed: int,
-         override: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Roll ``state`` (R replicas) forward; returns P(no return) per (R, P), P(win) per (R, A) and
-    whether each deal open at the start is still open at the end, (R, A)."""
+         override: dict[int, np.ndarray] | None = None, without_luck: bool = False) -> _Rollout:
+    """Roll ``state`` (R replicas) forward, integrating returns and deal outcomes along each path."""
     world, pop = sim.world, sim.pop
     rng = np.random.default_rng([sim.seed, 10, seed, day])
     r = state.bond.shape[0]
@@ -48,18 +66,20 @@ def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, s
     seq0 = state.deal_seq.copy()
     tracked = state.deal_open.copy()
     p_win = np.zeros((r, pop.size.accounts))
+    p_win_without_luck = np.zeros_like(p_win)
     owner_pair = world.pair_owner
     last = day + max(horizon, deal_days if tracked.any() else 0)
     for d in range(day + 1, last + 1):
         ov = override.get(d) if override else None
-        out = world.step(state, d, rng, override=ov)
+        out = world.step(state, d, rng, override=ov, without_luck=without_luck)
         if d <= day + horizon:
             log_none += np.log1p(-out.hazard)
         ended = out.closed | out.lost_early
         same = tracked & (state.deal_seq == seq0)
         if out.p_win is not None:
-            won_p = np.where(out.closed & same, out.p_win, 0.0)
-            p_win += won_p
+            p_win += np.where(out.closed & same, out.p_win, 0.0)
+            if without_luck:
+                p_win_without_luck += np.where(out.closed & same, out.p_win_without_luck, 0.0)
             if d <= day + horizon:
                 chain = out.chain_before[:, pop.pair_con] & owner_pair[None, :]
                 pw = np.where(out.closed, out.p_win, 0.0)[:, world.pair_acct]
@@ -67,21 +87,25 @@ def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, s
         tracked &= ~(ended & same)
         if d >= day + horizon and not tracked.any():
             break
-    return np.exp(log_none), p_win, tracked
+    return _Rollout(np.exp(log_none), p_win, p_win_without_luck, tracked)
 
 
 def truth_at(sim: SimResult, day: int, horizon: int = 180, replicas: int = DEFAULT_REPLICAS, seed: int = 0,
-             deal_days: int = 0) -> Truth:
+             deal_days: int = 0, without_luck: bool = False) -> Truth:
     """True P(effective in (day, day+horizon]) per pair and, when ``deal_days`` > 0, P(win) of each deal
-    open at the end of ``day`` (followed up to ``deal_days`` days; still open then counts as not won)."""
+    open at the end of ``day`` (followed up to ``deal_days`` days; still open then counts as not won);
+    ``without_luck`` also gives that P(win) averaged over each deal's luck term."""
     state = sim.state_at(day).repeat(replicas)
     open_at = state.deal_open[0].copy()
     seq = np.where(open_at, state.deal_seq[0], -1)
-    none, win, still_open = _run(sim, state, day, horizon, deal_days, seed)
+    run = _run(sim, state, day, horizon, deal_days, seed, without_luck=without_luck)
     nothing = np.full(len(seq), np.nan)
-    p_win = np.where(open_at, win.mean(axis=0), np.nan) if deal_days else nothing
-    p_closed = np.where(open_at, 1 - still_open.mean(axis=0), np.nan) if deal_days else nothing
-    return Truth(1 - none.mean(axis=0), p_win, seq, p_closed)
+
+    def per_deal(values: np.ndarray, wanted: bool = True) -> np.ndarray:
+        return np.where(open_at, values.mean(axis=0), np.nan) if deal_days and wanted else nothing
+
+    return Truth(1 - run.none.mean(axis=0), per_deal(run.p_win), seq, per_deal(1 - run.still_open),
+                 per_deal(run.p_win_without_luck, without_luck))
 
 
 @dataclass
@@ -108,14 +132,14 @@ def action_effect(sim: SimResult, day: int, pairs: np.ndarray, action: int | np.
         edit(base_state)
     open_at = base_state.deal_open[0].copy()
     base_state = base_state.repeat(replicas)
-    none0, win0, _ = _run(sim, base_state.copy(), day, horizon, deal_days, seed)
+    base = _run(sim, base_state.copy(), day, horizon, deal_days, seed)
     override = np.full((replicas, pop.n_pairs), -1)
     override[:, pairs] = action
     plan = {day + 1 + i: override for i in range(repeat)}
-    none1, win1, _ = _run(sim, base_state, day, horizon, deal_days, seed, plan)
+    treated = _run(sim, base_state, day, horizon, deal_days, seed, plan)
     acct = sim.world.pair_acct[pairs]
-    win = (win1 - win0).mean(axis=0)[acct]
-    return Uplift((none0 - none1).mean(axis=0)[pairs],
+    win = (treated.p_win - base.p_win).mean(axis=0)[acct]
+    return Uplift((base.none - treated.none).mean(axis=0)[pairs],
                   np.where(open_at[acct] & (deal_days > 0), win, np.nan))
 
 
@@ -129,5 +153,4 @@ def plan_value(sim: SimResult, day: int, plan: dict[int, tuple[np.ndarray, np.nd
         o = np.full((replicas, sim.pop.n_pairs), -1)
         o[:, pairs] = codes
         override[d] = o
-    none, _, _ = _run(sim, state, day, horizon, 0, seed, override)
-    return 1 - none.mean(axis=0)
+    return 1 - _run(sim, state, day, horizon, 0, seed, override).none.mean(axis=0)
