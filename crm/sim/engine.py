@@ -32,6 +32,12 @@ def _luck_quadrature(nodes: int = 24) -> tuple[np.ndarray, np.ndarray]:
     return x * DEALS.win_noise_sd, w / w.sum()
 
 
+def _average_over_luck(logit: np.ndarray) -> np.ndarray:
+    """E[sigmoid(logit + luck)] over the luck term's normal distribution."""
+    points, weights = _luck_quadrature()
+    return np.tensordot(weights, _sigmoid(logit[None] + points.reshape(-1, *[1] * logit.ndim)), axes=1)
+
+
 @dataclass
 class State:
     """Everything that changes, shape (R, ...)."""
@@ -149,6 +155,11 @@ class World:
 
         ``luck=False`` averages over the deal's luck term instead of using the one it drew: the truth
         given everything in the world but that term, which touches nothing but the outcome."""
+        logit = self._win_logit(s, day)
+        return _sigmoid(logit + s.deal_noise) if luck else _average_over_luck(logit)
+
+    def _win_logit(self, s: State, day: int) -> np.ndarray:
+        """The log-odds of a win today without the deal's luck term, (R, A)."""
         pop = self.pop
         n_a = pop.size.accounts
         cmax = self.contact_max_bond(s.bond)
@@ -167,10 +178,7 @@ class World:
                  + DEALS.win_sponsor * sponsor + DEALS.win_competitor * s.deal_competitors
                  + DEALS.win_amount * np.log(np.maximum(s.deal_amount, 1) / 30_000)
                  + DEALS.win_velocity * velocity + pop.rep_skill_hidden[pop.acct_owner][None, :])
-        if luck:
-            return _sigmoid(logit + s.deal_noise)
-        points, weights = _luck_quadrature()
-        return np.tensordot(weights, _sigmoid(logit[None] + points[:, None, None]), axes=1)
+        return logit
 
     def step(self, s: State, day: int, rng: np.random.Generator, override: np.ndarray | None = None,
              record: bool = False, without_luck: bool = False) -> DayOut:
@@ -273,9 +281,10 @@ class World:
         closing = fwd & (s.deal_stage >= N_STAGES)
         out.closed, out.lost_early = closing, lost
         if closing.any():
-            out.p_win = self.win_probability(s, day)
+            logit = self._win_logit(s, day)
+            out.p_win = _sigmoid(logit + s.deal_noise)
             if without_luck:
-                out.p_win_without_luck = self.win_probability(s, day, luck=False)
+                out.p_win_without_luck = _average_over_luck(logit)
             out.chain_before = s.on_chain.copy()
         out.stage_moves = [(int(a), int(s.deal_stage[0, a])) for a in np.flatnonzero((fwd | back)[0] & ~closing[0])]
         ended = closing | lost
