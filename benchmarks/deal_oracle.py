@@ -24,7 +24,7 @@ outcome is known by the end of the data):
 ``first_cutoff`` repeats the means on the first test cutoff's deals alone, which nearly all close
 within the data: how the served P(win) of every open deal compares with the truth.
 
-Takes 6–10 minutes per seed (the oracle's rollouts; 10 in the last run, alongside other work).
+Takes 4–10 minutes per seed (the oracle's rollouts; more when the machine is busy).
 """
 
 from __future__ import annotations
