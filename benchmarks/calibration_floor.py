@@ -4,7 +4,8 @@
 
 For each world seed: train the deal model, take its calibrated test probabilities p, draw outcomes
 y ~ Bernoulli(p) (so the model is calibrated by construction) and measure ECE exactly as training does
-(10 equal-count bins). The spread of those ECEs is the sampling-noise floor that an ECE goal on that
+(10 equal-count bins; ``training.evaluate.ece_if_calibrated``, whose median ``guanxi train`` reports as
+``ece_floor``). The spread of those ECEs is the sampling-noise floor that an ECE goal on that
 many test rows has to be read against. Two ways to draw: every row on its own (``rows``), and one
 draw per deal shared by its snapshots at successive cutoffs (``deals``, y = u < p with one uniform u
 per deal), which is how the test set is made: a deal has one outcome, however many rows it has.
@@ -27,22 +28,18 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=2000)
     args = parser.parse_args()
     from crm.sim.simulate import simulate
-    from training.evaluate import expected_calibration_error
+    from training.evaluate import ece_if_calibrated
     from training.train import train
 
     figures: dict[str, object] = {}
-    rng = np.random.default_rng(0)
     for seed in args.seeds:
         result = train(simulate("demo", seed=seed).tables, "deal")
         p = result.test_scores["model"]
-        deal = result.dataset.part("test")["opportunity_id"].astype("category").cat.codes.to_numpy()
-        n_deals = int(deal.max()) + 1
-        draws = {"rows": np.array([expected_calibration_error((rng.random(len(p)) < p).astype(float), p)
-                                   for _ in range(args.draws)]),
-                 "deals": np.array([expected_calibration_error((rng.random(n_deals)[deal] < p).astype(float), p)
-                                    for _ in range(args.draws)])}
-        figures[f"seed_{seed}"] = {"n_test": len(p), "n_test_deals": n_deals,
-                                   "measured_ece": result.metrics["model"]["ece"]}
+        deal = result.dataset.part("test")["opportunity_id"].to_numpy()
+        draws = {"rows": ece_if_calibrated(p, draws=args.draws), "deals": ece_if_calibrated(p, deal, draws=args.draws)}
+        figures[f"seed_{seed}"] = {"n_test": len(p), "n_test_deals": len(set(deal)),
+                                   "measured_ece": result.metrics["model"]["ece"],
+                                   "ece_floor_in_training_output": result.metrics["model"]["ece_floor"]}
         for way, ece in draws.items():
             figures[f"seed_{seed}"][way] = {
                 "calibrated_ece_median": float(np.median(ece)), "calibrated_ece_p05": float(np.percentile(ece, 5)),

@@ -133,6 +133,7 @@ def test_cli_trains_a_deal_model_on_own_labels_or_refuses_a_bad_file(home: Path,
     payload = json.loads(result.stdout.strip().splitlines()[-1])["models"][0]
     assert payload["label"] == "own:deals.parquet" and payload["n_test"] > 0
     assert payload["auc_ci"][0] <= payload["auc"] <= payload["auc_ci"][1]
+    assert 0 < payload["ece_floor"] < 0.2  # a few hundred deals: a calibrated model would still show some
     label = json.loads((Path(payload["bundle"]) / "label.json").read_text())
     assert label["name"] == "own:deals.parquet" and "Labels given in" in label["definition"]
     # a few hundred labelled deals: too few outcomes for isotonic steps

@@ -11,7 +11,7 @@ from crm.sim.simulate import simulate
 from tests.test_features_network_deal import world
 from tests.test_features_relationship import _ts
 from training.datasets import build_dataset, plan_cutoffs
-from training.evaluate import auc, evaluate, expected_calibration_error, lift_top_decile
+from training.evaluate import auc, ece_if_calibrated, evaluate, expected_calibration_error, lift_top_decile
 from training.labels import LABELS, deal_won, effective_relationship, tie_persistence
 from training.train import train
 
@@ -56,6 +56,25 @@ def test_evaluation_functions_on_hand_made_scores() -> None:
     labels = (scores >= 18).astype(float)  # the top decile holds every positive
     assert lift_top_decile(labels, scores) == pytest.approx(10.0)
     assert set(evaluate(y, np.array([0.1, 0.4, 0.35, 0.8]))) >= {"auc", "pr_auc", "brier", "ece", "lift_top_decile"}
+
+
+def test_ece_noise_floor_is_what_a_calibrated_scorer_shows() -> None:
+    """The floor is the ECE of outcomes drawn from the scores themselves: a calibrated scorer's measured
+    ECE lands on either side of it, a miscalibrated one far above; it falls as 1/sqrt(outcomes), and
+    rows sharing one outcome (a deal at several cutoffs) raise it."""
+    rng = np.random.default_rng(1)
+    p = rng.beta(2, 3, 2000)
+    floor = float(np.median(ece_if_calibrated(p)))
+    measured = np.array([expected_calibration_error((rng.random(len(p)) < p).astype(float), p) for _ in range(60)])
+    assert 0.25 < np.mean(measured < floor) < 0.75
+    assert expected_calibration_error((rng.random(len(p)) < np.clip(p + 0.1, 0, 1)).astype(float), p) > 3 * floor
+    p_big = rng.beta(2, 3, 32_000)
+    assert float(np.median(ece_if_calibrated(p_big))) < floor / 2.5  # 16x the outcomes: a quarter of the floor
+    # 500 deals seen at 4 cutoffs each, with much the same score each time: 2,000 rows, 500 outcomes
+    deals = np.repeat(np.arange(500), 4)
+    p_deals = np.clip(np.repeat(rng.beta(2, 3, 500), 4) + rng.normal(0, 0.01, 2000), 0, 1)
+    assert float(np.median(ece_if_calibrated(p_deals, deals))) > 1.5 * float(np.median(ece_if_calibrated(p_deals)))
+    assert np.array_equal(ece_if_calibrated(p, seed=3), ece_if_calibrated(p, seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +125,8 @@ def test_deal_model_beats_its_baselines(deal_result) -> None:  # noqa: ANN001
     m = deal_result.metrics
     assert m["model"]["auc"] > m["logistic"]["auc"] and m["model"]["auc"] > m["activity_health"]["auc"]
     assert m["model"]["ece"] <= 0.05  # 0.02 is below this test set's noise floor (docs/benchmarks.md)
+    # one outcome per deal, ~700 deals at up to 12 cutoffs: a calibrated model would show about 0.04
+    assert 0.02 < m["model"]["ece_floor"] < 0.06
     assert deal_result.dataset.part("train")["opportunity_id"].nunique() > 1500
 
 

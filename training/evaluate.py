@@ -34,6 +34,25 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return err / len(y)
 
 
+def ece_if_calibrated(p: np.ndarray, groups: np.ndarray | None = None, draws: int = 200, bins: int = 10,
+                      seed: int = 0) -> np.ndarray:
+    """ECE of a perfectly calibrated scorer on these rows, once per draw: outcomes drawn from ``p``
+    itself, one draw per group (an entity seen at several cutoffs has one outcome). Its median is the
+    noise floor an ECE on these rows has to be read against; bins as in :func:`expected_calibration_error`."""
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return np.full(draws, np.nan)
+    codes = np.arange(len(p)) if groups is None else pd.factorize(np.asarray(groups))[0]
+    chunks = [c for c in np.array_split(np.argsort(p, kind="stable"), bins) if len(c)]
+    rng = np.random.default_rng(seed)
+    out = np.empty(draws)
+    for start in range(0, draws, 50):  # 50 draws at a time keep the (draws, rows) matrix small
+        n = min(50, draws - start)
+        y = rng.random((n, codes.max() + 1))[:, codes] < p
+        out[start:start + n] = sum(len(c) * np.abs(y[:, c].mean(axis=1) - p[c].mean()) for c in chunks) / len(p)
+    return out
+
+
 def lift_top_decile(y: np.ndarray, p: np.ndarray) -> float:
     """Positive rate among the top 10 % of scores over the overall positive rate."""
     base = float(np.mean(y))

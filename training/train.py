@@ -21,7 +21,7 @@ from training.datasets import (
     undated_as_of_now,
     undated_deals,
 )
-from training.evaluate import bootstrap_auc_ci, evaluate, evaluate_slices
+from training.evaluate import bootstrap_auc_ci, ece_if_calibrated, evaluate, evaluate_slices
 from training.labels import LABELS, LabelDefinition
 from training.model import GuanxiClassifier
 from training.own_labels import MIN_DATES, own_label, plan_from_dates
@@ -127,7 +127,9 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     metrics = {r["scorer"]: {k: v for k, v in r.items() if k not in ("split", "scorer")}
                for r in rows if r["split"] in ("test", f"cv{CV_FOLDS}")}
     low, high = bootstrap_auc_ci(te["label"].to_numpy(), test_scores["model"], draws=1000 if thin else 200)
-    metrics["model"].update(auc_ci_low=low, auc_ci_high=high)
+    entities = te.groupby(ds.ids, sort=False, dropna=False).ngroup().to_numpy() if ds.ids else None
+    floor = float(np.median(ece_if_calibrated(test_scores["model"], entities)))
+    metrics["model"].update(auc_ci_low=low, auc_ci_high=high, ece_floor=floor)
     slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
     return TrainResult(kind, ds.label, ds, model, baselines, metrics, backtest, slices, test_scores, notes)
 

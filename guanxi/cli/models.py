@@ -85,7 +85,8 @@ def train_cmd(
         if not as_json:
             typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): test AUC "
                        f"{m['auc']:.3f} (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}), ECE "
-                       f"{m['ece']:.3f} ({logged['calibration']} calibration), lift@10% "
+                       f"{m['ece']:.3f} ({logged['calibration']} calibration; {m['ece_floor']:.3f} if perfectly "
+                       f"calibrated, from the test set's size), lift@10% "
                        f"{m['lift_top_decile']:.2f}; {base}")
             for note in result.notes:
                 typer.echo(f"  note: {note}")
@@ -99,7 +100,7 @@ def _summary(logged: dict[str, object], n_train: int, n_test: int, started: floa
     import time
 
     m = logged["metrics"]
-    return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece")},
+    return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece", "ece_floor")},
             "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
             "baseline_auc": {k: v["auc"] for k, v in logged["baselines"].items()}, "oracle_auc": None,
             "n_train": n_train, "n_test": n_test,
