@@ -77,6 +77,8 @@ def test_cli_train_exports_a_bundle_that_predicts_like_the_registry(home: Path, 
     assert json.loads((bundle / "label.json").read_text())["name"] == "effective_relationship"
     listed = runner.invoke(app, ["models", "--json"])
     assert json.loads(listed.stdout)[0]["aliases"] == ["challenger", "champion"]
+    assert json.loads(listed.stdout)[0]["ece_floor"] == pytest.approx(payload["ece_floor"])
+    assert f"(floor {payload['ece_floor']:.3f})" in runner.invoke(app, ["models"]).stdout
     assert model.features_ == json.loads((bundle / "model.json").read_text())["features"]
 
 

@@ -183,6 +183,8 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     for r in rows:
         auc = f"{r['auc']:.3f}" if r["auc"] is not None else "-"
         ece = f"{r['ece']:.3f}" if r["ece"] is not None else "-"
+        if r.get("ece_floor") is not None:  # versions trained before the floor was logged have none
+            ece += f" (floor {r['ece_floor']:.3f})"
         typer.echo(f"{r['model']:<24} v{r['version']:<4} {','.join(r['aliases']) or '-':<20} AUC {auc}  ECE {ece}")
 
 
