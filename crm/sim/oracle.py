@@ -101,11 +101,11 @@ def truth_at(sim: SimResult, day: int, horizon: int = 180, replicas: int = DEFAU
     run = _run(sim, state, day, horizon, deal_days, seed, without_luck=without_luck)
     nothing = np.full(len(seq), np.nan)
 
-    def per_deal(values: np.ndarray, wanted: bool = True) -> np.ndarray:
-        return np.where(open_at, values.mean(axis=0), np.nan) if deal_days and wanted else nothing
+    def per_deal(values: np.ndarray) -> np.ndarray:
+        return np.where(open_at, values.mean(axis=0), np.nan) if deal_days else nothing
 
     return Truth(1 - run.none.mean(axis=0), per_deal(run.p_win), seq, per_deal(1 - run.still_open),
-                 per_deal(run.p_win_without_luck, without_luck))
+                 per_deal(run.p_win_without_luck) if without_luck else nothing)
 
 
 @dataclass
