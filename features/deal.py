@@ -18,6 +18,9 @@ from features.network import account_network, best_ties, ties
 from features.registry import DEAL, DEAL_IDS, STRONG_TIE
 from features.relationship import relationship_features
 
+TRACK_RECORD_DAYS = 365
+"""Window of the owner's and the account's deal counts (the win rate uses every closed deal)."""
+
 
 def open_deals(tables: Tables, as_of: pd.Timestamp) -> pl.DataFrame:
     """Opportunities created by ``as_of`` and not closed by then (as far as was known at ``as_of``)."""
@@ -148,19 +151,26 @@ def _account_context(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | N
 
 
 def _track_record(out: pl.DataFrame, tables: Tables, cutoff: pd.Timestamp) -> pl.DataFrame:
-    """Owner and account records from deals closed before ``as_of`` (outcomes known by then only)."""
+    """Owner and account records from deals closed before ``as_of`` (outcomes known by then only).
+
+    The counts cover the last :data:`TRACK_RECORD_DAYS`: lifetime counts grow with the age of the CRM, so
+    a model served after its training window would score counts it never saw (on the demo world they
+    doubled from training to test rows, and the deal model over-predicted with them). The win rate is a
+    share, stable in time, and keeps the whole history."""
     opps = table(tables, "opportunities", ["account_id", "owner_rep_id", "outcome", "closed_at"])
     closed = opps.filter(pl.col("closed_at").is_not_null() & (pl.col("closed_at") <= cutoff)
                          & pl.col("outcome").is_in(["won", "lost"]))
     won = pl.col("outcome") == "won"
+    recent = pl.col("closed_at") > cutoff - pd.Timedelta(days=TRACK_RECORD_DAYS)
     prior = closed.select(won.mean()).item() if closed.height else None
     prior = 0.3 if prior is None else prior
-    owners = closed.group_by("owner_rep_id").agg(won.sum().alias("_won"), pl.len().alias("owner_closed_deals"))
-    accounts = closed.group_by("account_id").agg(won.sum().alias("account_won_deals"))
+    owners = closed.group_by("owner_rep_id").agg(won.sum().alias("_won"), pl.len().alias("_closed"),
+                                                 recent.sum().alias("owner_closed_deals_365d"))
+    accounts = closed.filter(recent).group_by("account_id").agg(won.sum().alias("account_won_deals_365d"))
     out = out.join(owners, on="owner_rep_id", how="left").join(accounts, on="account_id", how="left")
     return out.with_columns(
-        pl.col("owner_closed_deals", "account_won_deals").fill_null(0),
-        owner_win_rate=(pl.col("_won").fill_null(0) + 5 * prior) / (pl.col("owner_closed_deals").fill_null(0) + 5))
+        pl.col("owner_closed_deals_365d", "account_won_deals_365d").fill_null(0),
+        owner_win_rate=(pl.col("_won").fill_null(0) + 5 * prior) / (pl.col("_closed").fill_null(0) + 5))
 
 
 def _with_attributes(frame: pd.DataFrame, attributes: list[str | None]) -> pd.DataFrame:

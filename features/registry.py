@@ -136,8 +136,8 @@ DEAL: tuple[Feature, ...] = (
     _f("account_breadth", "network", "share", "Share of the account's contacts with a strong tie."),
     _f("owner_win_rate", "value", "share",
        "The owner's won / closed deals before as_of, shrunk toward the overall rate by 5 pseudo-deals."),
-    _f("owner_closed_deals", "value", "deals", "Deals the owner closed before as_of."),
-    _f("account_won_deals", "value", "deals", "Deals won at the account before as_of."),
+    _f("owner_closed_deals_365d", "value", "deals", "Deals the owner closed in the 365 days before as_of."),
+    _f("account_won_deals_365d", "value", "deals", "Deals won at the account in the 365 days before as_of."),
     _f("days_per_stage", "deal", "days", "Age over stages reached: the deal's pace."),
 )
 """Deal features; custom fields from ``attributes`` are appended as ``attr_<name>`` (numeric or category)."""

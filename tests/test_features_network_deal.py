@@ -92,9 +92,25 @@ def test_deal_snapshot_hand_computed() -> None:
     assert d.exec_touches_90d == 2  # r1 with c1 on 21 June, r2 with c2 on 10 June
     assert d.attr_region_score == 7 and d.attr_channel == "partner"
     # track record: r1 won o1 (closed 1 June) before as_of; the only closed deal sets the prior too
-    assert (d.owner_closed_deals, d.account_won_deals, d.owner_win_rate) == (1, 1, pytest.approx(1.0))
+    assert (d.owner_closed_deals_365d, d.account_won_deals_365d, d.owner_win_rate) == (1, 1, pytest.approx(1.0))
     assert d.days_per_stage == pytest.approx(5.0 / 2)
     assert [c for c in deals.columns if not c.startswith("attr_")] == [*DEAL_IDS, *(f.name for f in DEAL)]
+
+
+def test_track_record_counts_the_last_year_and_the_win_rate_all_of_it() -> None:
+    """Counts over a window do not grow with the age of the CRM; the shrunk win rate keeps every deal."""
+    t = world()
+    old = pd.DataFrame({"opportunity_id": ["o0", "o00"], "account_id": "a1", "owner_rep_id": "r1",
+                        "created_at": [_ts("2023-01-02"), _ts("2023-06-01")],
+                        "closed_at": [_ts("2023-03-01"), _ts("2023-07-01")],  # 487 and 365 days before as_of
+                        "amount": 500.0, "type": "new_business", "product": "P", "competitors": 0,
+                        "attributes": None, "outcome": "lost"})
+    t["opportunities"] = pd.concat([t["opportunities"].assign(outcome=["won", "open", "open"]), old],
+                                   ignore_index=True)
+    d = deal_features(t, AS_OF).set_index("opportunity_id").loc["o2"]
+    assert (d.owner_closed_deals_365d, d.account_won_deals_365d) == (1, 1)  # o1; o0 and o00 are older
+    prior = 1 / 3  # one of the three closed deals was won
+    assert d.owner_win_rate == pytest.approx((1 + 5 * prior) / (3 + 5))
 
 
 def test_deal_snapshot_ignores_the_future() -> None:
