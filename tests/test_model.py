@@ -124,3 +124,48 @@ def test_bundle_from_before_the_linear_mix_still_loads(tmp_path: Path) -> None:
     again = GuanxiClassifier.load(tmp_path / "old")
     assert again.linear_ is None and again.calibration_.kind == "isotonic"
     np.testing.assert_allclose(again.predict_proba(x[2200:]), model.predict_proba(x[2200:]))
+
+
+def _truth(x: pd.DataFrame) -> np.ndarray:
+    """P(y = 1) of :func:`_frame`'s rows."""
+    logit = 1.2 * x["a"] - 0.8 * x["b"].fillna(1.0) + 0.7 * (x["kind"] == "renewal") + 0.6 * (x["a"] > 1)
+    return 1 / (1 + np.exp(-logit.to_numpy()))
+
+
+def test_refit_joins_the_validation_rows_and_keeps_entities_in_one_fold(tmp_path: Path) -> None:
+    x, y = _frame(3_000, 6)
+    groups = np.repeat(np.arange(1_000), 3).astype(str)  # an entity seen at three cutoffs
+    model = GuanxiClassifier({"num_leaves": 7}, linear_weight=0.5, refit=True).fit(
+        x[:2000], y[:2000], x[2000:], y[2000:], groups=groups[:2000], val_groups=groups[2000:])
+    assert model.refit_ and model.calibration_.kind == "isotonic"  # 1,000 entities over both periods
+    assert model.best_iteration_ == round(model.stopped_at_ * 3000 / 2000)
+    assert model.booster_.num_trees() == model.best_iteration_  # one tree per round: fit once more, on all rows
+    folds = model._refit_folds(x[:2000], y[:2000], x[2000:], y[2000:], groups[:2000], groups[2000:])
+    assert folds is not None and len(folds) == 5
+    for fit_rows, held in folds:
+        assert not set(groups[fit_rows]) & set(groups[held])
+    model.save(tmp_path / "refit")
+    np.testing.assert_allclose(GuanxiClassifier.load(tmp_path / "refit").predict_proba(x), model.predict_proba(x))
+
+
+def test_refit_falls_back_to_the_validation_calibration_when_folds_cannot_be_fit() -> None:
+    x, y = _frame(600, 7)
+    few = np.array(["d1", "d2", "d3"] * 200)  # three entities: fewer than five folds
+    model = GuanxiClassifier({"num_leaves": 7}, refit=True).fit(
+        x[:400], y[:400], x[400:], y[400:], groups=few[:400], val_groups=few[400:])
+    assert not model.refit_ and model.best_iteration_ == model.stopped_at_
+
+
+def test_refit_is_closer_to_the_truth_with_a_small_validation_period() -> None:
+    """Why the deal model refits: a calibrator fit on a few hundred validation outcomes is off by their
+    noise; cross-fitted scores of every row give it several times the outcomes."""
+    errors: dict[bool, list[float]] = {False: [], True: []}
+    for seed in range(10):
+        x, y = _frame(3_250, 10 + seed)
+        test = x[2250:]
+        for refit in errors:
+            model = GuanxiClassifier({"num_leaves": 7}, refit=refit, calibration="sigmoid").fit(
+                x[:2000], y[:2000], x[2000:2250], y[2000:2250])
+            p = model.predict_proba(test)[:, 1]
+            errors[refit].append(abs(p.mean() - _truth(test).mean()))  # the calibration's error in the mean
+    assert np.mean(errors[True]) < 0.6 * np.mean(errors[False]), errors  # measured 0.009 vs 0.022

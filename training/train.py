@@ -28,11 +28,15 @@ from training.own_labels import MIN_DATES, own_label, plan_from_dates
 
 MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
                           "tie": "tie_persistence"}
-# Per-model settings over the classifier's defaults. Deals are few (about 1,900 in the demo world's
-# training window): smaller trees, mixed half and half with a logistic regression, beat both the trees
-# alone and the logistic baseline on two demo worlds (docs/benchmarks.md).
+# Per-model settings over the classifier's defaults ("params" for LightGBM, the rest for GuanxiClassifier).
+# Deals are few (about 1,900 in the demo world's training window): smaller trees, mixed half and half with
+# a logistic regression, beat both the trees alone and the logistic baseline on two demo worlds; the ~700
+# validation deals choose the number of trees and then join the training rows, with Platt's sigmoid fit
+# on cross-fitted scores of both periods (closer to the true P(win) than centred isotonic on the same
+# scores, on each of six demo worlds: docs/benchmarks.md).
 SETTINGS: dict[str, dict[str, object]] = {
-    "deal": {"params": {"num_leaves": 7, "learning_rate": 0.03}, "linear_weight": 0.5},
+    "deal": {"params": {"num_leaves": 7, "learning_rate": 0.03}, "linear_weight": 0.5, "refit": True,
+             "calibration": "sigmoid"},
 }
 THIN_POSITIVES = 40
 """Below this many positive training examples the model is regularised and its AUC given an interval."""
@@ -67,8 +71,10 @@ class TrainResult:
 
     @property
     def n_train(self) -> int:
-        """Rows the registered model was fit on (every row under cross-validation)."""
-        return int((self.dataset.split == "train").sum()) or len(self.dataset.frame)
+        """Rows the registered model was fit on (every row under cross-validation; training and validation
+        rows when it was refit)."""
+        fitted = ("train", "validation") if self.model.refit_ else ("train",)
+        return int(self.dataset.split.isin(fitted).sum()) or len(self.dataset.frame)
 
     @property
     def n_test(self) -> int:
@@ -102,14 +108,19 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
         notes.append(f"thin data: {positives} positive training examples (CRM suites refuse below 40 or 200); "
                      "trained with strong regularisation — read the test AUC with its 95 % interval")
     params = {**settings.get("params", {}), **(THIN_PARAMS if thin else {}), **(params or {})} or None
-    fit = partial(_fit, features=ds.features, ids=ds.ids, params=params,
-                  linear_weight=settings.get("linear_weight", 0.0))
+    options = {k: v for k, v in settings.items() if k != "params"}
+    fit = partial(_fit, features=ds.features, ids=ds.ids, params=params, options=options)
     if timeline:
         tr, va, te = ds.part("train"), ds.part("validation"), ds.part("test")
         for name, part in (("train", tr), ("validation", va), ("test", te)):
             if part["label"].nunique() < 2:
                 raise ValueError(f"the {name} period has only one label value ({len(part)} rows): not enough data")
         model, baselines = fit(tr, va)
+        if model.refit_:
+            notes.append(f"refit: the validation period chose the number of trees ({model.stopped_at_}), then "
+                         f"joined the training rows ({model.best_iteration_} trees on both, baselines too); the "
+                         "calibration is fit on cross-fitted scores of both periods, and the backtest's "
+                         "validation figures are in-sample")
         scorers = {"model": model, **baselines}
         rows, test_scores = [], {}
         for split, part in (("train", tr), ("validation", va), ("test", te)):
@@ -127,7 +138,7 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
     metrics = {r["scorer"]: {k: v for k, v in r.items() if k not in ("split", "scorer")}
                for r in rows if r["split"] in ("test", f"cv{CV_FOLDS}")}
     low, high = bootstrap_auc_ci(te["label"].to_numpy(), test_scores["model"], draws=1000 if thin else 200)
-    entities = te.groupby(ds.ids, sort=False, dropna=False).ngroup().to_numpy() if ds.ids else None
+    entities = _entities(te, ds.ids) if ds.ids else None
     floor = float(np.median(ece_if_calibrated(test_scores["model"], entities)))
     metrics["model"].update(auc_ci_low=low, auc_ci_high=high, ece_floor=floor)
     slices = evaluate_slices(te.assign(score=test_scores["model"]), "label", "score", SLICES[kind])
@@ -178,17 +189,32 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
 
 
 def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], ids: list[str],
-         params: dict[str, object] | None, linear_weight: float) -> tuple[GuanxiClassifier, dict[str, object]]:
-    """The model (early stopping and calibration on ``valid_rows``) and the baselines. A deal seen at
-    several validation cutoffs is one outcome: the calibration is chosen by distinct entities, not rows."""
+         params: dict[str, object] | None, options: dict[str, object]
+         ) -> tuple[GuanxiClassifier, dict[str, object]]:
+    """The model (``GuanxiClassifier(params, **options)``: early stopping and calibration on ``valid_rows``,
+    or with ``refit`` on cross-fitted scores of both periods) and the baselines. A deal seen at several
+    cutoffs is one outcome: ``auto`` calibration is chosen by distinct entities, not rows, and a refit's
+    folds keep each entity's rows together."""
     y = train_rows["label"].to_numpy()
-    outcomes = len(valid_rows[ids].drop_duplicates()) if ids else None
-    model = GuanxiClassifier(params, linear_weight=linear_weight).fit(
-        train_rows[features], y, valid_rows[features], valid_rows["label"].to_numpy(), val_outcomes=outcomes)
-    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(train_rows[features], y)}
+    groups = {"groups": _entities(train_rows, ids), "val_groups": _entities(valid_rows, ids)} if ids else {}
+    outcomes = len(np.unique(groups["val_groups"])) if ids else None
+    model = GuanxiClassifier(params, **options).fit(
+        train_rows[features], y, valid_rows[features], valid_rows["label"].to_numpy(), val_outcomes=outcomes,
+        **groups)
+    # a refit model learnt from both periods: the baselines get the same rows, so the comparison stays fair
+    rows = pd.concat([train_rows, valid_rows]) if model.refit_ else train_rows
+    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(rows[features], rows["label"].to_numpy())}
     if any(c in features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
-        baselines["activity_health"] = ActivityHealthScore().fit(train_rows[features])
+        baselines["activity_health"] = ActivityHealthScore().fit(rows[features])
     return model, baselines
+
+
+def _entities(rows: pd.DataFrame, ids: list[str]) -> np.ndarray:
+    """One string per row naming its entity (a deal, a pair)."""
+    names = rows[ids[0]].astype(str)
+    for col in ids[1:]:
+        names = names + "\x1f" + rows[col].astype(str)
+    return names.to_numpy()
 
 
 def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, object]]]
