@@ -20,7 +20,7 @@ from crm.sim.simulate import simulate
 from guanxi.cli import app
 from guanxi.settings import get_settings
 from training.model import GuanxiClassifier
-from training.registry import PromotionRefused, list_models, promote, rollback
+from training.registry import IncomparableModels, PromotionRefused, list_models, promote, rollback
 from training.tracking import log_result
 from training.train import train
 
@@ -137,3 +137,21 @@ def test_against_a_real_mlflow_server(small, home: Path, mlflow_server: str, mon
     assert aliases == {"champion", "challenger"}
     listed = runner.invoke(app, ["models", "--json"])
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["model"] == "guanxi-relationship"
+
+
+def test_a_champion_with_other_features_is_refused_with_their_names_and_forced_with_a_reason(
+        small, home: Path) -> None:  # noqa: ANN001
+    """A renamed feature (say a lifetime count replaced by a windowed one) leaves the old champion unable to
+    score the new test rows: say which features, and let --force --reason replace it."""
+    log_result(train(small.tables, "relationship", horizon_days=90, features=["events_365d", "n_90d"]))
+    renamed = train(small.tables, "relationship", horizon_days=90, features=["events_365d"])
+    renamed.dataset.frame = renamed.dataset.frame.drop(columns=["n_90d"])
+    log_result(renamed)
+    with pytest.raises(IncomparableModels, match=r"guanxi-relationship v1 needs features .*\(n_90d\)"):
+        promote("guanxi-relationship")
+    result = runner.invoke(app, ["promote", "guanxi-relationship"])
+    assert result.exit_code == 2 and "n_90d" in result.output and "Traceback" not in result.output
+    assert _aliases("guanxi-relationship") == {"1": ["champion"], "2": ["challenger"]}
+    comparison = promote("guanxi-relationship", force=True, reason="features renamed")
+    assert "champion v1: not scored" in comparison.describe()
+    assert _aliases("guanxi-relationship") == {"1": [], "2": ["challenger", "champion"]}

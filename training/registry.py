@@ -25,6 +25,10 @@ class PromotionRefused(RuntimeError):
     """The challenger is worse than the champion on the same held-out period."""
 
 
+class IncomparableModels(ValueError):
+    """The champion needs features the challenger's test rows do not have (the feature set changed)."""
+
+
 @dataclass(frozen=True)
 class Comparison:
     champion: str
@@ -35,13 +39,16 @@ class Comparison:
     challenger_ece: float
 
     @property
-    def acceptable(self) -> bool:
+    def acceptable(self) -> bool:  # False when the champion could not be scored (NaN)
         return (self.challenger_auc >= self.champion_auc - AUC_TOLERANCE
                 and self.challenger_ece <= self.champion_ece + ECE_TOLERANCE)
 
     def describe(self) -> str:
+        scored = not np.isnan(self.champion_auc)
+        champion = (f"AUC {self.champion_auc:.4f}, ECE {self.champion_ece:.4f}" if scored
+                    else "not scored (its features are not in the challenger's test rows)")
         return (f"challenger v{self.challenger}: AUC {self.challenger_auc:.4f}, ECE {self.challenger_ece:.4f}; "
-                f"champion v{self.champion}: AUC {self.champion_auc:.4f}, ECE {self.champion_ece:.4f} "
+                f"champion v{self.champion}: {champion} "
                 f"(needs AUC >= champion - {AUC_TOLERANCE} and ECE <= champion + {ECE_TOLERANCE})")
 
 
@@ -56,20 +63,34 @@ def _test_set(client: MlflowClient, name: str, version: str) -> pd.DataFrame:
 def _score(name: str, version: str, frame: pd.DataFrame) -> np.ndarray:
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     inputs = model.metadata.get_input_schema().input_names()
+    missing = [c for c in inputs if c not in frame.columns]
+    if missing:
+        raise IncomparableModels(
+            f"{name} v{version} needs features that the challenger's test rows do not have ({', '.join(missing)}): "
+            "the feature set changed between the two versions, so they cannot be scored on the same rows; "
+            "promote with --force --reason to replace the champion anyway")
     return model.predict(frame[inputs])["probability"].to_numpy()
 
 
-def compare(name: str) -> Comparison:
-    """Champion and challenger scored on the challenger's held-out period (the same rows for both)."""
+def compare(name: str, unscored_champion: bool = False) -> Comparison:
+    """Champion and challenger scored on the challenger's held-out period (the same rows for both).
+    ``unscored_champion``: a champion that cannot be scored there gets NaN figures instead of an error."""
     client = configure()
     champ, chall = alias_version(client, name, CHAMPION), alias_version(client, name, CHALLENGER)
     if champ is None or chall is None:
         raise LookupError(f"{name}: needs both a champion and a challenger (run `guanxi train` first)")
     test = _test_set(client, name, chall)
     y = test["label"].to_numpy()
-    p_champ, p_chall = _score(name, champ, test), _score(name, chall, test)
-    return Comparison(champ, chall, auc(y, p_champ), auc(y, p_chall), expected_calibration_error(y, p_champ),
-                      expected_calibration_error(y, p_chall))
+    p_chall = _score(name, chall, test)
+    try:
+        p_champ = _score(name, champ, test)
+    except IncomparableModels:
+        if not unscored_champion:
+            raise
+        p_champ = None
+    champ_auc, champ_ece = ((auc(y, p_champ), expected_calibration_error(y, p_champ)) if p_champ is not None
+                            else (float("nan"), float("nan")))
+    return Comparison(champ, chall, champ_auc, auc(y, p_chall), champ_ece, expected_calibration_error(y, p_chall))
 
 
 def promote(name: str, force: bool = False, reason: str | None = None) -> Comparison:
@@ -77,7 +98,7 @@ def promote(name: str, force: bool = False, reason: str | None = None) -> Compar
     if force and not reason:
         raise ValueError("--force needs --reason: the override is recorded")
     client = configure()
-    comparison = compare(name)
+    comparison = compare(name, unscored_champion=force)
     if comparison.champion == comparison.challenger:
         return comparison
     if not comparison.acceptable and not force:
