@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from features.registry import ACCOUNT_NETWORK, CONTACT_NETWORK, DEAL, RELATIONSHIP
 from serving.engine import Models
 from training.model import GuanxiClassifier
 from training.tracking import EFFECT_MODEL
@@ -17,8 +18,27 @@ def bundle_version(folder: Path) -> str:
     return str(json.loads(path.read_text()).get("model_version", "?")) if path.exists() else "local"
 
 
+BUILT = {"relationship": {f.name for f in (*RELATIONSHIP, *CONTACT_NETWORK, *ACCOUNT_NETWORK)},
+         "deal": {f.name for f in DEAL}}
+"""Features this version builds for each model; a deal's custom fields (``attr_<name>``) come from the data."""
+
+
+class StaleBundle(ValueError):
+    """A bundle needs features this version no longer builds (trained before they were renamed)."""
+
+
+def _check_features(kind: str, model: GuanxiClassifier, path: Path) -> None:
+    unknown = [f for f in model.features_ if f not in BUILT[kind] and not f.startswith("attr_")]
+    if unknown:
+        raise StaleBundle(f"the {kind} model in {path} needs features this version does not build "
+                          f"({', '.join(unknown)}): it was trained before they changed; retrain it with "
+                          f"`guanxi train {kind}`")
+
+
 def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
-    """(engine models, deal model) from ``folder``; the effect model is required, the others optional."""
+    """(engine models, deal model) from ``folder``; the effect model is required, the others optional. A
+    bundle that needs features this version does not build is refused here (:class:`StaleBundle`), not
+    at the first request it would fail."""
     effect_dir = folder / EFFECT_MODEL
     if not (effect_dir / "effect.json").exists():
         raise FileNotFoundError(f"no effect model bundle in {effect_dir}: run `guanxi train effect` first")
@@ -28,6 +48,7 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
         path = folder / registered_name(kind)
         loaded[kind] = GuanxiClassifier.load(path) if (path / "model.json").exists() else None
         if loaded[kind] is not None:
+            _check_features(kind, loaded[kind], path)
             versions[registered_name(kind)] = bundle_version(path)
     models = Models(EffectModel.load(effect_dir), loaded["relationship"], versions)
     return models, loaded["deal"]

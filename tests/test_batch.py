@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from crm.sim.simulate import SimResult, simulate
 from crm.store import init_db, make_engine
 from serving.batch import prepare, read_scores, run_pandas
 from serving.candidates import default_as_of
-from serving.models import load_models
+from serving.models import StaleBundle, load_models
 from training.train import train
 from training.uplift import effect_dataset, fit_effect_model
 
@@ -115,3 +117,17 @@ def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(small: SimResult, 
     pd.testing.assert_frame_equal(read_scores(out), read_scores(tmp_path / "whole"))
     pd.testing.assert_frame_equal(pd.read_parquet(out / "deals.parquet"),
                                   pd.read_parquet(tmp_path / "whole" / "deals.parquet"))
+
+
+def test_a_bundle_needing_features_no_longer_built_is_refused_at_load(bundles: Path, tmp_path: Path) -> None:
+    """A deal bundle from before a feature was renamed fails at start-up with the names, not at scoring."""
+    stale = tmp_path / "models"
+    shutil.copytree(bundles, stale)
+    meta = json.loads((stale / "guanxi-deal" / "model.json").read_text())
+    meta["features"] = [*meta["features"], "owner_closed_deals"]  # the lifetime count, renamed since
+    (stale / "guanxi-deal" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(StaleBundle, match=r"deal model .* \(owner_closed_deals\).*guanxi train deal"):
+        load_models(stale)
+    meta["features"] = [*meta["features"][:-1], "attr_region"]  # custom fields come from the data: fine
+    (stale / "guanxi-deal" / "model.json").write_text(json.dumps(meta))
+    assert load_models(stale)[1].features_[-1] == "attr_region"

@@ -33,7 +33,7 @@ def recommend_cmd(
 
     try:
         models, _ = load_models(get_settings().models_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     catalog = load_catalog()
@@ -84,7 +84,7 @@ def evaluate_policy_cmd(
         raise typer.Exit(2)
     try:
         models, deal_model = load_models(get_settings().models_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     started = time.perf_counter()

@@ -43,7 +43,7 @@ def score_cmd(
     models_dir = get_settings().models_dir
     try:
         models, deal_model = load_models(models_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     with store() as eng:
