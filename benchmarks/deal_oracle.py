@@ -19,7 +19,9 @@ outcome is known by the end of the data):
 - the model's and the baselines' AUC and ECE on the same rows; ``*_ece_vs_truth`` is the ECE with the
   true P(win | closed) in place of the drawn outcomes: the calibration error itself, without the
   noise of one draw per deal that puts a floor of about 0.04 under the ECE on ~700 deals
-  (``benchmarks/calibration_floor.py``).
+  (``benchmarks/calibration_floor.py``); ``*_ece_vs_truth_without_luck`` the same against the truth
+  without the luck term, which has no draw of its own in it (the truth with each deal's luck is itself
+  0.005–0.01 from it).
 
 ``first_cutoff`` repeats the means on the first test cutoff's deals alone, which nearly all close
 within the data: how the served P(win) of every open deal compares with the truth.
@@ -133,6 +135,8 @@ def main() -> None:
             **{f"{name}_auc": auc(y, s) for name, s in scores.items()},
             **{f"{name}_ece": expected_calibration_error(y, s) for name, s in scores.items()},
             **{f"{name}_ece_vs_truth": expected_calibration_error(truth, s) for name, s in scores.items()},
+            **{f"{name}_ece_vs_truth_without_luck": expected_calibration_error(scores["oracle_without_luck"], s)
+               for name, s in scores.items()},
             "label_rate": float(y.mean()), "truth_mean": float(truth.mean()),
             "model_mean": float(scores["model"].mean()),
             # the first test cutoff's deals nearly all close within the data (180 days on): the population
