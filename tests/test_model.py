@@ -16,7 +16,7 @@ from training.baselines import LogisticBaseline
 from training.calibration import ISOTONIC_MIN_OUTCOMES, Calibration, centred_isotonic, fit_calibration
 from training.evaluate import auc
 from training.linear import LinearScore
-from training.model import GuanxiClassifier
+from training.model import DRIFT_Z, GuanxiClassifier, drift_z
 
 
 def _frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -169,3 +169,27 @@ def test_refit_is_closer_to_the_truth_with_a_small_validation_period() -> None:
             p = model.predict_proba(test)[:, 1]
             errors[refit].append(abs(p.mean() - _truth(test).mean()))  # the calibration's error in the mean
     assert np.mean(errors[True]) < 0.6 * np.mean(errors[False]), errors  # measured 0.009 vs 0.022
+
+
+def test_refit_is_declined_when_the_validation_period_has_drifted() -> None:
+    """A validation period whose win rate moved beyond its noise is the better guide to the next one: the
+    model keeps its training fit and validation calibration, and says by how much it drifted."""
+    x, y = _frame(3_000, 8)
+    shifted = (np.random.default_rng(9).random(1000) < 1 / (1 + np.exp(-(np.log(_truth(x[2000:]) /
+                                                                                  (1 - _truth(x[2000:]))) + 1.0))))
+    fit = lambda y_val: GuanxiClassifier({"num_leaves": 7}, refit=True, calibration="sigmoid").fit(  # noqa: E731
+        x[:2000], y[:2000], x[2000:], y_val)
+    steady, drifted = fit(y[2000:]), fit(shifted.astype(int))
+    assert steady.refit_ and abs(steady.drift_z_) < DRIFT_Z
+    assert not drifted.refit_ and drifted.drift_z_ > DRIFT_Z
+    assert drifted.best_iteration_ == drifted.stopped_at_  # the early-stopped trees, fit on training rows
+    p = drifted.predict_proba(x[2000:])[:, 1]
+    assert abs(p.mean() - shifted.mean()) < 0.02  # calibrated on the drifted period itself
+
+
+def test_drift_z_counts_each_entity_once() -> None:
+    y, p = np.array([1, 1, 1, 1, 0, 0]), np.full(6, 0.5)
+    rows = drift_z(y, p, np.arange(6))
+    deals = drift_z(y, p, np.array(["a", "a", "a", "a", "b", "b"]))  # four rows of one deal: one outcome
+    assert rows == pytest.approx(1.0 / np.sqrt(6 * 0.25)) and deals == pytest.approx(1.0 / np.sqrt(4 + 1))
+    assert drift_z(np.zeros(3), np.zeros(3), np.arange(3)) == 0.0

@@ -57,7 +57,7 @@ def log_result(result: TrainResult, params: dict[str, object] | None = None) -> 
                            "n_features": len(ds.features), "best_iteration": result.model.best_iteration_,
                            "linear_weight": result.model.linear_weight,
                            "calibration": result.model.calibration_.kind, "refit": result.model.refit_,
-                           "stopped_at": result.model.stopped_at_,
+                           "stopped_at": result.model.stopped_at_, "drift_z": result.model.drift_z_,
                            **{f"lgb_{k}": v for k, v in {**(result.model.params or {}), **(params or {})}.items()}})
         for scorer, values in result.metrics.items():
             prefix = "" if scorer == "model" else f"{scorer}_"

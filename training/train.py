@@ -121,6 +121,10 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
                          f"joined the training rows ({model.best_iteration_} trees on both, baselines too); the "
                          "calibration is fit on cross-fitted scores of both periods, and the backtest's "
                          "validation figures are in-sample")
+        elif model.drift_z_ is not None:
+            notes.append(f"refit declined: the validation period's outcomes lie {model.drift_z_:+.1f} standard "
+                         "errors from the calibration pooled over both periods (the data drifted beyond noise); "
+                         "the model is fit on the training period and calibrated on the validation period")
         scorers = {"model": model, **baselines}
         rows, test_scores = [], {}
         for split, part in (("train", tr), ("validation", va), ("test", te)):
