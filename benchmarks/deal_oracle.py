@@ -20,8 +20,8 @@ outcome is known by the end of the data):
   true P(win | closed) in place of the drawn outcomes: the calibration error itself, without the
   noise of one draw per deal that puts a floor of about 0.04 under the ECE on ~700 deals
   (``benchmarks/calibration_floor.py``); ``*_ece_vs_truth_without_luck`` the same against the truth
-  without the luck term, which has no draw of its own in it (the truth with each deal's luck is itself
-  0.005–0.01 from it).
+  without the luck term, which has no draw of its own in it (the luck-free truth scored against the
+  truth with the luck reads 0.005–0.01: what a reference with a draw in it adds).
 
 ``first_cutoff`` repeats the means on the first test cutoff's deals alone, which nearly all close
 within the data: how the served P(win) of every open deal compares with the truth.
