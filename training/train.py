@@ -33,7 +33,7 @@ MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "dea
 # a logistic regression, beat both the trees alone and the logistic baseline on two demo worlds; the ~700
 # validation deals choose the number of trees and then join the training rows, with Platt's sigmoid fit
 # on cross-fitted scores of both periods (closer to the true P(win) than centred isotonic on the same
-# scores, on each of six demo worlds: docs/benchmarks.md).
+# scores, on each of the three demo worlds compared: docs/benchmarks.md).
 SETTINGS: dict[str, dict[str, object]] = {
     "deal": {"params": {"num_leaves": 7, "learning_rate": 0.03}, "linear_weight": 0.5, "refit": True,
              "calibration": "sigmoid"},
