@@ -140,7 +140,7 @@ def test_refit_joins_the_validation_rows_and_keeps_entities_in_one_fold(tmp_path
     assert model.refit_ and model.calibration_.kind == "isotonic"  # 1,000 entities over both periods
     assert model.best_iteration_ == round(model.stopped_at_ * 3000 / 2000)
     assert model.booster_.num_trees() == model.best_iteration_  # one tree per round: fit once more, on all rows
-    folds = model._refit_folds(x[:2000], y[:2000], x[2000:], y[2000:], groups[:2000], groups[2000:])
+    folds = model._refit_folds(y, groups)
     assert folds is not None and len(folds) == 5
     for fit_rows, held in folds:
         assert not set(groups[fit_rows]) & set(groups[held])

@@ -91,16 +91,16 @@ class GuanxiClassifier:
         y, y_val = np.asarray(y), np.asarray(y_val)
         self.booster_, self.linear_ = self._fit_scorer(X, y, self.num_boost_round, (X_val, y_val))
         self.best_iteration_ = self.stopped_at_ = int(self.booster_.best_iteration)
-        folds = self._refit_folds(X, y, X_val, y_val, groups, val_groups) if self.refit else None
+        entities = self._groups(groups, len(y), val_groups, len(y_val)) if self.refit else None
+        folds = self._refit_folds(np.concatenate([y, y_val]), entities) if entities is not None else None
         self.refit_, self.drift_z_ = False, None
-        if folds is not None and self._refit(X, y, X_val, y_val, folds, groups, val_groups):
+        if folds is not None and self._refit(X, y, X_val, y_val, folds, entities):
             return self
         self.calibration_ = fit_calibration(self.raw_score(X_val), y_val, self.calibration, val_outcomes)
         return self
 
     def _refit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
-               folds: list[tuple[np.ndarray, np.ndarray]], groups: np.ndarray | None,
-               val_groups: np.ndarray | None) -> bool:
+               folds: list[tuple[np.ndarray, np.ndarray]], entities: np.ndarray) -> bool:
         """Calibration on cross-fitted scores of both periods and the scorer fit on both, unless the
         validation outcomes disagree with that calibration beyond their noise (then nothing changes)."""
         X_all, y_all = pd.concat([X, X_val]), np.concatenate([y, y_val])
@@ -109,7 +109,6 @@ class GuanxiClassifier:
             rounds = self._rounds(len(fit_rows), len(y))
             booster, linear = self._fit_scorer(X_all.iloc[fit_rows], y_all[fit_rows], rounds)
             oof[held] = self._raw(booster, linear, rounds, X_all.iloc[held])
-        entities = self._groups(groups, len(y), val_groups, len(y_val))
         pooled = fit_calibration(oof, y_all, self.calibration, len(np.unique(entities)))
         self.drift_z_ = drift_z(y_val, pooled(oof[len(y):]), entities[len(y):])
         if abs(self.drift_z_) > DRIFT_Z:
@@ -129,16 +128,12 @@ class GuanxiClassifier:
         second = np.asarray(val_groups) if val_groups is not None else (np.arange(n_val) + n).astype(str)
         return np.concatenate([first.astype(str), second.astype(str)])
 
-    def _refit_folds(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
-                     groups: np.ndarray | None, val_groups: np.ndarray | None
-                     ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    def _refit_folds(self, y_all: np.ndarray, entities: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
         """Folds over training and validation rows by entity, or None when some fold could not be fit (too
         few entities, or one label value left): then the calibration is fit on validation as usual."""
-        g = self._groups(groups, len(y), val_groups, len(y_val))
-        y_all = np.concatenate([y, y_val])
-        if self.folds < 2 or len(np.unique(g)) < self.folds:
+        if self.folds < 2 or len(np.unique(entities)) < self.folds:
             return None
-        folds = list(GroupKFold(self.folds).split(g, groups=g))
+        folds = list(GroupKFold(self.folds).split(entities, groups=entities))
         if any(len(np.unique(y_all[fit_rows])) < 2 for fit_rows, _ in folds):
             return None
         return folds
