@@ -6,12 +6,19 @@ against it by the test suite.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
 from crm import vocab
 
 Kind = Literal["str", "int", "float", "bool", "timestamp"]
+
+EARLIEST_TS = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""No event of the contract happened before this: an earlier timestamp is a wrong epoch or unit."""
+FUTURE_DAYS = 1.0
+"""Events may lie at most this many days after now (clock skew); later ones are refused, so that one
+mistyped year cannot move "the day after the latest data" for everyone."""
 
 
 @dataclass(frozen=True)

@@ -3,26 +3,57 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from crm.changes import plan_changes
 from crm.contract import TABLES
-from crm.store import existing_ids, init_db, read_all, table_counts, write_tables
-from crm.validate import Report, ValidationError, validate_tables
+from crm.store import bump_versions, erased_ids, existing_ids, init_db, lock_for_write, read_all, table_counts, upsert
+from crm.validate import Report, ValidationError, Window, validate_tables
 
 FORMATS = ("csv", "parquet")
 
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import did: rows read per table and the store's counts afterwards."""
+    """What an import did, per table: rows read, inserted, updated and unchanged; the store's counts after."""
 
     rows: dict[str, int]
     counts: dict[str, int]
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    attributes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        return {"rows": self.rows, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "counts": self.counts, "attributes": self.attributes}
+
+
+class ConflictError(ValidationError):
+    """Rows whose id is stored with other content, and the caller did not ask to update: nothing was written."""
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How an import treats the store.
+
+    Attributes:
+        update: replace the given columns of stored rows whose content differs (else: refuse them).
+        window: accepted range of every timestamp; default ``Settings.ts_window()``.
+        erasure_key: HMAC key of the tombstones; rows about an erased contact are refused.
+        authorize: called with each table's stored rows that an update would change, inside the
+            transaction, before anything is written; raise to refuse (the API's key scopes).
+    """
+
+    update: bool = False
+    window: Window | None = None
+    erasure_key: bytes | None = None
+    authorize: Callable[[str, pd.DataFrame], None] | None = None
 
 
 def read_dir(directory: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -88,22 +119,83 @@ def pack_attributes(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out.assign(attributes=packed)
 
 
-def import_frames(engine: Engine, frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str]) -> ImportResult:
-    """Validate then write in one transaction; on any problem raise and write nothing."""
+def import_frames(engine: Engine, frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str],
+                  options: ImportOptions | None = None) -> ImportResult:
+    """Validate, compare with the store and write, in one transaction under the store's write lock: on
+    any problem raise and write nothing. A row stored with the same content is not written again."""
+    options = options or ImportOptions()
     unknown = sorted(set(frames) - set(TABLES))
     if unknown:
         raise ValueError(f"not contract tables: {', '.join(unknown)}")
+    window = options.window
+    if window is None:
+        from guanxi.settings import get_settings
+
+        window = get_settings().ts_window()
     init_db(engine)
-    with engine.connect() as conn:
-        typed = validate_tables(frames, sources, lambda t, c, values: existing_ids(conn, t, c, values))
-    write_tables(engine, typed)
-    return ImportResult(rows={n: len(f) for n, f in typed.items()}, counts=table_counts(engine))
+    inserted: dict[str, int] = {}
+    updated: dict[str, int] = {}
+    unchanged: dict[str, int] = {}
+    with engine.begin() as conn:
+        lock_for_write(conn)
+        typed = validate_tables(frames, sources, lambda t, c, values: existing_ids(conn, t, c, values), window)
+        if options.erasure_key is not None:
+            _refuse_erased(conn, typed, sources, options.erasure_key)
+        plans = {name: plan_changes(conn, TABLES[name], frame, given_columns(name, frames[name]), sources[name])
+                 for name, frame in typed.items()}
+        conflicts = Report()
+        for plan in plans.values():
+            if not options.update and plan.n_changed:
+                for problem in plan.conflicts:
+                    conflicts.note(*problem)
+                conflicts.count += plan.n_conflicts - len(plan.conflicts)
+        if conflicts:
+            raise ConflictError(conflicts)
+        for name, plan in plans.items():
+            if options.authorize is not None and len(plan.stored_changed):
+                options.authorize(name, plan.stored_changed)
+        reps: set[str] = set()
+        shared = False
+        for name, plan in plans.items():
+            upsert(conn, TABLES[name], plan.rows, plan.columns)
+            inserted[name], updated[name], unchanged[name] = plan.n_new, plan.n_changed, plan.n_same
+            if not len(plan.rows):
+                continue
+            if name == "interactions":
+                reps |= set(plan.rows["rep_id"].dropna().astype(str))
+                reps |= set(plan.stored_changed.get("rep_id", pd.Series(dtype=str)).dropna().astype(str))
+            else:
+                shared = True
+        bump_versions(conn, reps, shared)
+    attributes = sorted({k for v in typed.get("opportunities", pd.DataFrame(columns=["attributes"]))["attributes"]
+                         .dropna().unique() for k in json.loads(v)})
+    return ImportResult(rows={n: len(f) for n, f in typed.items()}, counts=table_counts(engine),
+                        inserted=inserted, updated=updated, unchanged=unchanged, attributes=attributes)
 
 
-def import_dir(engine: Engine, directory: Path) -> ImportResult:
+def given_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """The contract columns the source gave: only these are written over stored rows."""
+    return [c for c in TABLES[name].column_names if c in frame.columns]
+
+
+def _refuse_erased(conn: Connection, typed: Mapping[str, pd.DataFrame], sources: Mapping[str, str],
+                   key: bytes) -> None:
+    report = Report()
+    for name, frame in typed.items():
+        if "contact_id" not in frame.columns:
+            continue
+        erased = erased_ids(conn, key, frame["contact_id"].dropna().astype(str).unique())
+        if erased:
+            report.add(sources[name], frame, frame["contact_id"].isin(erased).to_numpy(dtype=bool, na_value=False),
+                       "contact_id", lambda r: f"{r['contact_id']!r} was erased; its data may not be written again")
+    if report:
+        raise ValidationError(report)
+
+
+def import_dir(engine: Engine, directory: Path, options: ImportOptions | None = None) -> ImportResult:
     """``guanxi import DIR``: every table file found in ``directory``."""
     frames, sources = read_dir(directory)
-    return import_frames(engine, frames, sources)
+    return import_frames(engine, frames, sources, options)
 
 
 def export_dir(engine: Engine, directory: Path, fmt: str = "csv") -> dict[str, int]:

@@ -8,8 +8,11 @@ the ``ts`` indexes serve "before T" queries.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,28 +104,146 @@ ERASURES = sa.Table(
 )
 
 
-def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
-    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA cache_size=-262144")
-    cur.close()
+# The store's own bookkeeping: a write lock (SQLite), per-rep data versions that every write bumps (the
+# caches of every worker compare them), erased contacts' tombstones and the score folders written.
+WRITE_LOCK = sa.Table("write_lock", METADATA, sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+                      sa.Column("writes", sa.BigInteger, nullable=False))
+DATA_VERSIONS = sa.Table(
+    "data_versions", METADATA,
+    sa.Column("scope", sa.String(80), primary_key=True, comment="'global' (shared tables) or 'rep:<rep_id>'"),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+TOMBSTONES = sa.Table(
+    "erased_contacts", METADATA,
+    sa.Column("contact_token", sa.String(64), primary_key=True, comment="HMAC-SHA256 of the erased contact id"),
+    sa.Column("ts", UtcTimestamp(), nullable=False),
+)
+SCORE_OUTPUTS = sa.Table(
+    "score_outputs", METADATA,
+    sa.Column("path", sa.Text, primary_key=True, comment="A `guanxi score` output folder (erasure rewrites it)"),
+    sa.Column("ts", UtcTimestamp(), nullable=False),
+)
+GLOBAL = "global"
+JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024  # the WAL is truncated to this after a checkpoint (a killed import's 1 GB)
+PG_WRITE_LOCK = 4_713_021  # advisory lock id serialising writers on PostgreSQL
 
 
-def make_engine(url: str) -> Engine:
-    """Engine for ``url``; creates the SQLite file's folder and turns on WAL and foreign keys."""
+class StoreBusy(RuntimeError):
+    """The write lock was not obtained in time: the caller may retry (HTTP 503 with Retry-After)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the store is busy with another write (waited {seconds:g} s); retry shortly")
+        self.seconds = seconds
+
+
+def _sqlite_pragmas(lock_timeout: float) -> Callable[[object, object], None]:
+    def connect(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")  # the schema's ON DELETE CASCADE holds on SQLite too
+        cur.execute(f"PRAGMA journal_size_limit={JOURNAL_LIMIT_BYTES}")
+        cur.execute("PRAGMA cache_size=-262144")
+        cur.close()
+
+    return connect
+
+
+def make_engine(url: str, lock_timeout: float = 10.0) -> Engine:
+    """Engine for ``url``; creates the SQLite file's folder and turns on WAL and foreign keys.
+
+    ``lock_timeout`` is how long a write waits for another one to finish before :class:`StoreBusy`."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, pool_pre_ping=True, execution_options={"guanxi_lock_timeout": lock_timeout})
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(lock_timeout))
     return engine
+
+
+def lock_for_write(conn: Connection) -> None:
+    """Take the store's write lock for the rest of ``conn``'s transaction: writers run one at a time, so
+    what a write reads (existing ids, stored content, tombstones) is still true when it commits.
+    Raises :class:`StoreBusy` after the engine's ``lock_timeout``."""
+    timeout = float(conn.get_execution_options().get("guanxi_lock_timeout", 10.0))
+    try:
+        if conn.dialect.name == "sqlite":
+            conn.execute(sa.update(WRITE_LOCK).values(writes=WRITE_LOCK.c.writes + 1))
+        else:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_WRITE_LOCK)))
+    except sa.exc.OperationalError as exc:
+        if is_lock_timeout(exc):
+            raise StoreBusy(timeout) from exc
+        raise
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" and PostgreSQL's lock_timeout (55P03)."""
+    text = str(getattr(exc, "orig", exc))
+    return "database is locked" in text or "lock timeout" in text or getattr(
+        getattr(exc, "orig", None), "sqlstate", None) == "55P03"
+
+
+def bump_versions(conn: Connection, rep_ids: Iterable[str] = (), shared: bool = False) -> None:
+    """Tell every worker's cache that these reps' data (or, ``shared``, the shared tables) changed."""
+    scopes = sorted({f"rep:{r}" for r in rep_ids} | ({GLOBAL} if shared else set()))
+    if not scopes:
+        return
+    stmt = _insert(conn)(DATA_VERSIONS)
+    stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"version": DATA_VERSIONS.c.version + 1})
+    for start in range(0, len(scopes), 5000):
+        conn.execute(stmt, [{"scope": s, "version": 1} for s in scopes[start:start + 5000]])
+
+
+def data_version(conn: Connection, rep_id: str | None = None) -> tuple[int, int]:
+    """(shared tables' version, the rep's version): equal pairs mean nothing was written in between."""
+    scopes = [GLOBAL] if rep_id is None else [GLOBAL, f"rep:{rep_id}"]
+    found = dict(conn.execute(sa.select(DATA_VERSIONS.c.scope, DATA_VERSIONS.c.version)
+                              .where(DATA_VERSIONS.c.scope.in_(scopes))).all())
+    return int(found.get(GLOBAL, 0)), int(found.get(f"rep:{rep_id}", 0)) if rep_id is not None else 0
+
+
+def _insert(conn: Connection) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    return insert
+
+
+def contact_token(key: bytes, contact_id: str) -> str:
+    """Keyed hash of a contact id (audit and tombstones): without the key, enumerating ids reveals nothing."""
+    return hmac.new(key, contact_id.encode(), hashlib.sha256).hexdigest()
+
+
+def erased_ids(conn: Connection, key: bytes, contact_ids: Iterable[str]) -> set[str]:
+    """The ids among ``contact_ids`` that were erased (their tombstone exists)."""
+    by_token = {contact_token(key, c): c for c in {str(c) for c in contact_ids}}
+    tokens = list(by_token)
+    found: set[str] = set()
+    for start in range(0, len(tokens), 5000):
+        rows = conn.execute(sa.select(TOMBSTONES.c.contact_token)
+                            .where(TOMBSTONES.c.contact_token.in_(tokens[start:start + 5000]))).scalars()
+        found.update(by_token[t] for t in rows)
+    return found
+
+
+def record_score_output(engine: Engine, path: Path) -> None:
+    """Remember a score folder, so that an erasure can find and rewrite it."""
+    with engine.begin() as conn:
+        conn.execute(_insert(conn)(SCORE_OUTPUTS).values(path=str(path.resolve()), ts=dt.datetime.now(dt.UTC))
+                     .on_conflict_do_nothing())
 
 
 def init_db(engine: Engine) -> None:
     """Create missing tables and indexes (idempotent)."""
     METADATA.create_all(engine)
+    with engine.begin() as conn:
+        if conn.execute(sa.select(sa.func.count()).select_from(WRITE_LOCK)).scalar_one() == 0:
+            conn.execute(_insert(conn)(WRITE_LOCK).values(id=1, writes=0).on_conflict_do_nothing())
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
@@ -168,14 +289,18 @@ def _python_columns(table: Table, frame: pd.DataFrame, names: list[str], sqlite:
     return cols
 
 
-def upsert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Insert or replace rows by key, inside the caller's transaction."""
+def upsert(conn: Connection, table: Table, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> None:
+    """Insert rows, or replace by key the given ``columns`` of stored ones, inside the caller's transaction.
+
+    ``columns`` are the columns the source gave (default: all): a column the source did not have is never
+    overwritten, a column it gave empty is set to null."""
     if frame.empty:
         return
+    given = set(table.column_names if columns is None else columns) | set(table.key)
     sqlite = conn.dialect.name == "sqlite"
     # Columns that are null throughout are not bound row by row: they are written as NULL literals.
-    names = [c.name for c in table.columns if c.name in table.key or frame[c.name].notna().any()]
-    nulls = [n for n in table.column_names if n not in names]
+    names = [c.name for c in table.columns if c.name in given and (c.name in table.key or frame[c.name].notna().any())]
+    nulls = [n for n in table.column_names if n in given and n not in names]
     cols = _python_columns(table, frame, names, sqlite)
     conflict = ", ".join(table.key)
     updates = [f"{n} = excluded.{n}" for n in names if n not in table.key] + [f"{n} = NULL" for n in nulls]
@@ -213,14 +338,6 @@ def _upsert_postgres(conn: Connection, table: Table, names: list[str], cols: lis
         cur.execute(f"DROP TABLE {tmp}")
 
 
-def write_tables(engine: Engine, frames: Mapping[str, pd.DataFrame]) -> None:
-    """Upsert validated tables in one transaction: all of them are written, or none."""
-    with engine.begin() as conn:
-        for name, table in TABLES.items():
-            if name in frames:
-                upsert(conn, table, frames[name])
-
-
 def _parse(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for col in table.columns:
         if col.name not in frame.columns:
@@ -239,9 +356,10 @@ def _parse(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return frame
 
 
-def read_table(engine: Engine, name: str, where: sa.ColumnElement[bool] | None = None,
+def read_table(engine: Engine | Connection, name: str, where: sa.ColumnElement[bool] | None = None,
                columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a contract table into a typed frame (UTC timestamps, nullable dtypes)."""
+    """Read a contract table into a typed frame (UTC timestamps, nullable dtypes), from an engine or
+    inside an open connection's transaction."""
     table = TABLES[name]
     t = METADATA.tables[name]
     names = columns or table.column_names
@@ -250,8 +368,11 @@ def read_table(engine: Engine, name: str, where: sa.ColumnElement[bool] | None =
     query = sa.select(*selected)
     if where is not None:
         query = query.where(where)
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).fetchall(), columns=names)
+    if isinstance(engine, Connection):
+        frame = pd.DataFrame(engine.execute(query).fetchall(), columns=names)
+    else:
+        with engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).fetchall(), columns=names)
     return _parse(frame, table)
 
 

@@ -146,8 +146,16 @@ def _finish(values: pd.Series, col: Column) -> pd.Series:
     return values
 
 
-def validate_table(table: Table, frame: pd.DataFrame, source: str, report: Report) -> pd.DataFrame:
-    """Check one table's rows; returns the typed frame (meaningful only when the report is empty)."""
+Window = tuple[pd.Timestamp, pd.Timestamp]
+_CONTROL = r"[\x00-\x1f\x7f]"
+
+
+def validate_table(table: Table, frame: pd.DataFrame, source: str, report: Report,
+                   window: Window | None = None) -> pd.DataFrame:
+    """Check one table's rows; returns the typed frame (meaningful only when the report is empty).
+
+    ``window`` bounds every timestamp (see ``crm.contract.EARLIEST_TS``); ids may not hold control
+    characters (a NUL or a line break in an id is never meant and breaks every comparison)."""
     unknown = [c for c in frame.columns if c not in table.column_names]
     for name in unknown:
         report.note(source, 0, name, f"unknown column for table {table.name!r}")
@@ -183,6 +191,15 @@ def validate_table(table: Table, frame: pd.DataFrame, source: str, report: Repor
             high = ok & (values.fillna(col.maximum) > col.maximum).to_numpy()
             report.add(source, frame, high, col.name,
                        lambda r, n=col.name, m=col.maximum: f"{r[n]!r} is above {m:g}")
+        if col.kind == "timestamp" and window is not None:
+            lo, hi = window
+            outside = ok & ((values < lo) | (values > hi)).to_numpy(dtype=bool, na_value=False)
+            accepted = f"{lo.date()} .. {hi.strftime('%Y-%m-%d %H:%M')} UTC"
+            report.add(source, frame, outside, col.name, lambda r, n=col.name, a=accepted:
+                       f"{r[n]!r} is outside the accepted range {a} (a wrong epoch, unit or year?)")
+        if col.kind == "str" and (col.name in table.key or col.references):
+            control = ok & values.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)
+            report.add(source, frame, control, col.name, lambda r, n=col.name: f"{r[n]!r} holds a control character")
         out[col.name] = _finish(values, col)
     typed = pd.DataFrame(out).reset_index(drop=True)
     key = list(table.key)
@@ -218,10 +235,11 @@ def check_references(typed: Mapping[str, pd.DataFrame], sources: Mapping[str, st
 
 
 def validate_tables(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str],
-                    existing_ids: Callable[[str, str, set[object]], set[object]]) -> dict[str, pd.DataFrame]:
+                    existing_ids: Callable[[str, str, set[object]], set[object]],
+                    window: Window | None = None) -> dict[str, pd.DataFrame]:
     """Validate a set of tables; raises :class:`ValidationError` listing every problem."""
     report = Report()
-    typed = {name: validate_table(TABLES[name], frames[name], sources[name], report)
+    typed = {name: validate_table(TABLES[name], frames[name], sources[name], report, window)
              for name in TABLES if name in frames}
     if not report:
         check_references(typed, sources, existing_ids, report)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm.contract import EARLIEST_TS, FUTURE_DAYS
 
 
 class Settings(BaseSettings):
@@ -33,6 +40,41 @@ class Settings(BaseSettings):
     band_fair: float = Field(default=0.2, description="Health band Fair from this P(effective) up (else Poor).")
     model_poll_seconds: float = Field(default=60.0, description="How often the API looks for a new champion.")
     use_registry: bool = Field(default=True, description="API: load champions from MLflow (else bundles only).")
+
+    earliest_ts: dt.datetime = Field(
+        default=EARLIEST_TS,
+        description="Timestamps (interactions, feedback, imports) before this are refused.")
+    future_days: float = Field(
+        default=FUTURE_DAYS, ge=0, description="Timestamps more than this many days after now are refused.")
+    as_of_margin_days: int = Field(
+        default=366, ge=0, description="API: `as_of` may lie at most this many days past the latest data or today.")
+    lock_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a write waits for the store's write lock before 503.")
+    max_body_bytes: int = Field(default=2_000_000, ge=1024, description="API: larger request bodies get 413.")
+    erasure_secret: str | None = Field(
+        default=None, description="Key of the HMAC that names erased contacts in the audit and the tombstones; "
+        "default: a random key kept in <home>/erasure.key (share it between processes on one store).")
+
+    def ts_window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The accepted range of event timestamps, read at the call (``now`` moves)."""
+        import pandas as pd
+
+        now = pd.Timestamp.now(tz="UTC")
+        return pd.Timestamp(self.earliest_ts).tz_convert("UTC"), now + pd.Timedelta(days=self.future_days)
+
+    def erasure_key(self) -> bytes:
+        """The HMAC key for erased ids: the setting, else a random key created once under the data home."""
+        if self.erasure_secret:
+            return self.erasure_secret.encode()
+        path = self.home / "erasure.key"
+        if not path.exists():
+            import secrets
+
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     @property
     def db_url(self) -> str:

@@ -12,7 +12,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm.store import FEEDBACK
+from crm.store import FEEDBACK, bump_versions, lock_for_write
 from features.actions import kind_expr
 from features.frames import Tables, table, utc
 from serving.catalog import Catalog
@@ -23,10 +23,13 @@ LOOKBACK_DAYS = 90
 
 
 def record_feedback(engine: Engine, rows: list[dict[str, object]]) -> int:
-    """Store feedback rows (rep_id, contact_id, action, status, ts, note); returns how many."""
+    """Store feedback rows (rep_id, contact_id, action, status, ts, note) under the write lock, bumping the
+    reps' data versions (their cached answers change); returns how many."""
     if rows:
         with engine.begin() as conn:
+            lock_for_write(conn)
             conn.execute(sa.insert(FEEDBACK), rows)
+            bump_versions(conn, {str(r["rep_id"]) for r in rows})
     return len(rows)
 
 

@@ -139,8 +139,8 @@ def test_posted_interaction_changes_the_next_answer_and_counts_once(client: http
     before = table_counts(server["engine"])["interactions"]
     body = {"interactions": [_touch("API-1", target["contact_id"], ts)]}
     r1, r2 = client.post("/v1/interactions", json=body), client.post("/v1/interactions", json=body)
-    assert r1.json() == {"received": 1, "inserted": 1, "duplicates": 0}
-    assert r2.json() == {"received": 1, "inserted": 0, "duplicates": 1}
+    assert r1.json() == {"received": 1, "inserted": 1, "duplicates": 0, "updated": 0}
+    assert r2.json() == {"received": 1, "inserted": 0, "duplicates": 1, "updated": 0}
     assert table_counts(server["engine"])["interactions"] == before + 1
     after = client.get("/v1/reps/R0002/next-best-actions?limit=10").json()
     kind_of = {"check_in": "check_in", "reengage": "check_in"}

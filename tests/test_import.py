@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from crm.contract import TABLES
-from crm.importer import export_dir, import_dir
+from crm.importer import ConflictError, ImportOptions, export_dir, import_dir
 from crm.store import read_all, read_table, table_counts
 from crm.validate import ValidationError
 from guanxi.cli import app
@@ -26,16 +26,60 @@ def test_import_then_again_changes_no_count(engine: Engine, tmp_path: Path) -> N
     assert again.counts == first.counts
 
 
-def test_upsert_replaces_by_id(engine: Engine, tmp_path: Path) -> None:
+def test_other_content_under_a_stored_id_is_a_conflict_unless_update_is_asked(engine: Engine, tmp_path: Path) -> None:
     tables = tiny_tables()
     import_dir(engine, write_dir(tmp_path / "a", tables))
+    before = read_all(engine)
     tables["interactions"].loc[0, "depth"] = "3"
     tables["interactions"].loc[0, "occasion"] = ""
-    import_dir(engine, write_dir(tmp_path / "b", {"interactions": tables["interactions"]}))
+    changed = write_dir(tmp_path / "b", {"interactions": tables["interactions"]})
+    with pytest.raises(ConflictError) as refused:
+        import_dir(engine, changed)
+    lines = refused.value.report.lines()
+    assert any(line.endswith(":1:depth: id i1 is stored with '1', this row gives '3' (ask to update to replace it)")
+               for line in lines), lines
+    assert any(":1:occasion: id i1 is stored with 'holiday', this row gives null" in line for line in lines)
+    pd.testing.assert_frame_equal(read_all(engine)["interactions"], before["interactions"])
+    result = import_dir(engine, changed, ImportOptions(update=True))
+    assert (result.inserted["interactions"], result.updated["interactions"], result.unchanged["interactions"]) \
+        == (0, 1, 2)
     got = read_table(engine, "interactions").set_index("interaction_id")
-    assert got.loc["i1", "depth"] == 3
-    assert pd.isna(got.loc["i1", "occasion"])
-    assert len(got) == 3
+    assert got.loc["i1", "depth"] == 3 and pd.isna(got.loc["i1", "occasion"]) and len(got) == 3
+
+
+def test_the_same_rows_again_are_counted_unchanged_and_not_written(engine: Engine, tmp_path: Path) -> None:
+    src = write_dir(tmp_path / "in", tiny_tables())
+    first = import_dir(engine, src)
+    assert first.inserted["interactions"] == 3 and first.unchanged["interactions"] == 0
+    again = import_dir(engine, src)
+    assert again.inserted == dict.fromkeys(again.rows, 0) and again.updated == dict.fromkeys(again.rows, 0)
+    assert again.unchanged == again.rows
+
+
+def test_a_file_without_a_column_never_nulls_it(engine: Engine, tmp_path: Path) -> None:
+    import_dir(engine, write_dir(tmp_path / "a", tiny_tables()))
+    slim = pd.DataFrame({"contact_id": ["c1"], "account_id": ["a1"], "name": ["Cy"], "email": ["cy@example.com"]})
+    result = import_dir(engine, write_dir(tmp_path / "b", {"contacts": slim}), ImportOptions(update=True))
+    assert result.updated["contacts"] == 1
+    got = read_table(engine, "contacts").set_index("contact_id").loc["c1"]
+    assert (got["name"], got["email"]) == ("Cy", "cy@example.com")
+    assert (got["seniority"], got["buying_role"], got["birthday_month"], got["birthday_day"]) == \
+        ("director", "influencer", 3, 14)
+
+
+def test_timestamps_outside_the_window_and_ids_with_control_characters_are_refused(engine: Engine,
+                                                                                   tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["interactions"].loc[0, "ts"] = "2262-04-11T00:00:00Z"
+    tables["interactions"].loc[1, "ts"] = "1969-12-31T23:59:59Z"
+    tables["interactions"].loc[2, "interaction_id"] = "i3\x00"
+    with pytest.raises(ValidationError) as refused:
+        import_dir(engine, write_dir(tmp_path / "bad", tables))
+    text = "\n".join(refused.value.report.lines())
+    assert "interactions.csv:1:ts: '2262-04-11T00:00:00Z' is outside the accepted range 1970-01-01 .. " in text
+    assert "interactions.csv:2:ts: '1969-12-31T23:59:59Z' is outside the accepted range" in text
+    assert "interactions.csv:3:interaction_id: 'i3\\x00' holds a control character" in text
+    assert table_counts(engine)["interactions"] == 0
 
 
 def test_failed_import_writes_nothing(engine: Engine, tmp_path: Path) -> None:

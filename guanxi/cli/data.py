@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Iterator
@@ -41,48 +42,63 @@ def store() -> Iterator[Engine]:
         engine.dispose()
 
 
-def _import(engine: Engine, path: Path, source: Source, epoch: str) -> ImportResult:
-    from crm.importer import import_dir, import_frames
+def _import(engine: Engine, path: Path, source: Source, epoch: str, update: bool) -> ImportResult:
+    from crm.importer import ImportOptions, import_dir, import_frames
+    from guanxi.settings import get_settings
 
+    settings = get_settings()
+    options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
     if source is Source.files:
-        return import_dir(engine, path)
+        return import_dir(engine, path, options)
     if source is Source.maven_crm:
         from crm.adapters.maven import read_maven
 
-        return import_frames(engine, *read_maven(path))
+        return import_frames(engine, *read_maven(path), options)
     from crm.adapters.email import read_email_archive
 
-    return import_frames(engine, *read_email_archive(path, epoch=epoch))
+    return import_frames(engine, *read_email_archive(path, epoch=epoch), options)
 
 
 def import_cmd(
     path: Annotated[Path, typer.Argument(help="Folder of <table>.csv/.parquet files, or the source's file/folder.")],
     source: Annotated[Source, typer.Option(help="Format of PATH.")] = Source.files,
     epoch: Annotated[str, typer.Option(help="email only: time origin of the seconds column.")] = "1970-01-01",
+    update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
+                                               "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate and import a CRM export: everything is written in one transaction, or nothing."""
+    from crm.importer import ConflictError
+    from crm.store import StoreBusy
     from crm.validate import ValidationError
 
     try:
         with store() as engine:
-            result = _import(engine, path, source, epoch)
+            result = _import(engine, path, source, epoch, update)
+    except StoreBusy as exc:
+        typer.echo(f"import failed: {exc}", err=True)
+        raise typer.Exit(1) from None
     except ValidationError as exc:
         # plain echo: problem lines must stay grep-able (no wrapping, no markup or emoji codes)
         typer.echo(f"import refused: {exc.report.count} problem(s); nothing was written.", err=True)
         for line in exc.report.lines():
             typer.echo(line, err=True)
+        if isinstance(exc, ConflictError):
+            typer.echo("rows stored with other content: run again with --update to replace them", err=True)
         raise typer.Exit(1) from None
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"import failed: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
-        print(json.dumps({"rows": result.rows, "counts": result.counts}))
+        print(json.dumps(result.summary()))
         return
-    table = RichTable("table", "rows read", "rows in store")
+    table = RichTable("table", "rows read", "new", "updated", "unchanged", "rows in store")
     for name, count in result.counts.items():
-        table.add_row(name, str(result.rows.get(name, 0)), str(count))
+        table.add_row(name, *(f"{d.get(name, 0):,}" for d in (result.rows, result.inserted, result.updated,
+                                                               result.unchanged)), f"{count:,}")
     out.print(table)
+    if result.attributes:
+        out.print(f"custom deal attributes kept (opportunities.attributes): {', '.join(result.attributes)}")
 
 
 def export_cmd(
@@ -126,8 +142,39 @@ def init_cmd() -> None:
     out.print(f"store ready at {get_settings().db_url}")
 
 
+def erase_cmd(
+    contact_id: Annotated[str, typer.Argument(help="The contact to erase.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was touched as JSON.")] = False,
+) -> None:
+    """Erase a contact's personal data from the store, the score files and the MLflow evaluation sets."""
+    from crm.store import StoreBusy
+    from guanxi.services.erasure import NotFound, erase_contact
+    from guanxi.settings import get_settings
+
+    try:
+        with store() as engine:
+            result = erase_contact(engine, contact_id, get_settings(), "cli")
+    except NotFound as exc:
+        typer.echo(f"error: {exc} (already erased, or never imported)", err=True)
+        raise typer.Exit(1) from None
+    except StoreBusy as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(dataclasses.asdict(result)))
+    else:
+        out.print(f"erased {contact_id} (audit record {result.audit_id}): "
+                  + ", ".join(f"{n} {c}" for n, c in result.deleted.items()))
+        for path in [*result.score_files, *result.artifacts]:
+            out.print(f"  rewritten without it: {path}")
+    if result.artifact_error:
+        typer.echo(f"warning: {result.artifact_error}", err=True)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Attach the data commands to the main app."""
     app.command("import")(import_cmd)
+    app.command("erase")(erase_cmd)
     app.command("export")(export_cmd)
     app.add_typer(db_app, name="db")

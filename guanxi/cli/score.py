@@ -31,7 +31,7 @@ def score_cmd(
 
     import pandas as pd
 
-    from crm.store import read_all
+    from crm.store import read_all, record_score_output
     from features.frames import utc
     from guanxi.cli.data import store
     from guanxi.settings import get_settings
@@ -48,6 +48,7 @@ def score_cmd(
         raise typer.Exit(1) from None
     with store() as eng:
         tables = read_all(eng)
+        record_score_output(eng, out)
     if tables["interactions"].empty:
         typer.echo("the store has no interactions: import or simulate some first", err=True)
         raise typer.Exit(1)

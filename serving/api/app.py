@@ -35,15 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, lock_timeout=settings.lock_timeout_seconds)
         init_db(engine)
         holder = ModelHolder(settings)
+        holder.sweep()
         try:
             await asyncio.to_thread(holder.load)
         except Exception as exc:  # serve /health and say why in /ready
             holder.last_error = f"{type(exc).__name__}: {exc}"
             log.error("no models loaded: %s", holder.last_error)
-        data = StoreData(engine)
+        data = StoreData(engine, settings.future_days)
         await asyncio.to_thread(data.static)  # warm the cache: the first request should not pay for it
         app.state.guanxi = AppState(settings, holder, data, keys, load_catalog())
 
@@ -60,12 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            holder.close()
             engine.dispose()
 
     app = FastAPI(title="Guanxi", version="1", lifespan=lifespan,
                   description="Next-best actions for B2B relationship selling. Errors are RFC 9457 problem details.")
     problems.install(app)
     app.include_router(router)
+    app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature

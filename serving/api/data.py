@@ -1,6 +1,7 @@
-"""Store access for requests: small tables cached briefly, interactions read by rep or contact
-(indexed); a rep's interactions are cached per worker but revalidated against the store on every
-request, so every worker sees a posted interaction at once.
+"""Store access for requests: the small tables and each rep's interactions cached per worker, and checked
+on every request against the data versions that every write bumps (``crm.store.data_version``): one
+indexed read tells a worker whether anything it holds changed — rows added, rewritten or erased — so
+every worker's next answer reflects every accepted write.
 
 The small tables are kept twice: as pandas for lookups in the handlers, and as Polars for the
 feature builders, which would otherwise convert every table on every call (half of a win-probability
@@ -10,7 +11,6 @@ request's time, measured).
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 
 import pandas as pd
@@ -18,53 +18,52 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm.store import METADATA, read_table
+from crm.contract import FUTURE_DAYS
+from crm.store import METADATA, data_version, read_table
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
-CACHE_SECONDS = 30.0
 REP_CACHE = 64  # reps whose interactions a worker keeps
 
 
 class StoreData:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, future_days: float = FUTURE_DAYS) -> None:
         self.engine = engine
+        self.future_days = future_days
         self._lock = threading.Lock()
-        self._static: dict[str, pd.DataFrame] | None = None
+        self._version: int | None = None
+        self._static: dict[str, pd.DataFrame] = {}
         self._frames: dict[str, pl.DataFrame] = {}
-        self._loaded_at = 0.0
-        self._refreshing = False
-        self._reps: OrderedDict[str, tuple[tuple[object, ...], pd.DataFrame]] = OrderedDict()
+        self._teams: dict[str, str | None] = {}
+        self._reps: OrderedDict[str, tuple[tuple[int, int], pd.DataFrame]] = OrderedDict()
+
+    def version(self, rep_id: str | None = None) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            return data_version(conn, rep_id)
 
     def static(self) -> dict[str, pd.DataFrame]:
-        """The small tables; once loaded, an expired copy is served while a thread refreshes it."""
+        """The small tables, re-read when a write changed them."""
         return self._current()[0]
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """The same small tables as Polars, for the feature builders."""
         return self._current()[1]
 
-    def _current(self) -> tuple[dict[str, pd.DataFrame], dict[str, pl.DataFrame]]:
-        with self._lock:
-            if self._static is None:
-                self._static, self._frames = self._read()
-                self._loaded_at = time.monotonic()
-            elif time.monotonic() - self._loaded_at > CACHE_SECONDS and not self._refreshing:
-                self._refreshing = True
-                threading.Thread(target=self._refresh, daemon=True).start()
-            return self._static, self._frames
+    def teams(self) -> dict[str, str | None]:
+        """Each rep's team (None without one): what key scopes are checked against."""
+        return self._current()[2]
 
-    def _read(self) -> tuple[dict[str, pd.DataFrame], dict[str, pl.DataFrame]]:
-        static = {name: read_table(self.engine, name) for name in STATIC}
-        return static, {name: pl.from_pandas(frame) for name, frame in static.items()}
-
-    def _refresh(self) -> None:
-        static, frames = self._read()
+    def _current(self) -> tuple[dict[str, pd.DataFrame], dict[str, pl.DataFrame], dict[str, str | None]]:
+        shared = self.version()[0]
         with self._lock:
-            self._static, self._frames, self._loaded_at, self._refreshing = static, frames, time.monotonic(), False
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._static = None
+            if self._version != shared:
+                static = {name: read_table(self.engine, name) for name in STATIC}
+                reps = static["reps"]
+                self._static = static
+                self._frames = {name: pl.from_pandas(frame) for name, frame in static.items()}
+                self._teams = {str(r): None if pd.isna(t) else str(t) for r, t in zip(reps["rep_id"], reps["team"],
+                                                                                        strict=True)}
+                self._version = shared
+            return self._static, self._frames, self._teams
 
     def interactions(self, rep_ids: list[str] | None = None, contact_ids: list[str] | None = None) -> pd.DataFrame:
         t = METADATA.tables["interactions"]
@@ -76,20 +75,16 @@ class StoreData:
         return read_table(self.engine, "interactions", where)
 
     def rep_interactions(self, rep_id: str) -> pd.DataFrame:
-        """One rep's interactions, cached per worker and checked against the store on every call: an
-        indexed count and latest timestamp say whether anything was added or erased since."""
-        t = METADATA.tables["interactions"]
-        with self.engine.connect() as conn:
-            signature = tuple(conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.ts))
-                                           .where(t.c.rep_id == rep_id)).one())
+        """One rep's interactions, cached per worker while the rep's data version is unchanged."""
+        version = self.version(rep_id)
         with self._lock:
             hit = self._reps.get(rep_id)
-            if hit is not None and hit[0] == signature:
+            if hit is not None and hit[0] == version:
                 self._reps.move_to_end(rep_id)
                 return hit[1]
         frame = self.interactions([rep_id])
         with self._lock:
-            self._reps[rep_id] = (signature, frame)
+            self._reps[rep_id] = (version, frame)
             while len(self._reps) > REP_CACHE:
                 self._reps.popitem(last=False)
         return frame
@@ -102,9 +97,13 @@ class StoreData:
         return {**self.frames(), "interactions": self.interactions(rep_ids, contact_ids)}
 
     def latest(self) -> pd.Timestamp | None:
+        """The latest interaction up to now plus the accepted clock skew: a row stored later than that
+        (before timestamps were bounded) does not move everyone's default day."""
         t = METADATA.tables["interactions"]
+        bound = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=self.future_days)
         with self.engine.connect() as conn:
-            value = conn.execute(sa.select(sa.func.max(t.c.ts))).scalar_one_or_none()
+            value = conn.execute(sa.select(sa.func.max(t.c.ts)).where(t.c.ts <= bound.to_pydatetime())
+                                 ).scalar_one_or_none()
         return None if value is None else pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None \
             else pd.Timestamp(value).tz_convert("UTC")
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from guanxi.settings import Settings
 from serving.engine import Models
@@ -45,11 +46,31 @@ class ModelHolder:
                 versions[name] = v
         return versions
 
+    @property
+    def folder(self) -> Path:
+        """Where workers keep their copies of the registry's champions, one sub-folder per process."""
+        return self.settings.home / "serving-models"
+
+    def sweep(self) -> list[Path]:
+        """Remove the copies of workers that are gone (killed, or stopped without cleaning up)."""
+        removed = []
+        for path in self.folder.glob("*-*") if self.folder.is_dir() else []:
+            pid = path.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        return removed
+
+    def close(self) -> None:
+        """Remove this worker's copies (the worker is stopping)."""
+        for path in self.folder.glob(f"{os.getpid()}-*") if self.folder.is_dir() else []:
+            shutil.rmtree(path, ignore_errors=True)
+
     def _from_registry(self, versions: dict[str, str]) -> Loaded:
         from training.registry import export_champion
 
         # each worker its own copy: LightGBM and fork do not mix, and two workers must not share files
-        folder = self.settings.home / "serving-models" / f"{os.getpid()}-{'-'.join(versions.values())}"
+        folder = self.folder / f"{os.getpid()}-{'-'.join(versions.values())}"
         for name in versions:
             export_champion(name, folder)
         models, deal = load_models(folder)
@@ -91,8 +112,17 @@ class ModelHolder:
             old, self.current = self.current, loaded
         self.last_error = None
         if old is not None and old.source == "registry":
-            stale = self.settings.home / "serving-models"
-            for path in stale.glob(f"{os.getpid()}-*"):
+            for path in self.folder.glob(f"{os.getpid()}-*"):
                 if path.name != f"{os.getpid()}-{'-'.join(versions.values())}":
                     shutil.rmtree(path, ignore_errors=True)
         return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

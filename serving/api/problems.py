@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("guanxi.api")
@@ -32,7 +34,37 @@ def problem_response(request: Request, status: int, detail: str, errors: list[di
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+RETRY_AFTER_SECONDS = 2
+
+
 def install(app: FastAPI) -> None:
+    """Problem documents for every error, and their schema in the OpenAPI document."""
+    from crm.store import StoreBusy, is_lock_timeout
+    from serving.api.schemas import problem_schemas
+
+    original = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = original()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(StoreBusy)
+    async def _busy(request: Request, exc: StoreBusy) -> JSONResponse:
+        return problem_response(request, 503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _store(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        if is_lock_timeout(exc):
+            return problem_response(request, 503, "the store is busy with another write; retry shortly",
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        log.exception("store error on %s", request.url.path)
+        return problem_response(request, 503, "the store cannot be reached; retry shortly",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(request, exc.status, exc.detail, exc.errors, exc.headers)
@@ -52,3 +84,52 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
         return problem_response(request, 500, "internal error; it has been logged")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 before any handler reads it.
+
+    The body is read here (it is small by construction) so that a chunked upload without a
+    Content-Length is bounded too."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = problem_response(request, 413, f"the request body is larger than {self.limit:,} bytes "
+                                    "(GUANXI_MAX_BODY_BYTES); send fewer rows per request",
+                                    headers={"Connection": "close"})
+        await response(scope, receive, send)

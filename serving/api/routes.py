@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
-from crm.store import ERASURES, FEEDBACK, METADATA, existing_ids
-from crm.validate import ValidationError
 from features.deal import deal_features
 from features.network import tie_strength
 from features.registry import DEAL
 from features.relationship import relationship_features
+from guanxi.services import erasure
+from guanxi.services.writes import Refused, write_feedback, write_interactions
 from guanxi.settings import Settings
 from serving.api.auth import ApiKey, Principal, find_key
 from serving.api.data import StoreData
 from serving.api.model_state import Loaded, ModelHolder
 from serving.api.problems import Problem
 from serving.api.schemas import (
+    ID_PATTERN,
     Erased,
     Factor,
     FeedbackIn,
@@ -35,6 +34,7 @@ from serving.api.schemas import (
     Lang,
     NextBestAction,
     NextBestActions,
+    OnConflict,
     Reason,
     Relationship,
     Tie,
@@ -45,13 +45,13 @@ from serving.api.schemas import (
 )
 from serving.candidates import next_day
 from serving.catalog import Catalog
-from serving.feedback import history, record_feedback
+from serving.feedback import history
 from serving.reasons import ELEMENT_OF, explain, references
 from serving.recommend import recommend
 
 router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422, 503))
 DEAL_ELEMENT = {f.name: f.element for f in DEAL}
-Id = Annotated[str, Path(min_length=1, max_length=64)]
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 AsOf = Annotated[dt.date | None, Query(description="Day to score (default: the day after the latest data).")]
 
 
@@ -93,25 +93,41 @@ def models(st: AppState) -> Loaded:
     return st.holder.current
 
 
+def may_access(st: AppState, caller: Principal) -> Callable[[str], bool]:
+    """Whether the caller's key covers a rep (by id or team): the one scope rule of every endpoint."""
+    teams = st.data.teams()
+
+    def check(rep_id: str) -> bool:
+        return caller.may_see(rep_id, teams.get(rep_id))
+
+    return check
+
+
 def check_rep(st: AppState, caller: Principal, rep_id: str) -> None:
-    reps = st.data.static()["reps"]
-    row = reps[reps["rep_id"] == rep_id]
-    if row.empty:
+    if rep_id not in st.data.teams():
         raise Problem(404, f"no rep {rep_id!r}")
-    team = row["team"].iloc[0]
-    if not caller.may_see(rep_id, None if pd.isna(team) else str(team)):
+    if not may_access(st, caller)(rep_id):
         raise Problem(403, f"this API key may not read rep {rep_id!r}")
 
 
 def freshness(st: AppState, as_of: dt.date | None) -> Freshness:
+    """The day to answer for: ``as_of`` if given (within the accepted range), else the day after the latest
+    data — never later than tomorrow, so no stored row can move it for everyone."""
     latest = st.data.latest()
+    now = pd.Timestamp.now(tz="UTC")
     if as_of is not None:
+        lo = pd.Timestamp(st.settings.earliest_ts).tz_convert("UTC")
+        hi = (max(latest, now) if latest is not None else now) + pd.Timedelta(days=st.settings.as_of_margin_days)
+        if not lo.date() <= as_of <= hi.date():
+            raise Problem(422, f"as_of: {as_of} is outside the accepted range {lo.date()} .. {hi.date()} "
+                          f"(the data and today plus {st.settings.as_of_margin_days} days)",
+                          [{"location": "query.as_of", "message": "outside the accepted range"}])
         day = pd.Timestamp(as_of, tz="UTC")
     elif latest is not None:
-        day = next_day(latest)
+        day = min(next_day(latest), next_day(now))
     else:
-        day = pd.Timestamp.now(tz="UTC").floor("D")
-    age = None if latest is None else round((pd.Timestamp.now(tz="UTC") - latest).total_seconds() / 3600, 2)
+        day = now.floor("D")
+    age = None if latest is None else round((now - latest).total_seconds() / 3600, 2)
     return Freshness(as_of=day.to_pydatetime(), data_latest=None if latest is None else latest.to_pydatetime(),
                      data_age_hours=age)
 
@@ -246,44 +262,43 @@ def who_knows(contact_id: Id, st: St, caller: Caller, as_of: AsOf = None) -> Who
     rel = relationship_features({**st.data.frames(), "interactions": inter}, pd.Timestamp(fresh.as_of))
     rel = rel.assign(strength=tie_strength(rel).to_numpy()).sort_values(["strength", "rep_id"],
                                                                         ascending=[False, True])
-    teams = static["reps"].set_index("rep_id")["team"]
+    may = may_access(st, caller)
     ties = [Tie(rep_id=str(r.rep_id), strength=float(r.strength), interactions_365d=float(r.n_365d),
-                days_since_last=_f(r.days_since_last)) for r in rel.itertuples()
-            if caller.may_see(str(r.rep_id), None if pd.isna(teams.get(r.rep_id)) else str(teams.get(r.rep_id)))]
+                days_since_last=_f(r.days_since_last)) for r in rel.itertuples() if may(str(r.rep_id))]
     return WhoKnows(contact_id=contact_id, reps=ties)
 
 
-@router.post("/interactions", response_model=InteractionsOut,
-             summary="Add up to 1,000 interactions: idempotent by id, all or nothing")
-def post_interactions(body: InteractionsIn, st: St, caller: Caller) -> InteractionsOut:
-    from crm.importer import import_frames
+STATUS = {"invalid": 422, "conflict": 409, "forbidden": 403, "not_found": 404}
 
-    reps = st.data.static()["reps"].set_index("rep_id")["team"]
-    for i, item in enumerate(body.interactions):
-        team = reps.get(item.rep_id)
-        if item.rep_id in reps.index and not caller.may_see(item.rep_id, None if pd.isna(team) else str(team)):
-            raise Problem(403, f"interactions[{i}]: this API key may not write for rep {item.rep_id!r}")
-    frame = pd.DataFrame([{**item.model_dump(mode="json"),
-                           "ts": item.ts.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-                          for item in body.interactions]).astype(object)
-    frame = frame.where(frame.notna(), None)
-    ids = frame["interaction_id"].tolist()
-    with st.data.engine.connect() as conn:
-        before = existing_ids(conn, "interactions", "interaction_id", ids)
+
+def refused(exc: Refused) -> Problem:
+    return Problem(STATUS[exc.kind], exc.detail, exc.errors)
+
+
+@router.post("/interactions", response_model=InteractionsOut,
+             summary="Add up to 1,000 interactions: idempotent by id, all or nothing",
+             responses={**problem_responses(400, 413), 200: {"links": {
+                 "Relationship": {"operationId": "relationship_v1_relationships__rep_id___contact_id__get",
+                                  "parameters": {"rep_id": "$request.body#/interactions/0/rep_id",
+                                                 "contact_id": "$request.body#/interactions/0/contact_id"}},
+                 "NextBestActions": {"operationId": "next_best_actions_v1_reps__rep_id__next_best_actions_get",
+                                     "parameters": {"rep_id": "$request.body#/interactions/0/rep_id"}}}}})
+def post_interactions(body: InteractionsIn, st: St, caller: Caller,
+                      on_conflict: Annotated[OnConflict, Query(description="An id stored with other content: "
+                                                               "refuse (409) or update it.")] = OnConflict.refuse
+                      ) -> InteractionsOut:
+    rows = [item.model_dump(mode="python") for item in body.interactions]
     try:
-        import_frames(st.data.engine, {"interactions": frame}, {"interactions": "interactions"})
-    except ValidationError as exc:
-        errors = [{"row": p.row - 1, "location": f"interactions[{p.row - 1}].{p.column}", "message": p.reason}
-                  for p in exc.report.problems]
-        raise Problem(422, f"{exc.report.count} problem(s); nothing was written", errors) from None
-    except ValueError as exc:
-        raise Problem(422, f"{exc}; nothing was written") from None
-    duplicates = len(before)
-    return InteractionsOut(received=len(ids), inserted=len(set(ids)) - duplicates, duplicates=duplicates)
+        done = write_interactions(st.data.engine, rows, st.settings, may_access(st, caller),
+                                  update=on_conflict is OnConflict.update)
+    except Refused as exc:
+        raise refused(exc) from None
+    return InteractionsOut(received=done.received, inserted=done.inserted, duplicates=done.duplicates,
+                           updated=done.updated)
 
 
 @router.post("/recommendations/feedback", response_model=FeedbackOut, status_code=201,
-             summary="Record what the rep did with a recommendation")
+             summary="Record what the rep did with a recommendation", responses=problem_responses(400, 413))
 def post_feedback(body: FeedbackIn, st: St, caller: Caller) -> FeedbackOut:
     check_rep(st, caller, body.rep_id)
     if body.action not in st.catalog.names:
@@ -291,31 +306,22 @@ def post_feedback(body: FeedbackIn, st: St, caller: Caller) -> FeedbackOut:
     contacts = st.data.static()["contacts"]
     if not (contacts["contact_id"] == body.contact_id).any():
         raise Problem(422, f"no contact {body.contact_id!r}")
-    ts = body.ts or dt.datetime.now(dt.UTC)
-    stored = record_feedback(st.data.engine, [{"rep_id": body.rep_id, "contact_id": body.contact_id,
-                                               "action": body.action, "status": body.status.value,
-                                               "ts": ts.astimezone(dt.UTC), "note": body.note}])
+    try:
+        stored = write_feedback(st.data.engine, {**body.model_dump(mode="python"), "status": body.status.value},
+                                st.settings)
+    except Refused as exc:
+        raise refused(exc) from None
     return FeedbackOut(stored=stored)
 
 
 @router.delete("/contacts/{contact_id}", response_model=Erased,
-               summary="Erase a contact's personal data and interactions (right to erasure), with an audit record")
+               summary="Erase a contact's personal data everywhere (right to erasure), with an audit record")
 def erase_contact(contact_id: Id, st: St, caller: Caller) -> Erased:
     if not caller.unrestricted:
         raise Problem(403, "erasure needs an API key without a rep or team scope")
-    tables = {"interactions": METADATA.tables["interactions"],
-              "opportunity_contacts": METADATA.tables["opportunity_contacts"], "recommendation_feedback": FEEDBACK,
-              "contacts": METADATA.tables["contacts"]}
-    with st.data.engine.begin() as conn:
-        found = conn.execute(sa.select(sa.func.count()).select_from(tables["contacts"])
-                             .where(tables["contacts"].c.contact_id == contact_id)).scalar_one()
-        if not found:
-            raise Problem(404, f"no contact {contact_id!r}")
-        deleted = {name: int(conn.execute(sa.delete(t).where(t.c.contact_id == contact_id)).rowcount)
-                   for name, t in tables.items()}
-        audit = conn.execute(sa.insert(ERASURES).values(
-            contact_hash=hashlib.sha256(contact_id.encode()).hexdigest(), ts=dt.datetime.now(dt.UTC),
-            requested_by=caller.name, rows_deleted=json.dumps(deleted)))
-        audit_id = int(audit.inserted_primary_key[0])
-    st.data.invalidate()
-    return Erased(contact_id=contact_id, deleted=deleted, audit_id=audit_id)
+    try:
+        result = erasure.erase_contact(st.data.engine, contact_id, st.settings, caller.name)
+    except erasure.NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    return Erased(contact_id=contact_id, deleted=result.deleted, audit_id=result.audit_id,
+                  score_files=result.score_files, artifacts=result.artifacts, warning=result.artifact_error)

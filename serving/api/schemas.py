@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import enum
 import math
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
 
 from crm import vocab
+
+ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+"""An id in canonical form: no leading or trailing white space, no control characters anywhere.
+Refused rather than cleaned, so that a scope is always checked on the id that is stored."""
+IdStr = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 
 def clean(value: object) -> object:
@@ -114,29 +120,42 @@ Occasion = enum.StrEnum("Occasion", {c: c for c in vocab.OCCASIONS})
 Favor = enum.StrEnum("Favor", {c: c for c in vocab.FAVORS})
 
 
-class InteractionIn(BaseModel):
-    interaction_id: str = Field(min_length=1, max_length=64)
-    ts: AwareDatetime
-    rep_id: str = Field(min_length=1, max_length=64)
-    contact_id: str = Field(min_length=1, max_length=64)
+class InputModel(BaseModel):
+    """Request bodies: unknown fields are refused, numbers and booleans are not parsed from strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class InteractionIn(InputModel):
+    interaction_id: IdStr
+    ts: AwareDatetime = Field(description="Between 1970 and one day from now (GUANXI_EARLIEST_TS, "
+                              "GUANXI_FUTURE_DAYS).")
+    rep_id: IdStr
+    contact_id: IdStr
     channel: Channel
     direction: Direction
-    duration_min: float | None = Field(default=None, ge=0, le=24 * 60)
-    depth: int | None = Field(default=None, ge=0, le=4)
+    duration_min: Annotated[float, Strict()] | None = Field(default=None, ge=0, le=24 * 60)
+    depth: StrictInt | None = Field(default=None, ge=0, le=4)
     occasion: Occasion | None = None
-    opportunity_id: str | None = Field(default=None, max_length=64)
+    opportunity_id: IdStr | None = None
     favor: Favor | None = None
-    with_executive: bool | None = None
+    with_executive: StrictBool | None = None
 
 
-class InteractionsIn(BaseModel):
+class InteractionsIn(InputModel):
     interactions: list[InteractionIn] = Field(min_length=1, max_length=1000)
+
+
+class OnConflict(enum.StrEnum):
+    refuse = "refuse"
+    update = "update"
 
 
 class InteractionsOut(BaseModel):
     received: int
     inserted: int
-    duplicates: int
+    duplicates: int = Field(description="Rows already stored with the same content: not written again.")
+    updated: int = Field(0, description="Rows stored with other content and replaced (on_conflict=update).")
 
 
 class FeedbackStatus(enum.StrEnum):
@@ -146,12 +165,12 @@ class FeedbackStatus(enum.StrEnum):
     snoozed = "snoozed"
 
 
-class FeedbackIn(BaseModel):
-    rep_id: str = Field(min_length=1, max_length=64)
-    contact_id: str = Field(min_length=1, max_length=64)
-    action: str = Field(min_length=1, max_length=64)
+class FeedbackIn(InputModel):
+    rep_id: IdStr
+    contact_id: IdStr
+    action: IdStr
     status: FeedbackStatus
-    ts: AwareDatetime | None = None
+    ts: AwareDatetime | None = Field(default=None, description="Default now; the same window as interactions.")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -161,8 +180,11 @@ class FeedbackOut(BaseModel):
 
 class Erased(BaseModel):
     contact_id: str
-    deleted: dict[str, int]
+    deleted: dict[str, int] = Field(description="Rows deleted per table.")
     audit_id: int
+    score_files: list[str] = Field(default_factory=list, description="Score files rewritten without the contact.")
+    artifacts: list[str] = Field(default_factory=list, description="MLflow evaluation sets rewritten.")
+    warning: str | None = Field(default=None, description="What could not be purged, if anything.")
 
 
 class Health(BaseModel):
@@ -194,8 +216,17 @@ class ProblemDetail(BaseModel):
     errors: list[ProblemError] | None = None
 
 
+PROBLEM_REF = "#/components/schemas/{model}"
+
+
+def problem_schemas() -> dict[str, dict[str, object]]:
+    """``ProblemDetail`` and the models it uses, for ``components/schemas`` of the OpenAPI document."""
+    schema = ProblemDetail.model_json_schema(ref_template=PROBLEM_REF)
+    return {**schema.pop("$defs", {}), "ProblemDetail": schema}
+
+
 def problem_responses(*codes: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI entries for error answers, all ``application/problem+json``."""
-    schema = ProblemDetail.model_json_schema()
-    return {code: {"description": "Problem details (RFC 9457)",
-                   "content": {"application/problem+json": {"schema": schema}}} for code in codes}
+    """OpenAPI entries for error answers, all ``application/problem+json``, referring to the shared schema."""
+    ref = {"$ref": PROBLEM_REF.format(model="ProblemDetail")}
+    return {code: {"description": "Problem details (RFC 9457)", "content": {"application/problem+json":
+                                                                          {"schema": ref}}} for code in codes}

@@ -1,0 +1,89 @@
+"""Writes from the API: interactions and recommendation feedback, checked, locked and versioned.
+
+Every write takes the store's write lock, so counts are exact when many clients post at once, and bumps
+the data version of the reps it touches, so every worker's cache sees it on its next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from crm.importer import ConflictError, ImportOptions, import_frames
+from crm.validate import ValidationError
+from guanxi.settings import Settings
+from serving.feedback import record_feedback
+
+Kind = Literal["invalid", "conflict", "forbidden", "not_found"]
+
+
+class Refused(Exception):
+    """A write that was refused; nothing was written. ``errors`` locate each problem in the request."""
+
+    def __init__(self, kind: Kind, detail: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(detail)
+        self.kind, self.detail, self.errors = kind, detail, errors
+
+
+@dataclass(frozen=True)
+class InteractionsWritten:
+    received: int
+    inserted: int
+    duplicates: int
+    updated: int
+
+
+def _errors(exc: ValidationError, what: str) -> list[dict[str, object]]:
+    return [{"row": p.row - 1, "location": f"{what}[{p.row - 1}].{p.column}", "message": p.reason}
+            for p in exc.report.problems]
+
+
+def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: Settings,
+                       may_write: Callable[[str], bool], update: bool = False) -> InteractionsWritten:
+    """Store posted interactions, all or none.
+
+    Args:
+        rows: the interactions, ``ts`` as aware datetimes.
+        may_write: whether the caller may write for a rep (its key's scope).
+        update: replace stored rows with the same id and other content (else they are a conflict); the
+            stored row's rep must be writable too, so a scoped key cannot take over another team's row.
+    """
+    for i, row in enumerate(rows):
+        if not may_write(str(row["rep_id"])):
+            raise Refused("forbidden", f"interactions[{i}]: this API key may not write for rep {row['rep_id']!r}")
+
+    def authorize(table: str, stored: pd.DataFrame) -> None:
+        for rep in stored.get("rep_id", pd.Series(dtype=str)).dropna().astype(str).unique():
+            if not may_write(rep):
+                raise Refused("forbidden", f"an interaction to update belongs to rep {rep!r}, which this API key "
+                              "may not write for")
+
+    frame = pd.DataFrame([{**row, "ts": pd.Timestamp(row["ts"]).tz_convert("UTC")} for row in rows]).astype(object)
+    frame = frame.where(frame.notna(), None)
+    options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key(),
+                            authorize=authorize)
+    try:
+        result = import_frames(engine, {"interactions": frame}, {"interactions": "interactions"}, options)
+    except ConflictError as exc:
+        raise Refused("conflict", f"{exc.report.count} field(s) differ from stored interactions with the same id; "
+                      "nothing was written (on_conflict=update replaces them)", _errors(exc, "interactions")) from None
+    except ValidationError as exc:
+        raise Refused("invalid", f"{exc.report.count} problem(s); nothing was written",
+                      _errors(exc, "interactions")) from None
+    return InteractionsWritten(received=len(rows), inserted=result.inserted["interactions"],
+                               duplicates=result.unchanged["interactions"], updated=result.updated["interactions"])
+
+
+def write_feedback(engine: Engine, row: dict[str, object], settings: Settings) -> int:
+    """Store one feedback row (ts default now, within the accepted window); returns how many were stored."""
+    ts = row.get("ts") or dt.datetime.now(dt.UTC)
+    lo, hi = settings.ts_window()
+    if not lo <= pd.Timestamp(ts) <= hi:
+        raise Refused("invalid", f"ts: {ts} is outside the accepted range {lo.date()} .. {hi:%Y-%m-%d %H:%M} UTC",
+                      [{"location": "body.ts", "message": "outside the accepted range"}])
+    return record_feedback(engine, [{**row, "ts": pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()}])
