@@ -38,6 +38,16 @@ class InteractionsWritten:
     updated: int
 
 
+def _outside(ts: object, settings: Settings) -> str | None:
+    """Why ``ts`` (an aware datetime) is refused, if it is: compared as datetimes, since years like 1 or
+    9999 do not fit a pandas timestamp."""
+    lo, hi = (t.to_pydatetime() for t in settings.ts_window())
+    assert isinstance(ts, dt.datetime)
+    if lo <= ts <= hi:
+        return None
+    return f"{ts.isoformat()} is outside the accepted range {lo.date()} .. {hi:%Y-%m-%d %H:%M} UTC"
+
+
 def _errors(exc: ValidationError, what: str) -> list[dict[str, object]]:
     return [{"row": p.row - 1, "location": f"{what}[{p.row - 1}].{p.column}", "message": p.reason}
             for p in exc.report.problems]
@@ -56,6 +66,11 @@ def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: 
     for i, row in enumerate(rows):
         if not may_write(str(row["rep_id"])):
             raise Refused("forbidden", f"interactions[{i}]: this API key may not write for rep {row['rep_id']!r}")
+    outside = [{"row": i, "location": f"interactions[{i}].ts", "message": message}
+               for i, row in enumerate(rows) if (message := _outside(row["ts"], settings))]
+    if outside:
+        raise Refused("invalid", f"{len(outside)} problem(s); nothing was written: {outside[0]['location']}: "
+                      f"{outside[0]['message']}", outside)
 
     def authorize(table: str, stored: pd.DataFrame) -> None:
         for rep in stored.get("rep_id", pd.Series(dtype=str)).dropna().astype(str).unique():
@@ -82,8 +97,6 @@ def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: 
 def write_feedback(engine: Engine, row: dict[str, object], settings: Settings) -> int:
     """Store one feedback row (ts default now, within the accepted window); returns how many were stored."""
     ts = row.get("ts") or dt.datetime.now(dt.UTC)
-    lo, hi = settings.ts_window()
-    if not lo <= pd.Timestamp(ts) <= hi:
-        raise Refused("invalid", f"ts: {ts} is outside the accepted range {lo.date()} .. {hi:%Y-%m-%d %H:%M} UTC",
-                      [{"location": "body.ts", "message": "outside the accepted range"}])
+    if message := _outside(ts, settings):
+        raise Refused("invalid", f"ts: {message}", [{"location": "body.ts", "message": message}])
     return record_feedback(engine, [{**row, "ts": pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()}])
