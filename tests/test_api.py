@@ -200,20 +200,68 @@ def test_relationship_win_probability_and_who_knows(client: httpx.Client, server
     assert "R0004" in [t["rep_id"] for t in who["reps"]] and strengths == sorted(strengths, reverse=True)
 
 
-def test_erasure_removes_the_contact_and_leaves_an_audit_record(client: httpx.Client,
-                                                                server: dict[str, object]) -> None:
+def _evaluation_sets() -> dict[str, pd.DataFrame]:
+    """Every run's logged evaluation set, by run id."""
+    import tempfile
+
+    from mlflow import MlflowClient
+
+    from training.tracking import configure
+
+    configure()
+    client = MlflowClient()
+    out = {}
+    for run in client.search_runs([e.experiment_id for e in client.search_experiments()]):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = client.download_artifacts(run.info.run_id, "evaluation/test_set.parquet", tmp)
+            except Exception:  # a run without an evaluation set
+                continue
+            out[run.info.run_id] = pd.read_parquet(path)
+    return out
+
+
+def test_erasure_removes_the_contact_everywhere_and_leaves_a_keyed_audit_record(
+        client: httpx.Client, server: dict[str, object], tmp_path: Path) -> None:
+    import hashlib
+
     import sqlalchemy as sa
 
-    contact = "C000777"
+    from crm.store import contact_token, record_score_output
+    from serving.batch import prepare, read_scores, run_pandas
+
+    # the relationship and effect models' evaluation sets hold contacts (the deal model's holds deals)
+    sets = {run: s for run, s in _evaluation_sets().items() if "contact_id" in s.columns}
+    assert len(sets) >= 2
+    in_store = set(read_all(server["engine"])["contacts"]["contact_id"].astype(str))
+    contact = sorted(set.intersection(*(set(s["contact_id"].astype(str)) for s in sets.values())) & in_store)[0]
+    # a nightly score run holds the contact too
+    tables = read_all(server["engine"])
+    models, deal_model = load_models(get_settings().models_dir)
+    out = tmp_path / "scores"
+    day = pd.Timestamp(tables["interactions"]["ts"].max()).ceil("D")
+    run_pandas(tables, prepare(out, day, models.versions, tables["reps"]["rep_id"], 4, 3), models, deal_model)
+    record_score_output(server["engine"], out)
+    assert contact in set(read_scores(out)["contact_id"])
+
     assert client.delete(f"/v1/contacts/{contact}", headers={"Authorization": "", "X-API-Key": SCOPED}
                          ).status_code == 403
     r = client.delete(f"/v1/contacts/{contact}")
-    assert r.status_code == 200 and r.json()["deleted"]["contacts"] == 1
+    assert r.status_code == 200 and r.json()["deleted"]["contacts"] == 1 and r.json()["warning"] is None
+    assert r.json()["score_files"] and len(r.json()["artifacts"]) >= 2
     with server["engine"].connect() as conn:
         left = conn.execute(sa.text("SELECT count(*) FROM interactions WHERE contact_id = :c"), {"c": contact})
         assert left.scalar_one() == 0
         audit = conn.execute(sa.select(ERASURES.c.contact_hash, ERASURES.c.rows_deleted)).fetchall()
     assert audit and contact not in str(audit)
+    assert audit[-1][0] == contact_token(get_settings().erasure_key(), contact) != hashlib.sha256(
+        contact.encode()).hexdigest()
+    assert contact not in set(read_scores(out)["contact_id"])
+    for run_id, evaluation in _evaluation_sets().items():
+        if run_id not in sets:
+            continue
+        assert contact not in set(evaluation["contact_id"].astype(str)), run_id
+        assert len(evaluation) == len(sets[run_id]) - int((sets[run_id]["contact_id"].astype(str) == contact).sum())
     assert client.delete(f"/v1/contacts/{contact}").status_code == 404
     # the cached small tables are dropped, the feature builders' Polars copy with the handlers' pandas one
     data = server["app"].state.guanxi.data
@@ -256,19 +304,57 @@ def test_a_new_champion_is_served_without_a_restart(client: httpx.Client, server
     assert failures == []
 
 
+def _real_values(server: dict[str, object]) -> dict[str, list[str]]:
+    """Ids and days from the served world, so that fuzzing reaches the handlers' real work, not only 404s."""
+    t = server["sim"].tables
+    inter = t["interactions"]
+    days = pd.to_datetime(inter["ts"], utc=True).dt.strftime("%Y-%m-%d").drop_duplicates().sample(50, random_state=0)
+    return {"rep_id": sorted(t["reps"]["rep_id"].astype(str)), "contact_id": sorted(inter["contact_id"].astype(str)
+                                                                                   .unique())[:200],
+            "opportunity_id": sorted(t["opportunities"]["opportunity_id"].astype(str))[:200],
+            "as_of": sorted(days), "ts": [f"{d}T10:00:00Z" for d in sorted(days)]}
+
+
+def _with_real_values(case: schemathesis.Case, real: dict[str, list[str]], pick: list[int]) -> schemathesis.Case:
+    """Put real ids and days where the generated case has such a field (path, query or body)."""
+    def choose(name: str, i: int) -> str:
+        values = real[name]
+        return values[pick[i % len(pick)] % len(values)]
+
+    for i, name in enumerate(case.path_parameters or {}):
+        if name in real:
+            case.path_parameters[name] = choose(name, i)
+    if case.query and "as_of" in case.query:
+        case.query["as_of"] = choose("as_of", 0)
+    rows = case.body.get("interactions") if isinstance(case.body, dict) else None
+    targets = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else [case.body] \
+        if isinstance(case.body, dict) else []
+    for j, row in enumerate(targets):
+        for name in ("rep_id", "contact_id", "ts"):
+            if name in row:
+                row[name] = choose(name, j + 1)
+    return case
+
+
 def test_schemathesis_finds_no_server_error_and_no_schema_break(server: dict[str, object]) -> None:
-    """Every operation of the served OpenAPI spec, bounded examples, with a valid key."""
+    """Every operation of the served OpenAPI spec, bounded examples, with a valid key; half of the cases carry
+    real ids and days from the world. Every check is on, error bodies included (their schema resolves)."""
     from hypothesis import given
+    from hypothesis import strategies as st
 
     schema = schemathesis.openapi.from_url(f"{server['base']}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
+    real = _real_values(server)
     failures: list[str] = []
     for operation in operations:
 
-        @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        def check(case: schemathesis.Case) -> None:
+        @given(case=operation.as_strategy(), real_ids=st.booleans(),
+               pick=st.lists(st.integers(0, 10_000), min_size=3, max_size=3))
+        @settings(max_examples=24, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        def check(case: schemathesis.Case, real_ids: bool, pick: list[int]) -> None:
+            if real_ids:
+                case = _with_real_values(case, real, pick)
             # schema-valid ids that do not exist are refused with a 404/422 problem: that is not a defect,
             # so the "valid data must be accepted" check is left out; every schema check stays on
             case.call_and_validate(base_url=str(server["base"]), headers={"Authorization": f"Bearer {KEY}"},

@@ -52,8 +52,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The small simulated world in a template store, and model bundles trained on it (no MLflow)."""
-    from training.train import registered_name, train
     from training.tracking import EFFECT_MODEL
+    from training.train import registered_name, train
     from training.uplift import effect_dataset, fit_effect_model
 
     folder = tmp_path_factory.mktemp("hardening-world")

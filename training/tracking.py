@@ -132,7 +132,9 @@ def log_effect(model: EffectModel, rows: pd.DataFrame, params: dict[str, object]
                        for k in effects[o].columns if k != "_base"}
         mlflow.log_metrics(mean_uplift)
         mlflow.log_dict({"features": model.features, "treatments": TREATMENTS}, "features.json")
-        evaluation = test[[*model.features, *TREATMENTS]].assign(label=test["effective"].to_numpy())
+        # with the ids, so that an erasure can find and remove a contact's rows
+        ids = [c for c in ("rep_id", "contact_id", "cutoff") if c in test.columns]
+        evaluation = test[[*ids, *model.features, *TREATMENTS]].assign(label=test["effective"].to_numpy())
         evaluation.to_parquet(folder / "test_set.parquet", index=False)
         mlflow.log_artifact(str(folder / "test_set.parquet"), "evaluation")
         bundle = folder / "bundle"
