@@ -110,9 +110,10 @@ def _client(served: dict[str, object], key: str = KEY) -> httpx.Client:
 
 
 def _fresh(served: dict[str, object], method: str, path: str, n: int = 24, **kw: object) -> list[httpx.Response]:
-    """``n`` requests, each on a new connection, so that both workers answer some of them."""
-    out = []
-    for _ in range(n):
+    """At least ``n`` requests, each on a new connection, until both workers have answered some of them."""
+    out: list[httpx.Response] = []
+    while len(out) < n or len({r.headers["X-Guanxi-Worker"] for r in out}) < 2:
+        assert len(out) < 400, "one worker answered every request"
         with _client(served) as c:
             out.append(c.request(method, path, **kw))
     return out

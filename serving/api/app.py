@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     requests = Counter("guanxi_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("guanxi_request_seconds", "Request latency", ["route"], registry=registry)
     reloads = Counter("guanxi_model_reloads", "New champions loaded while serving", registry=registry)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route = getattr(request.scope.get("route"), "path", "unmatched")
         requests.labels(request.method, route, str(response.status_code)).inc()
         latency.labels(route).observe(time.perf_counter() - started)
+        response.headers["X-Guanxi-Worker"] = worker  # which process answered: caches and models are per worker
         return response
 
     @app.get("/health", response_model=Health, summary="Liveness")
