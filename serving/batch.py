@@ -22,15 +22,16 @@ import pyarrow.parquet as pq
 
 from features.deal import deal_features
 from features.frames import Tables
+from serving import scales
 from serving.candidates import candidates
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
 from serving.feedback import interaction_history
+from serving.scales import band
 from training.model import GuanxiClassifier
 
 REL_COLUMNS = ["rep_id", "contact_id", "account_id", "p_effective", "health", "band", "best_action", "best_gain",
                "best_priority", "recommended_rank"]
-BANDS = (0.5, 0.2)
 MANIFEST = "_manifest.json"
 
 
@@ -41,6 +42,7 @@ class ScoreRun:
     versions: dict[str, str]
     chunks: list[list[str]]
     k: int = 3
+    bands: tuple[float, float] = (0.5, 0.2)  # (good, fair): prepare() takes them from the settings
     timings: dict[str, float] = field(default_factory=dict)
 
     def part(self, i: int) -> Path:
@@ -55,12 +57,8 @@ def chunk_reps(rep_ids: Iterable[str], size: int) -> list[list[str]]:
     return [reps[i:i + size] for i in range(0, len(reps), size)]
 
 
-def band(p: np.ndarray) -> np.ndarray:
-    return np.where(p >= BANDS[0], "Good", np.where(p >= BANDS[1], "Fair", "Poor"))
-
-
 def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models: Models, catalog: Catalog,
-                k: int = 3) -> pd.DataFrame:
+                k: int, bands: tuple[float, float]) -> pd.DataFrame:
     """Scores of every (rep, contact) of these reps: health, P(effective), best action, today's top-k rank."""
     cands = candidates(tables, as_of, rep_ids)
     if cands.empty:
@@ -77,7 +75,7 @@ def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models:
     out = pd.DataFrame({
         "rep_id": cands["rep_id"].astype(str).to_numpy(), "contact_id": cands["contact_id"].astype(str).to_numpy(),
         "account_id": cands["account_id"].astype(str).to_numpy(), "p_effective": p,
-        "health": np.rint(100 * p).astype(np.int64), "band": band(p),
+        "health": np.rint(100 * p).astype(np.int64), "band": band(p, *bands),
         "best_action": best["action"].reindex(key).to_numpy(dtype=object),
         "best_gain": best["gain"].reindex(key).to_numpy(dtype=float),
         "best_priority": best["priority"].reindex(key).to_numpy(dtype=float),
@@ -107,10 +105,16 @@ def metadata(run: ScoreRun) -> dict[str, str]:
 
 
 def prepare(out: Path, as_of: pd.Timestamp, versions: dict[str, str], rep_ids: Iterable[str], chunk_size: int,
-            k: int) -> ScoreRun:
-    """Start a run, or resume one with the same as_of, models and chunks."""
-    run = ScoreRun(out, as_of, versions, chunk_reps(rep_ids, chunk_size), k)
-    manifest = {"as_of": as_of.isoformat(), "model_versions": versions, "chunks": run.chunks, "k": k}
+            k: int, bands: tuple[float, float] | None = None) -> ScoreRun:
+    """Start a run, or resume one with the same as_of, models, chunks and bands (default: the settings')."""
+    if bands is None:
+        from guanxi.settings import get_settings
+
+        settings = get_settings()
+        bands = (settings.band_good, settings.band_fair)
+    run = ScoreRun(out, as_of, versions, chunk_reps(rep_ids, chunk_size), k, bands)
+    manifest = {"as_of": as_of.isoformat(), "model_versions": versions, "chunks": run.chunks, "k": k,
+                "bands": list(bands)}
     path = out / MANIFEST
     if path.exists():
         old = json.loads(path.read_text())
@@ -148,7 +152,7 @@ def score_deals(tables: Tables, as_of: pd.Timestamp, deal_model: GuanxiClassifie
     if feats.empty or deal_model is None:
         return pd.DataFrame(columns=cols)
     p = deal_model.predict_proba(feats)[:, 1]
-    grade = np.where(p >= 0.6, "A", np.where(p >= 0.4, "B", np.where(p >= 0.2, "C", "D")))
+    grade = scales.grade(p)
     return (feats.assign(p_win=p, grade=grade)[cols].astype({"opportunity_id": str, "account_id": str,
                                                                "owner_rep_id": str})
             .sort_values("opportunity_id").reset_index(drop=True))
@@ -167,7 +171,7 @@ def run_pandas(tables: Tables, run: ScoreRun, models: Models, deal_model: Guanxi
             continue
         if stop_after is not None and done >= stop_after:
             raise RuntimeError(f"stopped after {done} chunks (as asked)")
-        frame = score_chunk(part, run.as_of, run.chunks[i], models, catalog, run.k)
+        frame = score_chunk(part, run.as_of, run.chunks[i], models, catalog, run.k, run.bands)
         write_atomic(stamp(frame, run), run.part(i), metadata(run))
         done += 1
         if progress:

@@ -78,7 +78,7 @@ def run_spark(tables: Tables, run: ScoreRun, models_dir: Path, deal_model: Guanx
             part = pdf.drop(columns="chunk")
             part["ts"] = pd.to_datetime(part["ts"], utc=True)
             frame = score_chunk({**static.value, "interactions": part}, run.as_of, run.chunks[chunk], models,
-                                catalog, run.k)
+                                catalog, run.k, run.bands)
             write_atomic(stamp(frame, run), run.part(chunk), metadata(run))
             return pd.DataFrame({"chunk": [chunk], "rows": [len(frame)]})
 

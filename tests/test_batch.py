@@ -131,3 +131,44 @@ def test_a_bundle_needing_features_no_longer_built_is_refused_at_load(bundles: P
     meta["features"] = [*meta["features"][:-1], "attr_region"]  # custom fields come from the data: fine
     (stale / "guanxi-deal" / "model.json").write_text(json.dumps(meta))
     assert load_models(stale)[1].features_[-1] == "attr_region"
+
+
+def test_band_thresholds_from_the_settings_reach_the_api_and_guanxi_score(
+        small: SimResult, bundles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GUANXI_BAND_GOOD / GUANXI_BAND_FAIR are the one definition of the bands, for every front end."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from guanxi.cli import app as cli
+    from guanxi.settings import get_settings
+    from serving.api.app import create_app
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("GUANXI_HOME", str(home))
+    monkeypatch.setenv("GUANXI_MODELS_DIR", str(bundles))
+    monkeypatch.setenv("GUANXI_USE_REGISTRY", "false")
+    monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().db_url)
+    init_db(engine)
+    import_frames(engine, small.tables, {n: n for n in small.tables})
+    engine.dispose()
+    rep = "R0001"
+    contact = str(small.tables["interactions"].query("rep_id == @rep")["contact_id"].iloc[-1])
+    seen = {}
+    for good, fair in (("0", "0"), ("1.01", "1.01"), ("1.01", "0")):
+        monkeypatch.setenv("GUANXI_BAND_GOOD", good)
+        monkeypatch.setenv("GUANXI_BAND_FAIR", fair)
+        get_settings.cache_clear()
+        out = tmp_path / f"scores-{good}-{fair}"
+        result = CliRunner().invoke(cli, ["score", "--out", str(out), "--json"])
+        assert result.exit_code == 0, result.output
+        scores = read_scores(out)
+        batch = scores.loc[(scores["rep_id"] == rep) & (scores["contact_id"] == contact), "band"].iloc[0]
+        with TestClient(create_app()) as client:
+            api = client.get(f"/v1/relationships/{rep}/{contact}").json()["band"]
+        seen[(good, fair)] = (api, batch, set(scores["band"]))
+    assert seen[("0", "0")] == ("Good", "Good", {"Good"})
+    assert seen[("1.01", "1.01")] == ("Poor", "Poor", {"Poor"})
+    assert seen[("1.01", "0")] == ("Fair", "Fair", {"Fair"})
+    get_settings.cache_clear()

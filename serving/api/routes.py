@@ -18,6 +18,7 @@ from features.relationship import relationship_features
 from guanxi.services import erasure
 from guanxi.services.writes import Refused, write_feedback, write_interactions
 from guanxi.settings import Settings
+from serving import scales
 from serving.api.auth import ApiKey, Principal, find_key
 from serving.api.data import StoreData
 from serving.api.model_state import Loaded, ModelHolder
@@ -193,7 +194,7 @@ def relationship(rep_id: Id, contact_id: Id, st: St, caller: Caller, lang: Lang 
     before = before[before["contact_id"] == contact_id]
     p_before = float(model.predict_proba(before)[:, 1][0]) if len(before) else None
     s = st.settings
-    band = "Good" if p >= s.band_good else "Fair" if p >= s.band_fair else "Poor"
+    band = str(scales.band(p, s.band_good, s.band_fair))
     why = explain(row.reset_index(drop=True), model, references(rel, p_all), lang.value, top=3)[0]
     health = round(100 * p)
     before_health = None if p_before is None else round(100 * p_before)
@@ -201,10 +202,6 @@ def relationship(rep_id: Id, contact_id: Id, st: St, caller: Caller, lang: Lang 
                         elements={k: float(v) for k, v in elements.items()}, health_30d_ago=before_health,
                         trend=None if before_health is None else health - before_health, reasons=reasons_of(why),
                         freshness=fresh, model_version=loaded.models.versions.get("guanxi-relationship", "?"))
-
-
-def _grade(p: float) -> str:
-    return "A" if p >= 0.6 else "B" if p >= 0.4 else "C" if p >= 0.2 else "D"
 
 
 @router.get("/opportunities/{opportunity_id}/win-probability", response_model=WinProbability,
@@ -242,7 +239,7 @@ def win_probability(opportunity_id: Id, st: St, caller: Caller, as_of: AsOf = No
 
     before = snapshot(day - pd.Timedelta(days=30))
     p_before = float(loaded.deal.predict_proba(before)[:, 1][0]) if len(before) else None
-    return WinProbability(opportunity_id=opportunity_id, p_win=p, grade=_grade(p),
+    return WinProbability(opportunity_id=opportunity_id, p_win=p, grade=str(scales.grade(p)),
                           positive=[factor(f) for f in contrib[contrib > 0].index[::-1][:3]],
                           negative=[factor(f) for f in contrib[contrib < 0].index[:3]], p_win_30d_ago=p_before,
                           trend=None if p_before is None else p - p_before, freshness=fresh,

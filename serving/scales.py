@@ -1,0 +1,26 @@
+"""The words people read on top of probabilities: health bands of relationships and grades of deals.
+One definition of each, used by the API and by batch scoring alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+GRADES = ((0.6, "A"), (0.4, "B"), (0.2, "C"))
+"""A deal's grade from P(win): A from 60 %, B from 40 %, C from 20 %, D below."""
+BANDS = ("Good", "Fair", "Poor")
+
+
+def band(p: np.ndarray | float, good: float, fair: float) -> np.ndarray:
+    """Health band of each P(effective): Good from ``good`` up, Fair from ``fair``, else Poor (settings
+    ``GUANXI_BAND_GOOD`` / ``GUANXI_BAND_FAIR``)."""
+    p = np.asarray(p, dtype=float)
+    return np.where(p >= good, BANDS[0], np.where(p >= fair, BANDS[1], BANDS[2]))
+
+
+def grade(p: np.ndarray | float) -> np.ndarray:
+    """Grade of each P(win) (:data:`GRADES`)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, "D", dtype=object)
+    for threshold, letter in reversed(GRADES):
+        out = np.where(p >= threshold, letter, out)
+    return out
