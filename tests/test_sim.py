@@ -178,3 +178,27 @@ def test_oracle_without_luck_moves_each_deal_against_its_luck(small: SimResult) 
     plain = truth_at(small, day, horizon=1, replicas=8, deal_days=small.size.days - 1 - day)
     np.testing.assert_array_equal(plain.p_win, truth.p_win)  # asking for it changes nothing else
     assert np.isnan(plain.p_win_without_luck).all()
+
+
+def test_the_oracle_reads_the_worlds_own_effect_function(small: SimResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One definition of what an action does: the oracle asks the world, and a world without effects
+    leaves it nothing to recommend."""
+    import numpy as np
+
+    from crm.sim import rollout
+    from crm.sim.engine import World
+
+    seen: list[int] = []
+    real = World.touch_effect
+    day = small.size.days - 1
+    view = rollout.View(small, small.state_at(day), day, 3, np.random.default_rng(0))
+
+    def spy(self: World, kind: np.ndarray, *args: object) -> np.ndarray:
+        seen.append(int(kind.flat[0]))
+        return real(self, kind, *args)
+
+    monkeypatch.setattr(World, "touch_effect", spy)
+    pairs, actions = rollout.oracle_greedy(view)
+    assert sorted(seen) == sorted(rollout.CATALOG) and len(pairs) > 0
+    monkeypatch.setattr(World, "touch_effect", lambda self, kind, *args: np.zeros(kind.shape))
+    assert len(rollout.oracle_greedy(view)[0]) == 0

@@ -21,6 +21,11 @@ EFFECT = np.array(ACTIONS.effects)
 N_STAGES = 4  # prospecting, qualification, proposal, negotiation; leaving the last one closes the deal
 
 
+def fatigued(effect: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """A gain shrinks with the touches of the past days (``load``) and turns negative past the limit."""
+    return np.where(effect > 0, effect * np.clip(1.0 - load / DYN.fatigue_zero_at, -1, 1), effect)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -180,6 +185,36 @@ class World:
                  + DEALS.win_velocity * velocity + pop.rep_skill_hidden[pop.acct_owner][None, :])
         return logit
 
+    def birthday(self, day: int) -> np.ndarray:
+        """Pairs whose contact has a birthday on ``day``."""
+        pop = self.pop
+        return ((pop.con_bmonth == self.cal.month[day]) & (pop.con_bday == self.cal.mday[day]))[pop.pair_con]
+
+    def occasion(self, day: int) -> np.ndarray:
+        """(1, P): a greeting on ``day`` counts as honouring an occasion (festival window or birthday)."""
+        return self.cal.greeting_day[day] | self.birthday(day)[None, :]
+
+    def touch_effect(self, kind: np.ndarray, bond: np.ndarray, occasion: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """What a touch of ``kind`` (-1: none) does to each pair's bond before the contact's reply, an ask
+        and fatigue: the world's one definition of the actions' effects (the oracle reads it too)."""
+        pop = self.pop
+        k = np.maximum(kind, 0)
+        saturation = np.exp(-bond / DYN.saturation)
+        eff = EFFECT[k] * pop.rep_value[pop.pair_rep][None, :] * saturation
+        eff = np.where(kind == A["greet"], eff * np.where(occasion, DYN.occasion_multiplier, DYN.off_occasion_greeting),
+                       eff)
+        eff = np.where(need & np.isin(kind, (A["business"], A["visit"], A["check_in"])), eff * DYN.need_discount, eff)
+        eff = np.where((kind == A["consult"]) & (bond < DYN.consult_gate), eff * 0.1, eff)
+        eff = np.where((kind == A["mentor"]) & (bond < DYN.mentor_gate), DYN.mentor_stranger_effect * saturation, eff)
+        return np.where(kind == A["executive_event"],
+                        eff * (1 + DYN.executive_seniority_gain * self.pair_sen[None, :] / 4), eff)
+
+    def reply_probability(self, kind: np.ndarray, bond: np.ndarray) -> np.ndarray:
+        """Chance that the contact answers a touch (a reply multiplies its effect by 1 + reciprocity bonus)."""
+        pop = self.pop
+        p = _sigmoid(1.6 * (bond - 0.4) + 0.5 * pop.con_openness_hidden[pop.pair_con][None, :])
+        return p * np.where(kind == A["like"], 0.3, np.where(kind == A["greet"], 0.8, 1.0))
+
     def step(self, s: State, day: int, rng: np.random.Generator, override: np.ndarray | None = None,
              record: bool = False, without_luck: bool = False) -> DayOut:
         """Advance one day. ``override`` (R, P) int: an action code per pair replacing the habit (-1 = none);
@@ -190,8 +225,8 @@ class World:
         out = DayOut()
         u = rng.random((6, r, n_p))
         weekday = self.cal.weekday[day] < 5
-        birthday = ((pop.con_bmonth == self.cal.month[day]) & (pop.con_bday == self.cal.mday[day]))[pop.pair_con]
-        occasion = self.cal.greeting_day[day] | birthday[None, :]
+        birthday = self.birthday(day)
+        occasion = self.occasion(day)
         habit_occasion = self.cal.festival_day[day] | birthday[None, :]
         need = s.deal_open[:, self.pair_acct]
         chain = s.on_chain[:, pop.pair_con]
@@ -220,24 +255,12 @@ class World:
             ask = np.where(forced, False, ask)
         kind = np.where(acts, kind, -1)
         # --- effects of the touch on the latent bond
-        k = np.maximum(kind, 0)
-        fatigue = 1.0 - s.load / DYN.fatigue_zero_at
-        saturation = np.exp(-b / DYN.saturation)
-        eff = EFFECT[k] * pop.rep_value[pop.pair_rep][None, :] * saturation
-        eff = np.where(kind == A["greet"], eff * np.where(occasion, DYN.occasion_multiplier, DYN.off_occasion_greeting),
-                       eff)
-        eff = np.where(is_need & np.isin(kind, (A["business"], A["visit"], A["check_in"])), eff * DYN.need_discount,
-                       eff)
-        eff = np.where((kind == A["consult"]) & (b < DYN.consult_gate), eff * 0.1, eff)
-        eff = np.where((kind == A["mentor"]) & (b < DYN.mentor_gate), DYN.mentor_stranger_effect * saturation, eff)
+        eff = self.touch_effect(kind, b, occasion, is_need)
         exec_touch = (kind == A["executive_event"])
-        eff = np.where(exec_touch, eff * (1 + DYN.executive_seniority_gain * self.pair_sen[None, :] / 4), eff)
-        reply_p = _sigmoid(1.6 * (b - 0.4) + 0.5 * pop.con_openness_hidden[pop.pair_con][None, :])
-        reply_p = reply_p * np.where(kind == A["like"], 0.3, np.where(kind == A["greet"], 0.8, 1.0))
-        reply = acts & (u[5] < reply_p)
+        reply = acts & (u[5] < self.reply_probability(kind, b))
         eff = eff * np.where(reply, 1 + DYN.reciprocity_bonus, 1.0)
         eff = np.where(ask, eff * 0.3, eff)
-        eff = np.where(eff > 0, eff * np.clip(fatigue, -1, 1), eff)
+        eff = fatigued(eff, s.load)
         b = np.maximum(b + np.where(acts, eff, 0.0), 0.0)
         bonded = acts & (eff > 0)
         s.ledger += np.where(acts & (kind == A["favor"]), 1.0, 0.0) - np.where(ask, 0.7, 0.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crm.sim.engine import EFFECT, State, _sigmoid
+from crm.sim.engine import State, _sigmoid, fatigued
 from crm.sim.params import DYN, A
 from crm.sim.simulate import Recorder, SimResult
 
@@ -87,27 +87,21 @@ def random_eligible(view: View) -> tuple[np.ndarray, np.ndarray]:
 
 
 def oracle_greedy(view: View) -> tuple[np.ndarray, np.ndarray]:
-    """Best action by the true model: immediate bond gain × how much the bond is worth to the pair and its deal."""
+    """Best action by the true model: the expected bond gain of each action — the world's own effect
+    function, its reply chance and the pair's fatigue — × how much the bond is worth to the pair and its deal."""
     sim, s = view.sim, view.state
     world = sim.world
-    b = s.bond[0]
-    fatigue = np.clip(1 - s.load[0] / DYN.fatigue_zero_at, -1, 1)
-    occasion = world.cal.greeting_day[min(view.day, len(world.cal.greeting_day) - 1)]
-    value = sim.pop.rep_value[sim.pop.pair_rep] * np.exp(-b / DYN.saturation) * fatigue
+    b = s.bond[:1]
+    day = min(view.day, len(world.cal.greeting_day) - 1)
+    occasion, need = world.occasion(day), s.deal_open[:1, world.pair_acct]
     gains = []
     for a in CATALOG:
-        g = EFFECT[a] * value
-        if a == A["greet"]:
-            g = g * (DYN.occasion_multiplier if occasion else DYN.off_occasion_greeting)
-        if a == A["consult"]:
-            g = np.where(b < DYN.consult_gate, g * 0.1, g)
-        if a == A["mentor"]:
-            g = np.where(b < DYN.mentor_gate, -1.0, g)
-        if a == A["executive_event"]:
-            g = g * (1 + DYN.executive_seniority_gain * world.pair_sen / 4)
-        gains.append(g)
+        kind = np.full(b.shape, a)
+        expected_reply = 1 + DYN.reciprocity_bonus * world.reply_probability(kind, b)
+        gains.append(fatigued(world.touch_effect(kind, b, occasion, need) * expected_reply, s.load[:1])[0])
     gains = np.stack(gains)
     best = gains.argmax(axis=0)
+    b = b[0]
     x = DYN.return_slope * (b - DYN.return_center)
     slope = DYN.return_base * world.sen_return * DYN.return_slope * _sigmoid(x) * (1 - _sigmoid(x))
     deal = s.deal_open[0, world.pair_acct] & s.on_chain[0, sim.pop.pair_con]
