@@ -22,7 +22,7 @@ from features.deal import deal_features
 from features.relationship import relationship_features
 from guanxi.settings import Settings, get_settings
 from serving.api.auth import digest
-from serving.api.routes import AppState
+from serving.api.deps import AppState
 from serving.models import load_models
 
 KEY = "test-key-0001"

@@ -29,14 +29,18 @@ from crm.store import (
     contact_token,
     lock_for_write,
 )
+from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 
 log = logging.getLogger("guanxi.erasure")
 EVALUATION_ARTIFACT = "evaluation/test_set.parquet"
 
 
-class NotFound(LookupError):
+class NotFound(Refused):
     """The contact is not in the store (never was, or already erased)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("not_found", detail)
 
 
 @dataclass(frozen=True)

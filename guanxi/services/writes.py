@@ -9,25 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from crm.importer import ConflictError, ImportOptions, import_frames
 from crm.validate import ValidationError
+from guanxi.services.errors import Refused
 from guanxi.settings import Settings
+from serving.catalog import Catalog
 from serving.feedback import record_feedback
-
-Kind = Literal["invalid", "conflict", "forbidden", "not_found"]
-
-
-class Refused(Exception):
-    """A write that was refused; nothing was written. ``errors`` locate each problem in the request."""
-
-    def __init__(self, kind: Kind, detail: str, errors: list[dict[str, object]] | None = None) -> None:
-        super().__init__(detail)
-        self.kind, self.detail, self.errors = kind, detail, errors
+from serving.store_data import StoreData
 
 
 @dataclass(frozen=True)
@@ -94,9 +86,18 @@ def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: 
                                duplicates=result.unchanged["interactions"], updated=result.updated["interactions"])
 
 
-def write_feedback(engine: Engine, row: dict[str, object], settings: Settings) -> int:
-    """Store one feedback row (ts default now, within the accepted window); returns how many were stored."""
+def write_feedback(data: StoreData, row: dict[str, object], settings: Settings, catalog: Catalog) -> int:
+    """Store one feedback row (ts default now, within the accepted window) about a catalog action and a
+    known contact; returns how many rows were stored."""
+    if row["action"] not in catalog.names:
+        raise Refused("invalid", f"action {row['action']!r} is not in the catalog ({', '.join(catalog.names)})",
+                      [{"location": "body.action", "message": "not in the catalog"}])
+    if not (data.static()["contacts"]["contact_id"] == row["contact_id"]).any():
+        raise Refused("invalid", f"no contact {row['contact_id']!r}",
+                      [{"location": "body.contact_id", "message": "unknown contact"}])
     ts = row.get("ts") or dt.datetime.now(dt.UTC)
     if message := _outside(ts, settings):
         raise Refused("invalid", f"ts: {message}", [{"location": "body.ts", "message": message}])
-    return record_feedback(engine, [{**row, "ts": pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()}])
+    status = row["status"]
+    return record_feedback(data.engine, [{**row, "status": getattr(status, "value", status),
+                                          "ts": pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()}])

@@ -17,11 +17,12 @@ from crm.store import init_db, make_engine
 from guanxi.settings import Settings, get_settings
 from serving.api import problems
 from serving.api.auth import parse_keys
-from serving.api.data import StoreData
+from serving.api.deps import AppState
 from serving.api.model_state import ModelHolder
-from serving.api.routes import AppState, router
+from serving.api.routes import router
 from serving.api.schemas import Health, Ready
 from serving.catalog import load_catalog
+from serving.store_data import StoreData
 
 log = logging.getLogger("guanxi.api")
 

@@ -35,11 +35,13 @@ def problem_response(request: Request, status: int, detail: str, errors: list[di
 
 
 RETRY_AFTER_SECONDS = 2
+REFUSED_STATUS = {"invalid": 422, "conflict": 409, "forbidden": 403, "not_found": 404, "unavailable": 503}
 
 
 def install(app: FastAPI) -> None:
     """Problem documents for every error, and their schema in the OpenAPI document."""
     from crm.store import StoreBusy, is_lock_timeout
+    from guanxi.services.errors import Refused
     from serving.api.schemas import problem_schemas
 
     original = app.openapi
@@ -51,6 +53,10 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        return problem_response(request, REFUSED_STATUS[exc.kind], exc.detail, exc.errors)
 
     @app.exception_handler(StoreBusy)
     async def _busy(request: Request, exc: StoreBusy) -> JSONResponse:

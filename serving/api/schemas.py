@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
@@ -14,13 +13,6 @@ ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 """An id in canonical form: no leading or trailing white space, no control characters anywhere.
 Refused rather than cleaned, so that a scope is always checked on the id that is stored."""
 IdStr = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
-
-
-def clean(value: object) -> object:
-    """NaN and infinities are not JSON: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class Lang(enum.StrEnum):

@@ -1,0 +1,94 @@
+"""What every handler may ask for, declared once: the app's state, the caller, the models, the day to
+answer for, and a rep the caller may read (the one scope rule of the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+
+from guanxi.services.answers import Day, plan_day
+from guanxi.settings import Settings
+from serving.api.auth import ApiKey, Principal, find_key
+from serving.api.model_state import Loaded, ModelHolder
+from serving.api.problems import Problem
+from serving.api.schemas import ID_PATTERN
+from serving.catalog import Catalog
+from serving.store_data import StoreData
+
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    holder: ModelHolder
+    data: StoreData
+    keys: list[ApiKey]
+    catalog: Catalog
+
+
+def state(request: Request) -> AppState:
+    return request.app.state.guanxi  # type: ignore[no-any-return]
+
+
+St = Annotated[AppState, Depends(state)]
+
+
+def principal(st: St, authorization: Annotated[str | None, Header()] = None,
+              x_api_key: Annotated[str | None, Header()] = None) -> Principal:
+    if not st.keys:
+        return Principal(None)
+    presented = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    key = find_key(st.keys, presented) if presented else None
+    if key is None:
+        raise Problem(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return Principal(key)
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def may_access(st: AppState, caller: Principal) -> Callable[[str], bool]:
+    """Whether the caller's key covers a rep, by id or by team."""
+    teams = st.data.teams()
+    return lambda rep_id: caller.may_see(rep_id, teams.get(rep_id))
+
+
+def check_rep(st: AppState, caller: Principal, rep_id: str) -> str:
+    """``rep_id`` if it exists (else 404) and the caller may read it (else 403)."""
+    if rep_id not in st.data.teams():
+        raise Problem(404, f"no rep {rep_id!r}")
+    if not may_access(st, caller)(rep_id):
+        raise Problem(403, f"this API key may not read rep {rep_id!r}")
+    return rep_id
+
+
+def readable_rep(rep_id: Id, st: St, caller: Caller) -> str:
+    return check_rep(st, caller, rep_id)
+
+
+Rep = Annotated[str, Depends(readable_rep)]
+
+
+def loaded(st: St) -> Loaded:
+    if st.holder.current is None:
+        raise Problem(503, "models are not loaded yet: train them (`guanxi train all`) or check /ready")
+    return st.holder.current
+
+
+Served = Annotated[Loaded, Depends(loaded)]
+
+
+def answer_day(st: St, as_of: Annotated[dt.date | None, Query(
+        description="Day to score (default: the day after the latest data).")] = None) -> Day:
+    return plan_day(st.data, st.settings, as_of)
+
+
+AnswerDay = Annotated[Day, Depends(answer_day)]
