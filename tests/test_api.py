@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -147,6 +148,28 @@ def test_posted_interaction_changes_the_next_answer_and_counts_once(client: http
     if target["action"] in kind_of:  # a check-in was just logged: every check-in action is on cooldown
         assert not [a for a in after["actions"] if a["contact_id"] == target["contact_id"]
                     and a["action"] in kind_of]
+
+
+def test_the_cli_and_the_api_recommend_the_same_actions(client: httpx.Client) -> None:
+    """One path from the store to a rep's actions: `guanxi recommend --json` equals the API's answer."""
+    from typer.testing import CliRunner
+
+    from guanxi.cli import app
+
+    api = client.get("/v1/reps/R0005/next-best-actions?limit=5&lang=zh").json()
+    day = api["freshness"]["as_of"][:10]
+    result = CliRunner().invoke(app, ["recommend", "--rep", "R0005", "--k", "5", "--lang", "zh", "--as-of", day,
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    assert cli["as_of"] == day and cli["models"] == api["models"] and len(cli["actions"]) == 5
+    for mine, theirs in zip(cli["actions"], api["actions"], strict=True):
+        assert {k: mine[k] for k in ("rank", "contact_id", "action", "title")} == \
+            {k: theirs[k] for k in ("rank", "contact_id", "action", "title")}
+        assert mine["priority"] == pytest.approx(theirs["priority"], rel=1e-9)
+        assert [r["text"] for r in mine["reasons"]] == [r["text"] for r in theirs["reasons"]]
+    bad = CliRunner().invoke(app, ["recommend", "--rep", "NOBODY"])
+    assert bad.exit_code == 2 and "no rep 'NOBODY'" in bad.output and "Traceback" not in bad.output
 
 
 def test_bad_rows_are_reported_per_row_and_nothing_is_written(client: httpx.Client,

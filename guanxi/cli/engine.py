@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import enum
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from guanxi.cli.errors import Refused, refusals
+
+if TYPE_CHECKING:
+    from guanxi.services.answers import Recommendation
+    from serving.engine import Models
 
 
 class Lang(enum.StrEnum):
@@ -18,47 +27,47 @@ def recommend_cmd(
     rep: Annotated[str, typer.Option(help="The rep, e.g. R0003.")],
     k: Annotated[int, typer.Option(min=1, max=100, help="How many actions.")] = 10,
     lang: Annotated[Lang, typer.Option(help="Language of the reasons.")] = Lang.en,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Day to plan (default: the day after the data).")] = None,
+    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+                                                      help="Day to plan (default: the day after the data).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The rep's ranked next-best actions, each with its reasons."""
-    from crm.store import read_all
     from guanxi.cli.data import store
+    from guanxi.services.answers import plan_day, rep_actions
     from guanxi.settings import get_settings
-    from serving.candidates import default_as_of
     from serving.catalog import load_catalog
-    from serving.feedback import history
+    from serving.store_data import StoreData
+
+    settings = get_settings()
+    models = _models(settings.models_dir)
+    with store() as engine, refusals():
+        data = StoreData(engine, settings.future_days)
+        if rep not in data.teams():
+            raise Refused("invalid", f"--rep: no rep {rep!r} in the store")
+        day = plan_day(data, settings, as_of.date() if as_of else None)
+        actions = rep_actions(data, models, load_catalog(), rep, day.as_of, k, lang.value)
+    if as_json:
+        typer.echo(json.dumps({"rep_id": rep, "as_of": str(day.as_of.date()), "models": models.versions,
+                               "actions": [dataclasses.asdict(a) for a in actions]}, default=str, ensure_ascii=False))
+        return
+    typer.echo(f"{rep}: nothing to recommend on {day.as_of.date()}" if not actions else
+               "\n".join(_lines(a) for a in actions))
+
+
+def _lines(a: Recommendation) -> str:
+    head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {a.expected_gain:,.0f}  "
+            f"P(effective) {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
+    return "\n".join([head, *(f"      - {r.text}" for r in a.reasons)])
+
+
+def _models(folder: Path) -> Models:
     from serving.models import load_models
-    from serving.recommend import recommend
 
     try:
-        models, _ = load_models(get_settings().models_dir)
+        return load_models(folder)[0]
     except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    catalog = load_catalog()
-    with store() as engine:
-        tables = read_all(engine)
-        if tables["interactions"].empty:
-            typer.echo("the store has no interactions: import or simulate some first", err=True)
-            raise typer.Exit(1)
-        if rep not in set(tables["reps"]["rep_id"].astype(str)):
-            typer.echo(f"--rep: no rep {rep!r} in the store", err=True)
-            raise typer.Exit(2)
-        day = as_of or str(default_as_of(tables).date())
-        past = history(engine, tables, day, catalog, [rep])
-    actions = recommend(tables, day, models, rep, k=k, lang=lang.value, history=past, catalog=catalog)
-    if as_json:
-        typer.echo(json.dumps({"rep_id": rep, "as_of": day, "models": models.versions,
-                               "actions": actions.to_dict(orient="records")}, default=str, ensure_ascii=False))
-        return
-    if actions.empty:
-        typer.echo(f"{rep}: nothing to recommend on {day}")
-    for row in actions.itertuples():
-        typer.echo(f"{row.rank:>2}. {row.action:<22} {row.contact_id} ({row.account_id})  gain {row.gain:,.0f}  "
-                   f"P(effective) {row.p_effective:.0%} -> {row.p_effective_if_done:.0%}")
-        for reason in row.reasons:
-            typer.echo(f"      - {reason['text']}")
 
 
 def evaluate_policy_cmd(

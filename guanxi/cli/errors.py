@@ -1,0 +1,25 @@
+"""How the command line reports a refused request: a clear message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from guanxi.services.errors import Refused
+
+EXIT = {"invalid": 2, "conflict": 1, "forbidden": 1, "not_found": 1, "unavailable": 1}
+"""2 for a usage error (a bad option value), 1 for a failure."""
+
+__all__ = ["EXIT", "Refused", "refusals"]
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn :class:`Refused` into ``error: ...`` on stderr and its exit code."""
+    try:
+        yield
+    except Refused as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(EXIT[exc.kind]) from None
