@@ -34,7 +34,8 @@ HORIZON = 90
 def _train_and_register(tables: dict, params: dict | None = None, kinds: tuple[str, ...] = ("relationship", "deal",
                                                                                               "effect")) -> None:
     from training.registry import export_champion
-    from training.tracking import log_effect, log_result
+    from training.tracking import log_trained
+    from training.trained import EffectRun
     from training.train import train
     from training.uplift import effect_dataset, fit_effect_model
 
@@ -42,10 +43,10 @@ def _train_and_register(tables: dict, params: dict | None = None, kinds: tuple[s
     for kind in kinds:
         if kind == "effect":
             rows = effect_dataset(tables, horizon_days=HORIZON, min_history_days=90)
-            logged = log_effect(fit_effect_model(rows, params), rows)
+            logged = log_trained(EffectRun(fit_effect_model(rows, params), rows))
         else:
-            logged = log_result(train(tables, kind, params=params, horizon_days=HORIZON, min_history_days=90))
-        export_champion(logged["model"], folder)
+            logged = log_trained(train(tables, kind, params=params, horizon_days=HORIZON, min_history_days=90))
+        export_champion(logged.model, folder)
 
 
 def _free_port() -> int:

@@ -21,7 +21,7 @@ from guanxi.cli import app
 from guanxi.settings import get_settings
 from training.model import GuanxiClassifier
 from training.registry import IncomparableModels, PromotionRefused, list_models, promote, rollback
-from training.tracking import log_result
+from training.tracking import log_trained
 from training.train import train
 
 runner = CliRunner()
@@ -37,11 +37,11 @@ def _aliases(model: str) -> dict[str, list[str]]:
 
 
 def test_register_refuse_force_and_rollback(small, home: Path) -> None:  # noqa: ANN001
-    first = log_result(train(small.tables, "relationship", horizon_days=90))
-    assert first["version"] == "1" and set(first["aliases"]) == {"champion", "challenger"}
+    first = log_trained(train(small.tables, "relationship", horizon_days=90))
+    assert first.version == "1" and set(first.aliases) == {"champion", "challenger"}
     crippled = train(small.tables, "relationship", horizon_days=90, features=["events_365d"])
-    second = log_result(crippled)
-    assert second["aliases"] == ["challenger"]
+    second = log_trained(crippled)
+    assert second.aliases == ["challenger"]
     assert _aliases("guanxi-relationship") == {"1": ["champion"], "2": ["challenger"]}
     with pytest.raises(PromotionRefused) as refused:
         promote("guanxi-relationship")
@@ -129,8 +129,8 @@ def test_against_a_real_mlflow_server(small, home: Path, mlflow_server: str, mon
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     get_settings.cache_clear()
     assert get_settings().tracking_uri == mlflow_server
-    logged = log_result(train(small.tables, "relationship", horizon_days=90))
-    assert logged["version"] == "1"
+    logged = log_trained(train(small.tables, "relationship", horizon_days=90))
+    assert logged.version == "1"
     with urllib.request.urlopen(f"{mlflow_server}/api/2.0/mlflow/registered-models/get?name=guanxi-relationship") as r:
         body = json.loads(r.read())
     aliases = {a["alias"] for a in body["registered_model"].get("aliases", [])}
@@ -143,10 +143,10 @@ def test_a_champion_with_other_features_is_refused_with_their_names_and_forced_w
         small, home: Path) -> None:  # noqa: ANN001
     """A renamed feature (say a lifetime count replaced by a windowed one) leaves the old champion unable to
     score the new test rows: say which features, and let --force --reason replace it."""
-    log_result(train(small.tables, "relationship", horizon_days=90, features=["events_365d", "n_90d"]))
+    log_trained(train(small.tables, "relationship", horizon_days=90, features=["events_365d", "n_90d"]))
     renamed = train(small.tables, "relationship", horizon_days=90, features=["events_365d"])
     renamed.dataset.frame = renamed.dataset.frame.drop(columns=["n_90d"])
-    log_result(renamed)
+    log_trained(renamed)
     with pytest.raises(IncomparableModels, match=r"guanxi-relationship v1 needs features .*\(n_90d\)"):
         promote("guanxi-relationship")
     result = runner.invoke(app, ["promote", "guanxi-relationship"])

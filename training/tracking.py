@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-import numpy as np
-import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from guanxi.settings import get_settings
-from training import plots
-from training.pyfunc import ProbabilityModel
-from training.train import TrainResult
-from training.uplift import EffectModel
+from training.trained import EFFECT_MODEL, Trained
+
+__all__ = ["CHALLENGER", "CHAMPION", "EFFECT_MODEL", "Logged", "alias_version", "configure", "log_trained"]
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -47,54 +44,46 @@ def experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def log_result(result: TrainResult, params: dict[str, object] | None = None) -> dict[str, object]:
-    """Log everything about a training run; register the model and set its aliases."""
+@dataclass(frozen=True)
+class Logged:
+    """A registered version: its run, aliases and test figures (``baselines``: the other groups)."""
+
+    model: str
+    version: str
+    run_id: str
+    aliases: list[str]
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+
+
+def log_trained(trained: Trained, params: dict[str, object] | None = None) -> Logged:
+    """Log a model of any kind with its figures, evaluation set and plots; register it and set its aliases."""
     client = configure()
-    ds = result.dataset
-    with mlflow.start_run(experiment_id=experiment(result.name)) as run, tempfile.TemporaryDirectory() as tmp:
+    groups = trained.metric_groups()
+    with mlflow.start_run(experiment_id=experiment(trained.name)) as run, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        mlflow.log_params({"label": result.label.name, "horizon_days": result.label.horizon_days,
-                           "n_features": len(ds.features), "best_iteration": result.model.best_iteration_,
-                           "linear_weight": result.model.linear_weight,
-                           "calibration": result.model.calibration_.kind, "refit": result.model.refit_,
-                           "stopped_at": result.model.stopped_at_, "drift_z": result.model.drift_z_,
-                           **{f"lgb_{k}": v for k, v in {**(result.model.params or {}), **(params or {})}.items()}})
-        for scorer, values in result.metrics.items():
-            prefix = "" if scorer == "model" else f"{scorer}_"
+        mlflow.log_params({**trained.params(), **{f"lgb_{k}": v for k, v in (params or {}).items()}})
+        for group, values in groups.items():
+            prefix = "" if group == "model" else f"{group}_"
             mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})
-        mlflow.log_dict(result.label.describe(), "label.json")
-        if result.notes:
-            mlflow.log_dict({"notes": result.notes}, "notes.json")
-            mlflow.set_tag("notes", " | ".join(result.notes)[:5000])
-        mlflow.log_dict({**ds.plan.describe(), "rows": ds.split.value_counts().to_dict()}, "training_window.json")
-        mlflow.log_dict({"features": ds.features}, "features.json")
-        result.backtest.to_csv(folder / "backtest.csv", index=False)
-        result.slices.to_csv(folder / "slices.csv", index=False)
-        # every feature column, not only this model's: any champion can be re-scored on the same rows
-        test = ds.part("test")
-        test.to_parquet(folder / "test_set.parquet", index=False)
-        for path in (folder / "backtest.csv", folder / "slices.csv", folder / "test_set.parquet"):
-            mlflow.log_artifact(str(path), "evaluation")
-        y = test["label"].to_numpy()
-        contrib = result.model.contributions(test[ds.features].head(5000))
-        for path in [*plots.curves(y, result.test_scores, folder / "plots"),
-                     *plots.importance(result.model.importance(), contrib, folder / "plots")]:
-            mlflow.log_artifact(str(path), "plots")
+        notes = getattr(trained, "notes", [])
+        if notes:
+            mlflow.set_tag("notes", " | ".join(notes)[:5000])
+        trained.evaluation_set().to_parquet(folder / "test_set.parquet", index=False)
+        mlflow.log_artifact(str(folder / "test_set.parquet"), "evaluation")
+        for where, paths in trained.write_artifacts(folder).items():
+            for path in paths:
+                mlflow.log_artifact(str(path), where or None)
         bundle = folder / "bundle"
-        result.model.save(bundle)
-        (bundle / "label.json").write_text(json.dumps(result.label.describe()))
-        (bundle / "metrics.json").write_text(json.dumps(result.metrics))
-        (bundle / "training_window.json").write_text(json.dumps(ds.plan.describe()))
-        example = test[ds.features].head(5)
-        signature = infer_signature(example, pd.DataFrame({"probability": result.model.predict_proba(example)[:, 1]}))
-        info = mlflow.pyfunc.log_model(name="model", python_model=ProbabilityModel(),
-                                       artifacts={"bundle": str(bundle)}, signature=signature,
-                                       input_example=example, registered_model_name=result.name,
-                                       pip_requirements=requirements())
+        trained.save(bundle)
+        inputs, outputs = trained.example()
+        info = mlflow.pyfunc.log_model(name="model", python_model=trained.pyfunc(), artifacts={"bundle": str(bundle)},
+                                       signature=infer_signature(inputs, outputs), input_example=inputs,
+                                       registered_model_name=trained.name, pip_requirements=requirements())
         version = str(info.registered_model_version)
-    aliases = set_aliases(client, result.name, version)
-    return {"model": result.name, "version": version, "run_id": run.info.run_id, "aliases": aliases,
-            "metrics": result.metrics["model"], "baselines": {k: v for k, v in result.metrics.items() if k != "model"}}
+    aliases = set_aliases(client, trained.name, version)
+    return Logged(trained.name, version, run.info.run_id, aliases, groups["model"],
+                  {k: v for k, v in groups.items() if k != "model"})
 
 
 def set_aliases(client: MlflowClient, name: str, version: str) -> list[str]:
@@ -106,49 +95,6 @@ def set_aliases(client: MlflowClient, name: str, version: str) -> list[str]:
         client.set_registered_model_tag(name, "champion_history", version)
         aliases.append(CHAMPION)
     return aliases
-
-
-EFFECT_MODEL = "guanxi-effect"
-
-
-def log_effect(model: EffectModel, rows: pd.DataFrame, params: dict[str, object] | None = None) -> dict[str, object]:
-    """Log and register the effect model. Its pyfunc takes features plus treatment counts and returns
-    P(effective) as ``probability``, so promotion compares it like the other models."""
-    from training.pyfunc import EffectProbabilityModel
-    from training.uplift import TREATMENTS
-
-    client = configure()
-    test = rows[rows["cutoff"] == rows["cutoff"].max()]
-    with mlflow.start_run(experiment_id=experiment(EFFECT_MODEL)) as run, tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        mlflow.log_params({"learner": "S-learner (LightGBM)", "treatments": ",".join(TREATMENTS),
-                           "horizon_days": model.horizon_days, "cutoffs": rows["cutoff"].nunique(),
-                           **{f"lgb_{k}": v for k, v in (params or {}).items()}})
-        for outcome, values in model.metrics.items():
-            prefix = "" if outcome == "effective" else f"{outcome}_"
-            mlflow.log_metrics({f"{prefix}test_{k}": float(v) for k, v in values.items() if v == v})
-        effects = model.effects(test)
-        mean_uplift = {f"mean_uplift_{o}_{k}": float(effects[o][k].mean()) for o in effects
-                       for k in effects[o].columns if k != "_base"}
-        mlflow.log_metrics(mean_uplift)
-        mlflow.log_dict({"features": model.features, "treatments": TREATMENTS}, "features.json")
-        # with the ids, so that an erasure can find and remove a contact's rows
-        ids = [c for c in ("rep_id", "contact_id", "cutoff") if c in test.columns]
-        evaluation = test[[*ids, *model.features, *TREATMENTS]].assign(label=test["effective"].to_numpy())
-        evaluation.to_parquet(folder / "test_set.parquet", index=False)
-        mlflow.log_artifact(str(folder / "test_set.parquet"), "evaluation")
-        bundle = folder / "bundle"
-        model.save(bundle)
-        example = evaluation[[*model.features, *TREATMENTS]].head(5)
-        signature = infer_signature(example, pd.DataFrame({"probability": np.zeros(len(example))}))
-        info = mlflow.pyfunc.log_model(name="model", python_model=EffectProbabilityModel(),
-                                       artifacts={"bundle": str(bundle)}, signature=signature,
-                                       input_example=example, registered_model_name=EFFECT_MODEL,
-                                       pip_requirements=requirements())
-        version = str(info.registered_model_version)
-    aliases = set_aliases(client, EFFECT_MODEL, version)
-    return {"model": EFFECT_MODEL, "version": version, "run_id": run.info.run_id, "aliases": aliases,
-            "metrics": model.metrics["effective"], "win_metrics": model.metrics["win"], "baselines": {}}
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:

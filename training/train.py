@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,9 @@ from training.evaluate import bootstrap_auc_ci, ece_if_calibrated, evaluate, eva
 from training.labels import LABELS, LabelDefinition
 from training.model import GuanxiClassifier
 from training.own_labels import MIN_DATES, own_label, plan_from_dates
+
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PythonModel
 
 MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
                           "tie": "tie_persistence"}
@@ -79,6 +85,57 @@ class TrainResult:
     @property
     def n_test(self) -> int:
         return int((self.dataset.split == "test").sum())
+
+    def params(self) -> dict[str, object]:
+        m = self.model
+        return {"label": self.label.name, "horizon_days": self.label.horizon_days,
+                "n_features": len(self.dataset.features), "best_iteration": m.best_iteration_,
+                "linear_weight": m.linear_weight, "calibration": m.calibration_.kind, "refit": m.refit_,
+                "stopped_at": m.stopped_at_, "drift_z": m.drift_z_,
+                **{f"lgb_{k}": v for k, v in (m.params or {}).items()}}
+
+    def metric_groups(self) -> dict[str, dict[str, float]]:
+        return self.metrics
+
+    def evaluation_set(self) -> pd.DataFrame:
+        # every feature column, not only this model's: any champion can be re-scored on the same rows
+        return self.dataset.part("test")
+
+    def write_artifacts(self, folder: Path) -> dict[str, list[Path]]:
+        from training import plots
+
+        ds = self.dataset
+        self.backtest.to_csv(folder / "backtest.csv", index=False)
+        self.slices.to_csv(folder / "slices.csv", index=False)
+        (folder / "label.json").write_text(json.dumps(self.label.describe()))
+        (folder / "training_window.json").write_text(json.dumps({**ds.plan.describe(),
+                                                                 "rows": ds.split.value_counts().to_dict()}))
+        (folder / "features.json").write_text(json.dumps({"features": ds.features}))
+        files = {"": [folder / n for n in ("label.json", "training_window.json", "features.json")],
+                 "evaluation": [folder / "backtest.csv", folder / "slices.csv"]}
+        if self.notes:
+            (folder / "notes.json").write_text(json.dumps({"notes": self.notes}))
+            files[""].append(folder / "notes.json")
+        test = self.evaluation_set()
+        contrib = self.model.contributions(test[ds.features].head(5000))
+        files["plots"] = [*plots.curves(test["label"].to_numpy(), self.test_scores, folder / "plots"),
+                          *plots.importance(self.model.importance(), contrib, folder / "plots")]
+        return files
+
+    def save(self, folder: Path) -> None:
+        self.model.save(folder)
+        (folder / "label.json").write_text(json.dumps(self.label.describe()))
+        (folder / "metrics.json").write_text(json.dumps(self.metrics))
+        (folder / "training_window.json").write_text(json.dumps(self.dataset.plan.describe()))
+
+    def pyfunc(self) -> PythonModel:
+        from training.pyfunc import ProbabilityModel
+
+        return ProbabilityModel()
+
+    def example(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        inputs = self.evaluation_set()[self.dataset.features].head(5)
+        return inputs, pd.DataFrame({"probability": self.model.predict_proba(inputs)[:, 1]})
 
 
 def train(tables: Tables, kind: str = "relationship", params: dict[str, object] | None = None,

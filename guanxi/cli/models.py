@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from guanxi.cli.errors import refusals
+
+if TYPE_CHECKING:
+    from guanxi.services.training import TrainingOutcome
 
 
 class Which(enum.StrEnum):
@@ -37,102 +43,39 @@ def train_cmd(
 ) -> None:
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
     import logging
-    import time
 
     from crm.store import read_all
     from guanxi.cli.data import store
+    from guanxi.services.training import ALL, TrainOptions, read_own_labels, train_and_register
     from guanxi.settings import get_settings
-    from training.registry import export_champion
-    from training.tracking import log_result
-    from training.train import train
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
-    with store() as engine:
-        tables = read_all(engine)
-    kinds = ["relationship", "deal", "effect"] if which is Which.all else [which.value]
-    own = None
-    if labels is not None:
-        if which not in (Which.relationship, Which.deal):
-            typer.echo(f"--labels is for one model, relationship or deal, not {which.value}", err=True)
-            raise typer.Exit(2)
-        from training.own_labels import read_labels
-
-        try:
-            own = read_labels(labels, which.value)
-        except ValueError as exc:
-            typer.echo(f"{which.value}: cannot read the labels: {exc}", err=True)
-            raise typer.Exit(1) from None
     params = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items() if v is not None}
-    results = []
-    for kind in kinds:
-        if kind == "effect":
-            results.append(_train_effect(tables, params, horizon, min_history, step, as_json))
-            continue
-        started = time.perf_counter()
-        try:
-            result = train(tables, kind, params=params or None, horizon_days=horizon, min_history_days=min_history,
-                           step_days=step, progress=not as_json, labels=own, labels_source=str(labels))
-        except ValueError as exc:
-            typer.echo(f"{kind}: cannot train: {exc}", err=True)
-            raise typer.Exit(1) from None
-        logged = log_result(result, params)
-        logged["bundle"] = str(export_champion(result.name, get_settings().models_dir))
-        logged.update(_summary(logged, result.n_train, result.n_test, started), notes=result.notes,
-                      label=result.label.name, calibration=result.model.calibration_.kind)
-        results.append(logged)
-        m = logged["metrics"]
-        base = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in logged["baselines"].items())
-        if not as_json:
-            typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): test AUC "
-                       f"{m['auc']:.3f} (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f}), ECE "
-                       f"{m['ece']:.3f} ({logged['calibration']} calibration; {m['ece_floor']:.3f} if perfectly "
-                       f"calibrated, from the test set's size), lift@10% "
-                       f"{m['lift_top_decile']:.2f}; {base}")
-            for note in result.notes:
-                typer.echo(f"  note: {note}")
+    with refusals():
+        own = read_own_labels(labels, which.value) if labels is not None else None
+        options = TrainOptions(params, horizon, min_history, step, own, str(labels), progress=not as_json)
+        with store() as engine:
+            tables = read_all(engine)
+        results = []
+        for kind in ALL if which is Which.all else (which.value,):
+            results.append(train_and_register(tables, kind, get_settings(), options))
+            if not as_json:
+                typer.echo(_describe(results[-1]))
     if as_json:
-        typer.echo(json.dumps({"models": results}, default=str))
+        typer.echo(json.dumps({"models": [{**dataclasses.asdict(r), **r.summary()} for r in results]}, default=str))
 
 
-def _summary(logged: dict[str, object], n_train: int, n_test: int, started: float) -> dict[str, object]:
-    """The flat figures of ``--json``: the model's test metrics, each baseline's AUC, sizes, time, version.
-    ``oracle_auc`` is only known on a simulated world (``benchmarks/models.py`` measures it): null here."""
-    import time
-
-    m = logged["metrics"]
-    return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece", "ece_floor")},
-            "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
-            "baseline_auc": {k: v["auc"] for k, v in logged["baselines"].items()}, "oracle_auc": None,
-            "n_train": n_train, "n_test": n_test,
-            "seconds": round(time.perf_counter() - started, 1), "model_version": logged["version"]}
-
-
-def _train_effect(tables: dict, params: dict[str, object], horizon: int | None, min_history: int, step: int | None,
-                  as_json: bool) -> dict[str, object]:
-    import time
-
-    from guanxi.settings import get_settings
-    from training.registry import export_champion
-    from training.tracking import log_effect
-    from training.uplift import effect_dataset, fit_effect_model
-
-    started = time.perf_counter()
-    try:
-        rows = effect_dataset(tables, horizon_days=horizon or 180, step_days=step or 28,
-                              min_history_days=min_history, progress=not as_json)
-        model = fit_effect_model(rows, params or None)
-    except ValueError as exc:
-        typer.echo(f"effect: cannot train: {exc}", err=True)
-        raise typer.Exit(1) from None
-    logged = log_effect(model, rows, params)
-    logged["bundle"] = str(export_champion(logged["model"], get_settings().models_dir))
-    last = rows["cutoff"].max()
-    logged.update(_summary(logged, int((rows["cutoff"] < last).sum()), int((rows["cutoff"] == last).sum()), started))
-    if not as_json:
-        m, w = logged["metrics"], logged["win_metrics"]
-        typer.echo(f"{logged['model']} v{logged['version']} ({', '.join(logged['aliases'])}): P(effective | actions) "
-                   f"test AUC {m['auc']:.3f}, ECE {m['ece']:.3f}; P(win | actions) AUC {w['auc']:.3f}")
-    return logged
+def _describe(r: TrainingOutcome) -> str:
+    m = r.metrics
+    ci = f" (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f})" if "auc_ci_low" in m else ""
+    ece = f", ECE {m['ece']:.3f}" if "ece" in m else ""
+    if r.calibration:
+        ece += f" ({r.calibration} calibration"
+        ece += f"; {m['ece_floor']:.3f} if perfectly calibrated, from the test set's size)" if "ece_floor" in m else ")"
+    lift = f", lift@10% {m['lift_top_decile']:.2f}" if "lift_top_decile" in m else ""
+    others = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in r.baselines.items() if "auc" in v)
+    return "\n".join([f"{r.model} v{r.version} ({', '.join(r.aliases)}): test AUC {m['auc']:.3f}{ci}{ece}{lift}"
+                      + (f"; {others}" if others else ""), *(f"  note: {n}" for n in r.notes)])
 
 
 def promote_cmd(
