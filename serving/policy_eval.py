@@ -271,7 +271,7 @@ def log_policy_evaluation(payload: dict[str, object]) -> str:
         mlflow.log_params({k: payload[k] for k in ("weeks", "k", "compliance", "size", "seed")})
         for name, row in payload["policies"].items():
             mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in row.items() if isinstance(v, int | float)})
-        if "offpolicy" in payload:
+        if payload.get("offpolicy"):
             mlflow.log_metrics({f"offpolicy_{k}": float(v) for k, v in payload["offpolicy"].items()
                                 if isinstance(v, int | float)})
         mlflow.log_dict(payload, "policy_evaluation.json")

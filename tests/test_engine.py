@@ -192,3 +192,28 @@ def test_cli_recommend_says_what_is_missing(home: Path) -> None:
 
     result = CliRunner().invoke(app, ["recommend", "--rep", "R0001"])
     assert result.exit_code == 1 and "guanxi train effect" in result.output
+
+
+def test_cli_evaluate_policy_reports_every_policy_and_logs_the_run(models: tuple[Models, object], home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from guanxi.cli import app
+    from guanxi.settings import get_settings
+
+    folder = home / "models"
+    models[0].effect.save(folder / "guanxi-effect")
+    models[0].relationship.save(folder / "guanxi-relationship")
+    models[1].save(folder / "guanxi-deal")
+    monkeypatch.setenv("GUANXI_MODELS_DIR", str(folder))
+    get_settings.cache_clear()
+    args = ["evaluate-policy", "--size", "small", "--seed", "5", "--weeks", "2", "--no-offpolicy"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["policies"]) == {"guanxi", "habits", "propensity", "random", "oracle"}
+    assert report["offpolicy"] is None and report["run_id"] and report["weeks"] == 2
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0 and "oracle" in text.stdout and "guanxi" in text.stdout
+    bad = CliRunner().invoke(app, ["evaluate-policy", "--size", "huge"])
+    assert bad.exit_code == 2 and "--size must be one of" in bad.output and "Traceback" not in bad.output

@@ -14,12 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from guanxi.cli.errors import refusals
+
 out = Console()
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from crm.importer import ImportResult
 
 
 class Source(enum.StrEnum):
@@ -42,23 +43,6 @@ def store() -> Iterator[Engine]:
         engine.dispose()
 
 
-def _import(engine: Engine, path: Path, source: Source, epoch: str, update: bool) -> ImportResult:
-    from crm.importer import ImportOptions, import_dir, import_frames
-    from guanxi.settings import get_settings
-
-    settings = get_settings()
-    options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
-    if source is Source.files:
-        return import_dir(engine, path, options)
-    if source is Source.maven_crm:
-        from crm.adapters.maven import read_maven
-
-        return import_frames(engine, *read_maven(path), options)
-    from crm.adapters.email import read_email_archive
-
-    return import_frames(engine, *read_email_archive(path, epoch=epoch), options)
-
-
 def import_cmd(
     path: Annotated[Path, typer.Argument(help="Folder of <table>.csv/.parquet files, or the source's file/folder.")],
     source: Annotated[Source, typer.Option(help="Format of PATH.")] = Source.files,
@@ -68,27 +52,11 @@ def import_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate and import a CRM export: everything is written in one transaction, or nothing."""
-    from crm.importer import ConflictError
-    from crm.store import StoreBusy
-    from crm.validate import ValidationError
+    from guanxi.services.imports import import_source
+    from guanxi.settings import get_settings
 
-    try:
-        with store() as engine:
-            result = _import(engine, path, source, epoch, update)
-    except StoreBusy as exc:
-        typer.echo(f"import failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except ValidationError as exc:
-        # plain echo: problem lines must stay grep-able (no wrapping, no markup or emoji codes)
-        typer.echo(f"import refused: {exc.report.count} problem(s); nothing was written.", err=True)
-        for line in exc.report.lines():
-            typer.echo(line, err=True)
-        if isinstance(exc, ConflictError):
-            typer.echo("rows stored with other content: run again with --update to replace them", err=True)
-        raise typer.Exit(1) from None
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"import failed: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with refusals(), store() as engine:
+        result = import_source(engine, path, source.value, get_settings(), epoch, update)
     if as_json:
         print(json.dumps(result.summary()))
         return
@@ -147,19 +115,11 @@ def erase_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was touched as JSON.")] = False,
 ) -> None:
     """Erase a contact's personal data from the store, the score files and the MLflow evaluation sets."""
-    from crm.store import StoreBusy
-    from guanxi.services.erasure import NotFound, erase_contact
+    from guanxi.services.erasure import erase_contact
     from guanxi.settings import get_settings
 
-    try:
-        with store() as engine:
-            result = erase_contact(engine, contact_id, get_settings(), "cli")
-    except NotFound as exc:
-        typer.echo(f"error: {exc} (already erased, or never imported)", err=True)
-        raise typer.Exit(1) from None
-    except StoreBusy as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    with refusals(), store() as engine:
+        result = erase_contact(engine, contact_id, get_settings(), "cli")
     if as_json:
         print(json.dumps(dataclasses.asdict(result)))
     else:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from guanxi.cli.errors import Refused, refusals
+from guanxi.cli.options import parse_day
 
 if TYPE_CHECKING:
     from guanxi.services.answers import Recommendation
+    from guanxi.services.policy import PolicyReport
     from serving.engine import Models
 
 
@@ -27,7 +29,7 @@ def recommend_cmd(
     rep: Annotated[str, typer.Option(help="The rep, e.g. R0003.")],
     k: Annotated[int, typer.Option(min=1, max=100, help="How many actions.")] = 10,
     lang: Annotated[Lang, typer.Option(help="Language of the reasons.")] = Lang.en,
-    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", parser=parse_day,
                                                       help="Day to plan (default: the day after the data).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -80,52 +82,29 @@ def evaluate_policy_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Roll the simulated world forward under each policy, on the same future, and compare what they bring."""
-    import time
-
-    from crm.sim.params import SIZES
-    from crm.sim.simulate import simulate
+    from guanxi.services.policy import evaluate_policy
     from guanxi.settings import get_settings
-    from serving.models import load_models
-    from serving.policy_eval import evaluate_policies, log_policy_evaluation, offpolicy_check
 
-    if size not in SIZES:
-        typer.echo(f"--size must be one of {', '.join(SIZES)}", err=True)
-        raise typer.Exit(2)
-    try:
-        models, deal_model = load_models(get_settings().models_dir)
-    except (FileNotFoundError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    started = time.perf_counter()
     say = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
-    say(f"simulating the {size} world (seed {seed}) ...")
-    sim = simulate(size, seed)
-    results = evaluate_policies(sim, models, deal_model, weeks=weeks, k=k, compliance=compliance,
-                                progress=lambda name: say(f"rolling {weeks} weeks forward: {name}"))
-    payload: dict[str, object] = {"policies": results, "weeks": weeks, "k": k, "compliance": compliance,
-                                  "size": size, "seed": seed, "models": models.versions}
-    if offpolicy:
-        say("off-policy estimate vs the simulator's truth ...")
-        payload["offpolicy"] = offpolicy_check(sim, models, k=k)
-    payload["seconds"] = round(time.perf_counter() - started, 1)
-    payload["run_id"] = log_policy_evaluation(payload)
-    if as_json:
-        typer.echo(json.dumps(payload, default=str))
-        return
-    oracle = results["oracle"]["incremental_expected_revenue"]
-    typer.echo(f"{'policy':<11} {'won revenue':>13} {'expected':>13} {'vs habits':>12} {'new effective':>14} "
-               f"{'actions':>8}")
-    for name, r in results.items():
-        typer.echo(f"{name:<11} {r['won_revenue']:>13,.0f} {r['expected_revenue']:>13,.0f} "
-                   f"{r['incremental_expected_revenue']:>+12,.0f} {r['new_effective']:>14,} {r['actions']:>8,}")
-    g = results["guanxi"]["incremental_expected_revenue"]
-    p = results["propensity"]["incremental_expected_revenue"]
-    typer.echo(f"guanxi: {g / oracle:.0%} of the oracle's increment in expected won revenue, {g / p:.2f}x propensity's"
-               if oracle > 0 and p > 0 else "guanxi: increments too small to compare")
-    if offpolicy:
-        o = payload["offpolicy"]
-        typer.echo(f"off-policy (doubly robust) {o['value']:.0f} vs true {o['truth']:.0f} effective ties: "
-                   f"{o['relative_error']:.1%} off")
+    with refusals():
+        report = evaluate_policy(get_settings(), size, seed, weeks, compliance, k, offpolicy, say)
+    typer.echo(json.dumps(dataclasses.asdict(report), default=str) if as_json else _policy_table(report))
+
+
+def _policy_table(report: PolicyReport) -> str:
+    lines = [f"{'policy':<11} {'won revenue':>13} {'expected':>13} {'vs habits':>12} {'new effective':>14} "
+             f"{'actions':>8}"]
+    lines += [f"{name:<11} {r['won_revenue']:>13,.0f} {r['expected_revenue']:>13,.0f} "
+              f"{r['incremental_expected_revenue']:>+12,.0f} {r['new_effective']:>14,} {r['actions']:>8,}"
+              for name, r in report.policies.items()]
+    share, ratio = report.share_of_oracle(), report.vs_propensity()
+    lines.append(f"guanxi: {share:.0%} of the oracle's increment in expected won revenue, {ratio:.2f}x propensity's"
+                 if share is not None and ratio is not None else "guanxi: increments too small to compare")
+    if report.offpolicy:
+        o = report.offpolicy
+        lines.append(f"off-policy (doubly robust) {o['value']:.0f} vs true {o['truth']:.0f} effective ties: "
+                     f"{o['relative_error']:.1%} off")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:

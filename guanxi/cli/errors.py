@@ -21,5 +21,8 @@ def refusals() -> Iterator[None]:
     try:
         yield
     except Refused as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        # plain echo: problem lines must stay grep-able (no wrapping, no markup or emoji codes)
+        typer.echo(exc.detail if exc.detail.startswith(("import ", "error: ")) else f"error: {exc.detail}", err=True)
+        for e in exc.errors or []:
+            typer.echo(f"{e['location']}: {e['message']}" if e.get("location") else str(e["message"]), err=True)
         raise typer.Exit(EXIT[exc.kind]) from None

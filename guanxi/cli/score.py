@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from guanxi.cli.errors import refusals
+from guanxi.cli.options import parse_day
 from guanxi.cli.progress import progress_bar
 
 
@@ -23,7 +24,7 @@ class Engine(enum.StrEnum):
 def score_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (relationships/part-*.parquet, deals.parquet).")],
     engine: Annotated[Engine, typer.Option(help="pandas (one machine) or spark.")] = Engine.pandas,
-    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+    as_of: Annotated[dt.datetime | None, typer.Option("--as-of", parser=parse_day,
                                                       help="Day to score (default: the day after the data).")] = None,
     chunk_reps: Annotated[int, typer.Option(min=1, help="Reps per chunk (memory is bounded by one chunk).")] = 25,
     k: Annotated[int, typer.Option(min=1, help="Recommended actions per rep.")] = 3,

@@ -1,0 +1,39 @@
+"""Imports from the command line: a folder of contract tables or one of the known exports, validated and
+written in one transaction under the write lock, with the tombstones of erased contacts honoured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from crm.importer import ConflictError, ImportOptions, ImportResult, import_dir, import_frames
+from crm.store import StoreBusy
+from crm.validate import ValidationError
+from guanxi.services.errors import Refused
+from guanxi.settings import Settings
+
+SOURCES = ("files", "maven-crm", "email")
+
+
+def import_source(engine: Engine, path: Path, source: str, settings: Settings, epoch: str = "1970-01-01",
+                  update: bool = False) -> ImportResult:
+    """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder)."""
+    options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
+    try:
+        if source == "files":
+            return import_dir(engine, path, options)
+        if source == "maven-crm":
+            from crm.adapters.maven import read_maven
+
+            return import_frames(engine, *read_maven(path), options)
+        from crm.adapters.email import read_email_archive
+
+        return import_frames(engine, *read_email_archive(path, epoch=epoch), options)
+    except ValidationError as exc:
+        hint = ["rows stored with other content: run again with --update to replace them"] \
+            if isinstance(exc, ConflictError) else []
+        raise Refused("conflict", f"import refused: {exc.report.count} problem(s); nothing was written.",
+                      [{"message": line} for line in [*exc.report.lines(), *hint]]) from None
+    except (FileNotFoundError, ValueError, StoreBusy) as exc:
+        raise Refused("conflict", f"import failed: {exc}") from None
