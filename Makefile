@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DATASETS ?= $(firstword $(wildcard ../shared/datasets /work/shared/datasets) ../shared/datasets)
 export GUANXI_HOME ?= $(CURDIR)/var
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -36,14 +36,19 @@ demo: setup
 	@echo "try:  curl -s 'http://127.0.0.1:8000/v1/reps/R0003/next-best-actions?limit=3&lang=zh'"
 	$(BIN)/guanxi serve --host 127.0.0.1 --port 8000
 
-test: setup
-	$(BIN)/ruff check .
+test: lint
 	scripts/ensure-java.sh
 	@set -e; url=$$(scripts/pg-test-server.sh start); trap 'scripts/pg-test-server.sh stop' EXIT; \
 	GUANXI_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# the quick loop: code and store tests, no servers, no Spark, no model training (see `fast` in pyproject.toml)
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not postgres and not spark and not slow" $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python benchmarks/import.py

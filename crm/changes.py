@@ -95,10 +95,9 @@ def plan_changes(conn: Connection, table: Table, frame: pd.DataFrame, columns: l
     changed = differs.any(axis=1)
     same = exists & ~changed
     conflicts: list[tuple[str, int, str, str]] = []
-    for pos in np.flatnonzero(changed)[:MAX_SHOWN]:
+    for pos in map(int, np.flatnonzero(changed)[:MAX_SHOWN]):
         ident = "/".join(str(frame[k].iloc[pos]) for k in key)
-        for j in np.flatnonzero(differs[pos]):
-            c = compared[j]
+        for c in (compared[j] for j in np.flatnonzero(differs[pos])):
             conflicts.append((source, int(pos) + 1, c, f"id {ident} is stored with {_show(stored[c].iloc[spos[pos]])}, "
                               f"this row gives {_show(frame[c].iloc[pos])} (ask to update to replace it)"))
     write = ~same

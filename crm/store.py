@@ -30,7 +30,7 @@ class UtcTimestamp(sa.types.TypeDecorator[dt.datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[object]:
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.String(32))
         return dialect.type_descriptor(sa.DateTime(timezone=True))
@@ -49,7 +49,7 @@ class UtcTimestamp(sa.types.TypeDecorator[dt.datetime]):
         return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
-_SA_TYPES: dict[str, sa.types.TypeEngine[object]] = {
+_SA_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "str": sa.Text(),
     "int": sa.BigInteger(),
     "float": sa.Float(),
@@ -59,7 +59,7 @@ _SA_TYPES: dict[str, sa.types.TypeEngine[object]] = {
 
 
 def _sa_column(table: Table, col: Column) -> sa.Column[object]:
-    args: list[object] = []
+    args: list[Any] = []
     if col.references:
         args.append(sa.ForeignKey(col.references, ondelete="CASCADE"))
     return sa.Column(col.name, _SA_TYPES[col.kind], *args, primary_key=col.name in table.key,

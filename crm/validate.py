@@ -41,7 +41,8 @@ class Report:
 
     def add(self, source: str, frame: pd.DataFrame, mask: np.ndarray | pd.Series, column: str,
             reason: Callable[[pd.Series], str] | str) -> None:
-        """Record every row where ``mask`` is true; keep the first ``MAX_SHOWN`` of them."""
+        """Record every row where ``mask`` is true; keep the first ``MAX_SHOWN`` of them. A text reason may
+        name the cell's value as ``{value}`` (formatted like an f-string field, e.g. ``{value!r}``)."""
         mask = np.asarray(mask, dtype=bool)
         n = int(mask.sum())
         if n == 0:
@@ -50,7 +51,8 @@ class Report:
         positions = np.flatnonzero(mask)[:MAX_SHOWN]
         rows = frame.iloc[positions]
         for pos, (_, row) in zip(positions, rows.iterrows(), strict=True):
-            text = reason(row) if callable(reason) else reason
+            text = reason(row) if callable(reason) else reason.format(value=row.get(column)) \
+                if "{value" in reason else reason
             self.problems.append(Problem(source, int(pos) + 1, column, text))
 
     def note(self, source: str, row: int, column: str, reason: str) -> None:
@@ -176,30 +178,29 @@ def validate_table(table: Table, frame: pd.DataFrame, source: str, report: Repor
             bad_type |= frac
         what = {"int": "an integer", "float": "a number", "bool": "true/false",
                 "timestamp": "a timestamp (ISO 8601, UTC if no offset)", "str": "text"}[col.kind]
-        report.add(source, frame, bad_type, col.name, lambda r, n=col.name, w=what: f"{r[n]!r} is not {w}")
+        report.add(source, frame, bad_type, col.name, f"{{value!r}} is not {what}")
         if not col.nullable:
             report.add(source, frame, ~present, col.name, "value is required")
         ok = values.notna().to_numpy() & ~bad_type
         if col.allowed is not None:
             allowed = pd.Series(values).isin(col.allowed).to_numpy(dtype=bool, na_value=False)
             report.add(source, frame, ok & ~allowed, col.name,
-                       lambda r, n=col.name, a=col.allowed: f"{r[n]!r} is not one of {', '.join(map(str, a))}")
+                       f"{{value!r}} is not one of {', '.join(map(str, col.allowed))}")
         if col.minimum is not None:
             low = ok & (values.fillna(col.minimum) < col.minimum).to_numpy()
-            report.add(source, frame, low, col.name, lambda r, n=col.name, m=col.minimum: f"{r[n]!r} is below {m:g}")
+            report.add(source, frame, low, col.name, f"{{value!r}} is below {col.minimum:g}")
         if col.maximum is not None:
             high = ok & (values.fillna(col.maximum) > col.maximum).to_numpy()
-            report.add(source, frame, high, col.name,
-                       lambda r, n=col.name, m=col.maximum: f"{r[n]!r} is above {m:g}")
+            report.add(source, frame, high, col.name, f"{{value!r}} is above {col.maximum:g}")
         if col.kind == "timestamp" and window is not None:
             lo, hi = window
             outside = ok & ((values < lo) | (values > hi)).to_numpy(dtype=bool, na_value=False)
             accepted = f"{lo.date()} .. {hi.strftime('%Y-%m-%d %H:%M')} UTC"
-            report.add(source, frame, outside, col.name, lambda r, n=col.name, a=accepted:
-                       f"{r[n]!r} is outside the accepted range {a} (a wrong epoch, unit or year?)")
+            report.add(source, frame, outside, col.name,
+                       f"{{value!r}} is outside the accepted range {accepted} (a wrong epoch, unit or year?)")
         if col.kind == "str" and (col.name in table.key or col.references):
             control = ok & values.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)
-            report.add(source, frame, control, col.name, lambda r, n=col.name: f"{r[n]!r} holds a control character")
+            report.add(source, frame, control, col.name, "{value!r} holds a control character")
         out[col.name] = _finish(values, col)
     typed = pd.DataFrame(out).reset_index(drop=True)
     key = list(table.key)
@@ -230,8 +231,7 @@ def check_references(typed: Mapping[str, pd.DataFrame], sources: Mapping[str, st
             if missing.any():
                 in_store = existing_ids(ref_table, ref_col, set(values[missing].unique()))
                 missing &= ~values.isin(in_store).to_numpy(dtype=bool, na_value=False)
-            report.add(sources[name], frame, missing, col.name,
-                       lambda r, n=col.name, t=ref_table: f"{r[n]!r} does not exist in {t}")
+            report.add(sources[name], frame, missing, col.name, f"{{value!r}} does not exist in {ref_table}")
 
 
 def validate_tables(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str],

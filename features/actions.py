@@ -10,7 +10,7 @@ import pandas as pd
 import polars as pl
 
 from features.deal import open_deals
-from features.frames import Tables, table, utc
+from features.frames import Tables, need, table, utc
 
 KINDS: tuple[str, ...] = ("like", "greet", "check_in", "business", "visit", "consult", "mentor", "favor",
                           "executive_event")
@@ -36,7 +36,7 @@ def treatments(tables: Tables, start: str | pd.Timestamp, days: int = TREATMENT_
     """Per (rep, contact): how many outbound actions of each kind in (start, start + days], as ``t_<kind>``."""
     lo = utc(start)
     hi = lo + pd.Timedelta(days=days)
-    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
+    inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
                                            "opportunity_id", "favor", "with_executive"])
     rows = inter.filter((pl.col("ts") > lo) & (pl.col("ts") <= hi) & (pl.col("direction") == "outbound"))
     counts = (rows.with_columns(kind=kind_expr()).group_by("rep_id", "contact_id", "kind").len()

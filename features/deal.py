@@ -13,7 +13,7 @@ import pandas as pd
 import polars as pl
 
 from crm import vocab
-from features.frames import Tables, polars_engine, table, utc
+from features.frames import Tables, need, polars_engine, table, utc
 from features.network import account_network, best_ties, ties
 from features.registry import DEAL, DEAL_IDS, STRONG_TIE
 from features.relationship import relationship_features
@@ -109,7 +109,7 @@ def _activity(tables: Tables, cutoff: pd.Timestamp, ids: pl.Series) -> pl.DataFr
 
 def _chain(tables: Tables, cutoff: pd.Timestamp, ids: pl.Series, rel: pd.DataFrame | None) -> pl.DataFrame:
     chain = table(tables, "opportunity_contacts", ["opportunity_id", "contact_id", "role", "stance", "added_at"])
-    opps = table(tables, "opportunities", ["opportunity_id", "owner_rep_id"])
+    opps = need(tables, "opportunities", ["opportunity_id", "owner_rep_id"])
     schema = {"opportunity_id": pl.String, **dict.fromkeys(
         ("chain_size", "chain_coverage", "dm_best_tie", "owner_dm_tie", "chain_champions", "chain_blockers"),
         pl.Float64)}
@@ -141,8 +141,8 @@ def _account_context(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | N
         return pl.DataFrame(schema=schema)
     breadth = pl.from_pandas(account_network(rel, tables)[["account_id", "breadth"]]).rename(
         {"breadth": "account_breadth"})
-    inter = table(tables, "interactions", ["ts", "contact_id", "with_executive"])
-    contacts = table(tables, "contacts", ["contact_id", "account_id"])
+    inter = need(tables, "interactions", ["ts", "contact_id", "with_executive"])
+    contacts = need(tables, "contacts", ["contact_id", "account_id"])
     recent = inter.lazy().filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=90))
                                  & pl.col("with_executive").fill_null(False))
     execs = (recent.join(contacts.lazy(), on="contact_id").group_by("account_id")
@@ -157,7 +157,7 @@ def _track_record(out: pl.DataFrame, tables: Tables, cutoff: pd.Timestamp) -> pl
     a model served after its training window would score counts it never saw (on the demo world they
     doubled from training to test rows, and the deal model over-predicted with them). The win rate is a
     share, stable in time, and keeps the whole history."""
-    opps = table(tables, "opportunities", ["account_id", "owner_rep_id", "outcome", "closed_at"])
+    opps = need(tables, "opportunities", ["account_id", "owner_rep_id", "outcome", "closed_at"])
     closed = opps.filter(pl.col("closed_at").is_not_null() & (pl.col("closed_at") <= cutoff)
                          & pl.col("outcome").is_in(["won", "lost"]))
     won = pl.col("outcome") == "won"

@@ -46,3 +46,11 @@ def table(tables: Tables, name: str, columns: list[str] | None = None) -> pl.Dat
         if missing:
             frame = frame.with_columns([pl.lit(None).alias(c) for c in missing])
     return frame
+
+
+def need(tables: Tables, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """Like :func:`table`, for a table the caller cannot do without: a clear error when it is missing."""
+    frame = table(tables, name, columns)
+    if frame is None:
+        raise ValueError(f"the data has no {name} table, which this step needs")
+    return frame

@@ -200,8 +200,8 @@ def _festival_lookup(year: int) -> tuple[np.ndarray, int]:
         return np.full(1, -1, np.int64), 0
     base = min(lookup)
     days = np.full(max(lookup) - base + 1, -1, np.int64)
-    for day, i in lookup.items():
-        days[day - base] = i
+    for epoch, i in lookup.items():
+        days[epoch - base] = i
     return days, base
 
 

@@ -121,8 +121,11 @@ def partition(chunks: list[Chunk], n_pairs: int, n_buckets: int) -> tuple[np.nda
     n = int(bounds[-1])
     pid_p, ts_p, code_p = np.empty(n, np.int32), np.empty(n, np.int64), np.empty(n, chunks[0][2].dtype)
     with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
-        list(pool.map(lambda k: _scatter(*chunks[k], width, starts[k].copy(), pid_p, ts_p, code_p),
-                      range(len(chunks))))
+        def scatter(k: int) -> None:
+            pid, ts, code = chunks[k]
+            _scatter(pid, ts, code, width, starts[k].copy(), pid_p, ts_p, code_p)
+
+        list(pool.map(scatter, range(len(chunks))))
     return bounds, pid_p, ts_p, code_p
 
 

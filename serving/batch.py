@@ -131,11 +131,11 @@ def prepare(out: Path, as_of: pd.Timestamp, versions: dict[str, str], rep_ids: I
 
 def chunk_tables(tables: Tables, chunks: list[list[str]]) -> Iterable[tuple[int, dict[str, pd.DataFrame]]]:
     """The same input the Spark engine gets: the static tables and one chunk's interactions."""
-    inter = tables["interactions"]
+    inter = pd.DataFrame(tables["interactions"])
     index = {rep: i for i, chunk in enumerate(chunks) for rep in chunk}
-    col = inter["rep_id"]
+    col: pd.Series = inter["rep_id"]
     if isinstance(col.dtype, pd.CategoricalDtype):  # map the categories, not 12M strings
-        per_category = np.array([index.get(str(c), -1) for c in col.cat.categories] + [-1])
+        per_category = np.array([index.get(str(c), -1) for c in col.cat.categories] + [-1], dtype=np.int64)
         chunk_of = per_category[col.cat.codes.to_numpy()]
     else:
         chunk_of = col.astype(str).map(index).fillna(-1).to_numpy(dtype=np.int64)

@@ -14,9 +14,10 @@ import pandas as pd
 from features.frames import Tables
 from serving.batch import REL_COLUMNS, ScoreRun, finish, metadata, score_chunk, stamp, write_atomic
 from serving.catalog import DEFAULT_CATALOG, load_catalog
+from serving.engine import Models
 from training.model import GuanxiClassifier
 
-_MODELS: dict[str, object] = {}
+_MODELS: dict[str, Models] = {}
 
 
 def session(master: str = "local[2]", app: str = "guanxi-score"):  # noqa: ANN201 - pyspark is optional
@@ -35,7 +36,7 @@ def session(master: str = "local[2]", app: str = "guanxi-score"):  # noqa: ANN20
             .getOrCreate())
 
 
-def _executor_models(folder: str) -> object:
+def _executor_models(folder: str) -> Models:
     """Load the bundles once per Python worker."""
     if folder not in _MODELS:
         from serving.models import load_models
@@ -56,7 +57,7 @@ def run_spark(tables: Tables, run: ScoreRun, models_dir: Path, deal_model: Guanx
     spark = session(master)
     sc = spark.sparkContext
     if pending:
-        inter = tables["interactions"]
+        inter = pd.DataFrame(tables["interactions"])
         chunk_of = {rep: i for i, chunk in enumerate(run.chunks) if i in set(pending) for rep in chunk}
         reps = inter["rep_id"].astype(str)
         rows = inter[reps.isin(chunk_of).to_numpy()].copy()

@@ -20,7 +20,7 @@ import polars as pl
 
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
 from features.actions import pair_deal_context
-from features.frames import Tables, table, utc
+from features.frames import Tables, need, table, utc
 from features.network import tie_strength
 from features.relationship import relationship_features
 
@@ -69,7 +69,7 @@ def default_as_of(tables: Tables) -> pd.Timestamp:
 
 def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) -> np.ndarray:
     """1 where the contact's last business request (last 7 days) came after the rep's last outbound touch."""
-    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
+    inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
     recent = inter.filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=REQUEST_DAYS)))
     last = recent.group_by("rep_id", "contact_id").agg(
         request=pl.col("ts").filter((pl.col("direction") == "inbound")

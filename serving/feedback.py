@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from crm.store import FEEDBACK, bump_versions, lock_for_write
 from features.actions import kind_expr
-from features.frames import Tables, table, utc
+from features.frames import Tables, need, utc
 from serving.catalog import Catalog
 from serving.engine import HISTORY_COLUMNS, LOGGED
 
@@ -50,7 +50,7 @@ def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Cata
     """Outbound interactions of the last 90 days as ``logged`` actions (one per catalog action of their kind):
     they start cooldowns but do not use up the weekly cap, which is for recommended actions."""
     cutoff = utc(as_of)
-    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
+    inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
                                            "opportunity_id", "favor", "with_executive"])
     recent = inter.filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=LOOKBACK_DAYS))
                           & (pl.col("direction") == "outbound"))

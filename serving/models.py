@@ -46,9 +46,10 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
     loaded: dict[str, GuanxiClassifier | None] = {}
     for kind in ("relationship", "deal"):
         path = folder / registered_name(kind)
-        loaded[kind] = GuanxiClassifier.load(path) if (path / "model.json").exists() else None
-        if loaded[kind] is not None:
-            _check_features(kind, loaded[kind], path)
+        model = GuanxiClassifier.load(path) if (path / "model.json").exists() else None
+        if model is not None:
+            _check_features(kind, model, path)
             versions[registered_name(kind)] = bundle_version(path)
+        loaded[kind] = model
     models = Models(EffectModel.load(effect_dir), loaded["relationship"], versions)
     return models, loaded["deal"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,25 @@ from serving.candidates import candidates, occasion_today
 from serving.catalog import Catalog, load_catalog
 from serving.engine import HISTORY_COLUMNS, Models, score, select, violations
 from serving.feedback import interaction_history
+from training.baselines import Scorer
 
 POLICIES = ("guanxi", "habits", "propensity", "random", "oracle")
 
 
 def sim_codes(kinds: pd.Series) -> np.ndarray:
     return kinds.map(A).to_numpy(dtype=np.int64)
+
+
+class PlanView(Protocol):
+    """What a planner reads on a day: a rollout's :class:`View`, or a fixed log (the off-policy check)."""
+
+    @property
+    def day(self) -> int: ...
+
+    @property
+    def k(self) -> int: ...
+
+    def tables(self) -> dict[str, pd.DataFrame]: ...
 
 
 @dataclass
@@ -46,14 +60,15 @@ class _Planner:
     def day_ts(self, day: int) -> pd.Timestamp:
         return self.sim.pop.start + pd.Timedelta(days=day)
 
-    def __call__(self, view: View) -> tuple[np.ndarray, np.ndarray]:
-        if self.scored is None or view.day - self.planned_on >= self.replan_days:
+    def __call__(self, view: PlanView) -> tuple[np.ndarray, np.ndarray]:
+        scored, cands = self.scored, self.cands
+        if scored is None or cands is None or view.day - self.planned_on >= self.replan_days:
             tables = view.tables()
-            self.cands = candidates(tables, self.day_ts(view.day))
-            self.scored = self.rescore(view, self.cands)
+            self.cands = cands = candidates(tables, self.day_ts(view.day))
+            self.scored = scored = self.rescore(view, cands)
             self.logged = interaction_history(tables, self.day_ts(view.day), self.catalog)
             self.planned_on = view.day
-        today = self.today(view)
+        today = self.today(view.day, scored, cands)
         hist = pd.concat([self.logged, *self.history], ignore_index=True)
         limits = None if self.budget is None else self.budget.get(view.day, {})
         chosen = select(today, hist, self.catalog, self.day_ts(view.day), view.k, limits=limits)
@@ -64,21 +79,20 @@ class _Planner:
         pairs = self.sim.pair_index(chosen["rep_id"], chosen["contact_id"])
         return pairs, sim_codes(chosen["kind"])
 
-    def today(self, view: View) -> pd.DataFrame:
+    def today(self, day: int, scored: pd.DataFrame, cands: pd.DataFrame) -> pd.DataFrame:
         """The week's scored rows that still apply today (greetings only on an occasion)."""
-        scored = self.scored
         greet = [a.name for a in self.catalog.actions if "occasion_today" in a.applicable]
         if greet and len(scored):
             is_greet = scored["action"].isin(greet).to_numpy()
-            on_day = self.occasion_on(view.day)[scored["row"].to_numpy()]
+            on_day = self.occasion_on(day, cands)[scored["row"].to_numpy()]
             scored = scored[~is_greet | on_day]
         return scored
 
-    def occasion_on(self, day: int) -> np.ndarray:
+    def occasion_on(self, day: int, cands: pd.DataFrame) -> np.ndarray:
         tables = {"contacts": self.sim.tables["contacts"]}
-        return occasion_today(tables, self.day_ts(day), self.cands["contact_id"]).astype(bool)
+        return occasion_today(tables, self.day_ts(day), cands["contact_id"]).astype(bool)
 
-    def rescore(self, view: View, cands: pd.DataFrame) -> pd.DataFrame:
+    def rescore(self, view: PlanView, cands: pd.DataFrame) -> pd.DataFrame:
         raise NotImplementedError
 
     def log(self) -> pd.DataFrame:
@@ -91,7 +105,9 @@ class GuanxiPolicy(_Planner):
 
     models: Models | None = None
 
-    def rescore(self, view: View, cands: pd.DataFrame) -> pd.DataFrame:
+    def rescore(self, view: PlanView, cands: pd.DataFrame) -> pd.DataFrame:
+        if self.models is None:
+            raise ValueError("GuanxiPolicy needs the engine's models")
         # greetings are scored every replan and kept for the days that are occasions
         return score(cands.assign(occasion_today=1.0), self.models, self.catalog)
 
@@ -101,10 +117,12 @@ class PropensityPolicy(_Planner):
     """What CRM suites do: contacts by P(effective) x relationship value, deals by P(win) x amount, with a
     check-in (a visit for a deal's decision chain); same contact policy as Guanxi."""
 
-    relationship: object = None
-    deal: object = None
+    relationship: Scorer | None = None
+    deal: Scorer | None = None
 
-    def rescore(self, view: View, cands: pd.DataFrame) -> pd.DataFrame:
+    def rescore(self, view: PlanView, cands: pd.DataFrame) -> pd.DataFrame:
+        if self.relationship is None:
+            raise ValueError("the propensity policy needs a relationship model")
         p_eff = self.relationship.predict_proba(cands)[:, 1]
         pot = cands["account_potential"].fillna(cands["account_potential"].median()).to_numpy()
         value = p_eff * self.catalog.policy.relationship_value_share * pot
@@ -131,7 +149,7 @@ class PropensityPolicy(_Planner):
                                kind="stable").reset_index(drop=True)
 
 
-def evaluate_policies(sim: SimResult, models: Models, deal_model: object | None = None, weeks: int = 26,
+def evaluate_policies(sim: SimResult, models: Models, deal_model: Scorer | None = None, weeks: int = 26,
                       k: int = 3, compliance: float = 0.8, seed: int = 0, policies: tuple[str, ...] = POLICIES,
                       catalog: Catalog | None = None,
                       progress: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
@@ -228,7 +246,7 @@ class _LogView:
 
 
 def offpolicy_check(sim: SimResult, models: Models, k: int = 3, days: int = 14, horizon: int = 180,
-                    replicas: int = 32, catalog: Catalog | None = None) -> dict[str, float]:
+                    replicas: int = 32, catalog: Catalog | None = None) -> dict[str, Any]:
     """Plan ``days`` of Guanxi actions at the last cutoff whose outcome window is in the log; estimate the
     plan's value from the log alone (doubly robust) and compare with the simulator's true value."""
     from crm.sim.oracle import plan_value
@@ -260,7 +278,7 @@ def offpolicy_check(sim: SimResult, models: Models, k: int = 3, days: int = 14, 
             "estimated_gain": est.value - est.logged, "true_gain": truth - habits}
 
 
-def log_policy_evaluation(payload: dict[str, object]) -> str:
+def log_policy_evaluation(payload: dict[str, Any]) -> str:
     """Log a policy evaluation to the ``guanxi-policy`` MLflow experiment; returns the run id."""
     import mlflow
 

@@ -67,7 +67,7 @@ class StoreData:
 
     def interactions(self, rep_ids: list[str] | None = None, contact_ids: list[str] | None = None) -> pd.DataFrame:
         t = METADATA.tables["interactions"]
-        where = sa.true()
+        where: sa.ColumnElement[bool] = sa.true()
         if rep_ids is not None:
             where = sa.and_(where, t.c.rep_id.in_(rep_ids))
         if contact_ids is not None:

@@ -26,6 +26,8 @@ from serving.api.auth import digest
 from serving.api.deps import AppState
 from serving.models import load_models
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 KEY = "test-key-0001"
 SCOPED = "scoped-key-01"
 HORIZON = 90
@@ -35,8 +37,8 @@ def _train_and_register(tables: dict, params: dict | None = None, kinds: tuple[s
                                                                                               "effect")) -> None:
     from training.registry import export_champion
     from training.tracking import log_trained
-    from training.trained import EffectRun
     from training.train import train
+    from training.trained import EffectRun
     from training.uplift import effect_dataset, fit_effect_model
 
     folder = get_settings().models_dir

@@ -24,6 +24,8 @@ from serving.models import StaleBundle, load_models
 from training.train import train
 from training.uplift import effect_dataset, fit_effect_model
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 HORIZON = 90
 
 

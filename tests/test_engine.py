@@ -19,6 +19,8 @@ from serving.recommend import recommend
 from training.train import train
 from training.uplift import TREATMENTS, EffectModel, effect_dataset, fit_effect_model
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 HORIZON = 90
 
 

@@ -130,6 +130,7 @@ def _pair(served: dict[str, object], rep: str) -> tuple[str, pd.Series]:
     return str(row["contact_id"]), row
 
 
+@pytest.mark.slow
 def test_timestamps_out_of_range_are_refused_and_the_service_stays_green(served: dict[str, object]) -> None:
     contact, _ = _pair(served, "R0002")
     before = table_counts(served["engine"])["interactions"]
@@ -164,6 +165,7 @@ def test_timestamps_out_of_range_are_refused_and_the_service_stays_green(served:
             conn.exec_driver_sql("DELETE FROM interactions WHERE interaction_id = 'FUTURE-1'")
 
 
+@pytest.mark.slow
 def test_ids_not_in_canonical_form_are_refused_before_any_scope_check(served: dict[str, object]) -> None:
     contact, _ = _pair(served, "R0001")
     with _client(served, SCOPED) as c:
@@ -182,6 +184,7 @@ def test_ids_not_in_canonical_form_are_refused_before_any_scope_check(served: di
             assert r.status_code == 422, (path, r.text)
 
 
+@pytest.mark.slow
 def test_a_rewrite_is_a_conflict_unless_asked_and_then_every_worker_answers_from_it(
         served: dict[str, object]) -> None:
     contact, row = _pair(served, "R0002")
@@ -209,6 +212,7 @@ def test_a_rewrite_is_a_conflict_unless_asked_and_then_every_worker_answers_from
     assert len({round(p, 12) for p in after}) == 1
 
 
+@pytest.mark.slow
 def test_the_same_ids_posted_by_eight_clients_at_once_are_inserted_once(served: dict[str, object]) -> None:
     contact, _ = _pair(served, "R0004")
     rows = [_touch(f"SAME-{i:05d}", "R0004", contact, f"2024-05-{1 + i % 28:02d}T{i % 24:02d}:00:00Z")
@@ -235,6 +239,7 @@ def test_the_same_ids_posted_by_eight_clients_at_once_are_inserted_once(served: 
     assert table_counts(served["engine"])["interactions"] == before + 2500
 
 
+@pytest.mark.slow
 def test_bodies_are_bounded_closed_and_strictly_typed(served: dict[str, object]) -> None:
     contact, _ = _pair(served, "R0002")
     good = _touch("STRICT-1", "R0002", contact, "2024-06-01T10:00:00Z")
@@ -258,6 +263,7 @@ def test_bodies_are_bounded_closed_and_strictly_typed(served: dict[str, object])
         assert c.post("/v1/interactions", json={"interactions": [good]}).status_code == 200
 
 
+@pytest.mark.slow
 def test_openapi_document_is_valid_and_every_error_schema_resolves(served: dict[str, object]) -> None:
     from openapi_spec_validator import validate
 
@@ -288,6 +294,7 @@ def test_openapi_document_is_valid_and_every_error_schema_resolves(served: dict[
     assert links and all(link["operationId"] in operation_ids for link in links.values())
 
 
+@pytest.mark.slow
 def test_an_erasure_is_seen_by_every_worker_at_once(served: dict[str, object]) -> None:
     contact, _ = _pair(served, "R0005")
     assert all(r.status_code == 200 for r in _fresh(served, "GET", f"/v1/contacts/{contact}/who-knows", n=8))
@@ -303,6 +310,7 @@ def test_an_erasure_is_seen_by_every_worker_at_once(served: dict[str, object]) -
     assert r.status_code == 422 and r.json()["errors"][0]["location"] == "interactions[0].contact_id"
 
 
+@pytest.mark.slow
 def test_writers_and_readers_under_a_held_write_lock_get_503_never_5xx_and_lose_nothing(
         served: dict[str, object]) -> None:
     """8 writers and readers for 30 s against two workers while a writer holds the lock for 15 s."""

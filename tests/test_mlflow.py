@@ -24,6 +24,8 @@ from training.registry import IncomparableModels, PromotionRefused, list_models,
 from training.tracking import log_trained
 from training.train import train
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 runner = CliRunner()
 
 

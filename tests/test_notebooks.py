@@ -12,6 +12,8 @@ from nbclient import NotebookClient
 
 from tests.conftest import DATASETS, ROOT
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 

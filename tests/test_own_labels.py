@@ -18,6 +18,8 @@ from training.labels import effective_relationship
 from training.own_labels import plan_from_dates, read_labels
 from training.train import THIN_POSITIVES, train
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 runner = CliRunner()
 
 

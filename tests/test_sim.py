@@ -55,6 +55,7 @@ def _effective(sim: SimResult, day: int, horizon: int) -> np.ndarray:
     return y
 
 
+@pytest.mark.slow
 def test_demo_world_base_rates(demo: SimResult) -> None:
     tables = demo.tables
     assert 800_000 <= len(tables["interactions"]) <= 1_300_000
@@ -67,6 +68,7 @@ def test_demo_world_base_rates(demo: SimResult) -> None:
     assert 60 <= (closed["closed_at"] - closed["created_at"]).dt.days.median() <= 120
 
 
+@pytest.mark.slow
 def test_oracle_is_calibrated(demo: SimResult) -> None:
     """Deciles of oracle P(effective) over three cutoffs: observed rate within 2 points of the mean."""
     frames = []

@@ -15,6 +15,8 @@ from training.evaluate import auc, ece_if_calibrated, evaluate, expected_calibra
 from training.labels import LABELS, deal_won, effective_relationship, tie_persistence
 from training.train import train
 
+pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
+
 
 def test_effective_relationship_label_reads_only_the_window() -> None:
     t = world()

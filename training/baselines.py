@@ -3,6 +3,8 @@ hand-weighted activity health score that CRM suites ship."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -16,6 +18,12 @@ ACTIVITY_WEIGHTS: dict[str, float] = {
     "n_email_90d": 1.0, "n_message_90d": 0.5, "n_social_90d": 0.25,
     "activity_30d": 2.0, "activity_90d": 1.0,
 }
+
+
+class Scorer(Protocol):
+    """What the model and every baseline offer the evaluation: P(label) per row, scikit-learn style."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
 
 
 class LogisticBaseline:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -52,7 +53,7 @@ class Calibration:
         return {"kind": "isotonic", "x": list(self.x), "y": list(self.y)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Calibration:
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
         """Bundles from before the sigmoid carry only isotonic knots (``x``, ``y``)."""
         kind = str(data.get("kind", "isotonic"))
         if kind == "sigmoid":

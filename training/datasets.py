@@ -12,13 +12,14 @@ of stopping a horizon short of it: on the demo world that is 1,900 training deal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import polars as pl
 
 from features.deal import deal_features
-from features.frames import Tables, table
+from features.frames import Tables, need, table
 from features.registry import DEAL_IDS, RELATIONSHIP_IDS
 from features.relationship import relationship_features
 from training.labels import LabelDefinition
@@ -57,15 +58,15 @@ class Dataset:
 
 def as_polars(tables: Tables) -> dict[str, pl.DataFrame]:
     """Convert once, so that every cutoff reads the same Arrow data."""
-    return {name: table(tables, name) for name in tables if tables[name] is not None}
+    return {name: need(tables, name) for name in tables if tables[name] is not None}
 
 
 def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
     inter = tables.get("interactions")
     if inter is not None and len(inter):
-        ts = table(tables, "interactions", ["ts"])["ts"]
+        ts = need(tables, "interactions", ["ts"])["ts"]
     else:
-        opps = table(tables, "opportunities", ["created_at", "closed_at"])
+        opps = need(tables, "opportunities", ["created_at", "closed_at"])
         ts = pl.concat([opps["created_at"].drop_nulls(), opps["closed_at"].drop_nulls()])
     return pd.Timestamp(ts.min()), pd.Timestamp(ts.max())
 
@@ -84,7 +85,7 @@ def plan_cutoffs(start: pd.Timestamp, end: pd.Timestamp, horizon_days: int, step
     test = (end - horizon).floor("D")
     validation = test - horizon
     first_train = validation - (pd.Timedelta(days=step_days) if spread else horizon)
-    train = []
+    train: list[pd.Timestamp] = []
     c = first_train
     while c >= start + pd.Timedelta(days=min_history_days) and (max_train is None or len(train) < max_train):
         train.append(c)
@@ -148,7 +149,7 @@ def _assemble(tables: Tables, label: LabelDefinition, plan: CutoffPlan, cutoffs:
               names: list[str], progress: bool) -> Dataset:
     pl_tables = as_polars(tables)
     frames, splits = [], []
-    iterator = zip(cutoffs, names, strict=True)
+    iterator: Iterable[tuple[pd.Timestamp, str]] = zip(cutoffs, names, strict=True)
     if progress:
         from rich.progress import track
 

@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from features.deal import open_deals
-from features.frames import Tables, table, utc
+from features.frames import Tables, need, table, utc
 
 RETURN_OCCASIONS = ["business_request", "referral"]
 
@@ -21,7 +21,7 @@ def effective_relationship(tables: Tables, as_of: pd.Timestamp, horizon_days: in
     """1 when, in (as_of, as_of + horizon], the contact brings an inbound business request or referral
     to the rep, or sits on the decision chain of a deal that the rep owns and wins."""
     start, end = utc(as_of), utc(as_of) + pd.Timedelta(days=horizon_days)
-    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
+    inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
     parts = [inter.filter((pl.col("ts") > start) & (pl.col("ts") <= end) & (pl.col("direction") == "inbound")
                           & pl.col("occasion").is_in(RETURN_OCCASIONS)).select("rep_id", "contact_id")]
     opps = table(tables, "opportunities", ["opportunity_id", "owner_rep_id", "outcome", "closed_at"])
@@ -37,7 +37,7 @@ def effective_relationship(tables: Tables, as_of: pd.Timestamp, horizon_days: in
 def tie_persistence(tables: Tables, as_of: pd.Timestamp, horizon_days: int = 180) -> pd.DataFrame:
     """1 when the pair still interacts in (as_of, as_of + horizon] in both directions (for data without deals)."""
     start, end = utc(as_of), utc(as_of) + pd.Timedelta(days=horizon_days)
-    inter = table(tables, "interactions", ["ts", "rep_id", "contact_id", "direction"])
+    inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "direction"])
     both = (inter.filter((pl.col("ts") > start) & (pl.col("ts") <= end)).group_by("rep_id", "contact_id")
             .agg(pl.col("direction").n_unique().alias("directions")).filter(pl.col("directions") == 2))
     return both.select("rep_id", "contact_id", label=pl.lit(1, dtype=pl.Int8)).to_pandas()
@@ -47,7 +47,7 @@ def deal_won(tables: Tables, as_of: pd.Timestamp, horizon_days: int = 0) -> pd.D
     """For every deal open at as_of whose final outcome is known: 1 if it was won, 0 if lost."""
     deals = open_deals(tables, utc(as_of))
     known = deals.filter(pl.col("closed_at").is_not_null())
-    outcome = table(tables, "opportunities", ["opportunity_id", "outcome"])
+    outcome = need(tables, "opportunities", ["opportunity_id", "outcome"])
     return (known.select("opportunity_id", "closed_at").join(outcome, on="opportunity_id")
             .filter(pl.col("outcome").is_in(["won", "lost"]))
             .select("opportunity_id", "closed_at", label=(pl.col("outcome") == "won").cast(pl.Int8)).to_pandas())

@@ -49,7 +49,7 @@ class LinearScore:
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each feature's share of the log-odds (the intercept is left out)."""
-        out = {}
+        out: dict[str, np.ndarray] = {}
         if self.numeric:
             try:  # the common case, all numeric dtypes, without a per-column conversion
                 values = X[self.numeric].to_numpy(dtype=float)

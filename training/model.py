@@ -93,8 +93,9 @@ class GuanxiClassifier:
         self.best_iteration_ = self.stopped_at_ = int(self.booster_.best_iteration)
         entities = self._groups(groups, len(y), val_groups, len(y_val)) if self.refit else None
         folds = self._refit_folds(np.concatenate([y, y_val]), entities) if entities is not None else None
-        self.refit_, self.drift_z_ = False, None
-        if folds is not None and self._refit(X, y, X_val, y_val, folds, entities):
+        self.refit_ = False
+        self.drift_z_: float | None = None
+        if folds is not None and entities is not None and self._refit(X, y, X_val, y_val, folds, entities):
             return self
         self.calibration_ = fit_calibration(self.raw_score(X_val), y_val, self.calibration, val_outcomes)
         return self
@@ -110,8 +111,9 @@ class GuanxiClassifier:
             booster, linear = self._fit_scorer(X_all.iloc[fit_rows], y_all[fit_rows], rounds)
             oof[held] = self._raw(booster, linear, rounds, X_all.iloc[held])
         pooled = fit_calibration(oof, y_all, self.calibration, len(np.unique(entities)))
-        self.drift_z_ = drift_z(y_val, pooled(oof[len(y):]), entities[len(y):])
-        if abs(self.drift_z_) > DRIFT_Z:
+        z = drift_z(y_val, pooled(oof[len(y):]), entities[len(y):])
+        self.drift_z_ = z
+        if abs(z) > DRIFT_Z:
             return False
         self.refit_, self.calibration_ = True, pooled
         self.best_iteration_ = self._rounds(len(y_all), len(y))
@@ -152,7 +154,7 @@ class GuanxiClassifier:
         return booster, linear
 
     def _raw(self, booster: lgb.Booster, linear: LinearScore | None, iteration: int, X: pd.DataFrame) -> np.ndarray:
-        log_odds = booster.predict(self._matrix(X), num_iteration=iteration, raw_score=True)
+        log_odds = np.asarray(booster.predict(self._matrix(X), num_iteration=iteration, raw_score=True))
         if linear is not None:
             w = self.linear_weight
             log_odds = (1 - w) * log_odds + w * linear.log_odds(X[self.features_])

@@ -135,7 +135,7 @@ def list_models() -> list[dict[str, object]]:
     for rm in client.search_registered_models():
         for found in client.search_model_versions(f"name='{rm.name}'"):
             mv = client.get_model_version(rm.name, found.version)  # search results carry no aliases
-            run = client.get_run(mv.run_id)
+            run = client.get_run(str(mv.run_id))
             metrics = {k: run.data.metrics.get(f"test_{k}") for k in ("auc", "pr_auc", "brier", "ece", "ece_floor")}
             rows.append({"model": rm.name, "version": str(mv.version), "aliases": sorted(mv.aliases),
                          "created": mv.creation_timestamp, **metrics})

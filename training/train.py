@@ -7,14 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.frames import Tables
-from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline
+from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline, Scorer
 from training.datasets import (
     Dataset,
     build_dataset,
@@ -40,7 +40,7 @@ MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "dea
 # validation deals choose the number of trees and then join the training rows, with Platt's sigmoid fit
 # on cross-fitted scores of both periods (closer to the true P(win) than centred isotonic on the same
 # scores, on each of the three demo worlds compared: docs/benchmarks.md).
-SETTINGS: dict[str, dict[str, object]] = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "deal": {"params": {"num_leaves": 7, "learning_rate": 0.03}, "linear_weight": 0.5, "refit": True,
              "calibration": "sigmoid"},
 }
@@ -64,7 +64,7 @@ class TrainResult:
     label: LabelDefinition
     dataset: Dataset
     model: GuanxiClassifier
-    baselines: dict[str, object]
+    baselines: dict[str, Scorer]
     metrics: dict[str, dict[str, float]]
     backtest: pd.DataFrame
     slices: pd.DataFrame
@@ -182,8 +182,9 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
             notes.append(f"refit declined: the validation period's outcomes lie {model.drift_z_:+.1f} standard "
                          "errors from the calibration pooled over both periods (the data drifted beyond noise); "
                          "the model is fit on the training period and calibrated on the validation period")
-        scorers = {"model": model, **baselines}
-        rows, test_scores = [], {}
+        scorers: dict[str, Scorer] = {"model": model, **baselines}
+        rows: list[dict[str, Any]] = []
+        test_scores: dict[str, np.ndarray] = {}
         for split, part in (("train", tr), ("validation", va), ("test", te)):
             for name, est in scorers.items():
                 scores = est.predict_proba(part[ds.features])[:, 1]
@@ -250,8 +251,8 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
 
 
 def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], ids: list[str],
-         params: dict[str, object] | None, options: dict[str, object]
-         ) -> tuple[GuanxiClassifier, dict[str, object]]:
+         params: dict[str, object] | None, options: dict[str, Any]
+         ) -> tuple[GuanxiClassifier, dict[str, Scorer]]:
     """The model (``GuanxiClassifier(params, **options)``: early stopping and calibration on ``valid_rows``,
     or with ``refit`` on cross-fitted scores of both periods) and the baselines. A deal seen at several
     cutoffs is one outcome: ``auto`` calibration is chosen by distinct entities, not rows, and a refit's
@@ -264,7 +265,7 @@ def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str]
         **groups)
     # a refit model learnt from both periods: the baselines get the same rows, so the comparison stays fair
     rows = pd.concat([train_rows, valid_rows]) if model.refit_ else train_rows
-    baselines: dict[str, object] = {"logistic": LogisticBaseline().fit(rows[features], rows["label"].to_numpy())}
+    baselines: dict[str, Scorer] = {"logistic": LogisticBaseline().fit(rows[features], rows["label"].to_numpy())}
     if any(c in features for c in ACTIVITY_WEIGHTS):  # a feature set without activity counts has no health score
         baselines["activity_health"] = ActivityHealthScore().fit(rows[features])
     return model, baselines
@@ -278,8 +279,8 @@ def _entities(rows: pd.DataFrame, ids: list[str]) -> np.ndarray:
     return names.to_numpy()
 
 
-def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, object]]]
-                    ) -> tuple[GuanxiClassifier, dict[str, object], dict[str, np.ndarray]]:
+def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, Scorer]]]
+                    ) -> tuple[GuanxiClassifier, dict[str, Scorer], dict[str, np.ndarray]]:
     """Out-of-fold scores of every scorer over stratified folds (each fold's fit keeps a quarter of its rows
     for early stopping and calibration), then the model to register, fit the same way on every row."""
     y = frame["label"].to_numpy()
@@ -291,7 +292,8 @@ def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifi
     for fit_idx, test_idx in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(frame, y):
         inner, hold = train_test_split(fit_idx, test_size=0.25, stratify=y[fit_idx], random_state=0)
         model, baselines = fit(frame.iloc[inner], frame.iloc[hold])
-        for name, est in {"model": model, **baselines}.items():
+        scorers: dict[str, Scorer] = {"model": model, **baselines}
+        for name, est in scorers.items():
             out = scores.setdefault(name, np.full(len(frame), np.nan))
             out[test_idx] = est.predict_proba(frame.iloc[test_idx][model.features_])[:, 1]
     inner, hold = train_test_split(np.arange(len(frame)), test_size=0.25, stratify=y, random_state=0)

@@ -16,8 +16,10 @@ another pair's outcome (they do, a little, through the account's deals).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -26,7 +28,7 @@ import polars as pl
 
 from features.actions import KINDS, TREATMENT_DAYS, pair_deal_context, treatments
 from features.deal import open_deals
-from features.frames import Tables, table, utc
+from features.frames import Tables, need, utc
 from features.relationship import relationship_features
 from training.datasets import as_polars, data_span
 from training.evaluate import evaluate
@@ -51,7 +53,7 @@ def effect_rows(tables: Tables, cutoff: pd.Timestamp, horizon_days: int = 180) -
     out = out.merge(eff.rename(columns={"label": "effective"}), on=["rep_id", "contact_id"], how="left")
     out["effective"] = out["effective"].fillna(0).astype(float)
     deals = open_deals(tables, utc(cutoff)).sort("created_at").unique("account_id", keep="last")
-    outcome = table(tables, "opportunities", ["opportunity_id", "outcome"])
+    outcome = need(tables, "opportunities", ["opportunity_id", "outcome"])
     won = (deals.select("account_id", "opportunity_id").join(outcome, on="opportunity_id")
            .filter(pl.col("outcome").is_in(["won", "lost"]))
            .select("account_id", win=(pl.col("outcome") == "won").cast(pl.Float64)).to_pandas())
@@ -70,7 +72,7 @@ def effect_dataset(tables: Tables, horizon_days: int = 180, step_days: int = 28,
     cutoffs = list(pd.date_range(first, last, freq=f"{step_days}D"))
     if len(cutoffs) < 3:
         raise ValueError(f"not enough history for the effect model: data spans {start.date()}..{end.date()}")
-    it = cutoffs
+    it: Iterable[pd.Timestamp] = cutoffs
     if progress:
         from rich.progress import track
 
@@ -174,7 +176,7 @@ def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None
                             reference=train, free_raw_data=False)
         boosters[outcome] = []
         for i in range(bags):
-            p = {**DEFAULT_PARAMS, "min_data_in_leaf": 100, "learning_rate": 0.1, **(params or {})}
+            p: dict[str, Any] = {**DEFAULT_PARAMS, "min_data_in_leaf": 100, "learning_rate": 0.1, **(params or {})}
             base = int(p.get("seed", 7))  # the bag's boosters differ only in their row and feature samples
             p.update(seed=base + i, bagging_seed=base + 4 + i, feature_fraction_seed=base + 6 + i)
             booster = lgb.train(p, train, num_boost_round=300, valid_sets=[valid],

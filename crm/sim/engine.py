@@ -120,11 +120,12 @@ class DayOut:
     act_need: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     act_ask: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     act_reply: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
-    hazard: np.ndarray | None = None  # (R, P) return hazard
+    hazard: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # (R, P) return hazard
     created: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     stage_moves: list[tuple[int, int]] = field(default_factory=list)
-    closed: np.ndarray | None = None  # (R, A) bool: closed by reaching the end of negotiation
-    lost_early: np.ndarray | None = None  # (R, A) bool
+    closed: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=bool))  # (R, A) bool: closed by
+    # reaching the end of negotiation
+    lost_early: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=bool))  # (R, A) bool
     p_win: np.ndarray | None = None  # (R, A), set when a deal closes today
     p_win_without_luck: np.ndarray | None = None  # (R, A), the same averaged over the deal's luck (on request)
     chain_before: np.ndarray | None = None  # (R, C) decision chains as they stood at the close

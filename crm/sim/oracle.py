@@ -76,9 +76,9 @@ def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, s
             log_none += np.log1p(-out.hazard)
         ended = out.closed | out.lost_early
         same = tracked & (state.deal_seq == seq0)
-        if out.p_win is not None:
+        if out.p_win is not None and out.chain_before is not None:  # deals closed today
             p_win += np.where(out.closed & same, out.p_win, 0.0)
-            if without_luck:
+            if without_luck and out.p_win_without_luck is not None:
                 p_win_without_luck += np.where(out.closed & same, out.p_win_without_luck, 0.0)
             if d <= day + horizon:
                 chain = out.chain_before[:, pop.pair_con] & owner_pair[None, :]

@@ -94,12 +94,12 @@ def oracle_greedy(view: View) -> tuple[np.ndarray, np.ndarray]:
     b = s.bond[:1]
     day = min(view.day, len(world.cal.greeting_day) - 1)
     occasion, need = world.occasion(day), s.deal_open[:1, world.pair_acct]
-    gains = []
+    per_action = []
     for a in CATALOG:
         kind = np.full(b.shape, a)
         expected_reply = 1 + DYN.reciprocity_bonus * world.reply_probability(kind, b)
-        gains.append(fatigued(world.touch_effect(kind, b, occasion, need) * expected_reply, s.load[:1])[0])
-    gains = np.stack(gains)
+        per_action.append(fatigued(world.touch_effect(kind, b, occasion, need) * expected_reply, s.load[:1])[0])
+    gains = np.stack(per_action)
     best = gains.argmax(axis=0)
     b = b[0]
     x = DYN.return_slope * (b - DYN.return_center)
@@ -162,7 +162,7 @@ def rollout(sim: SimResult, policy: Policy, start_day: int | None = None, weeks:
             recorder.day(day, state, out, u_win, u_ret)
         effective |= u_ret < out.hazard[0]
         log_none += np.log1p(-out.hazard[0])
-        if out.p_win is not None:
+        if out.p_win is not None and out.chain_before is not None:  # deals closed today
             won = out.closed[0] & (u_win < out.p_win[0])
             revenue += float(amount[won].sum())
             expected_revenue += float((amount * np.where(out.closed[0], out.p_win[0], 0.0)).sum())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,7 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
     rng, out_rng = path_rng(seed), outcome_rng(seed)
     rec = Recorder(pop, world, np.random.default_rng([seed, 4]))
     snaps: dict[int, State] = {}
-    days = range(size.days)
+    days: Iterable[int] = range(size.days)
     if progress:
         from rich.progress import track
 
@@ -119,7 +120,7 @@ class Recorder:
         closed, lost = out.closed[0], out.lost_early[0]
         for a in np.flatnonzero(closed | lost):
             deal = self.open_deal[a]
-            won = bool(closed[a] and u_win[a] < out.p_win[0, a])
+            won = bool(closed[a] and out.p_win is not None and u_win[a] < out.p_win[0, a])
             rec = self.opps[deal]
             rec.update(closed_day=day, outcome="won" if won else "lost")
             self.stages.append((deal, day, "won" if won else "lost"))
@@ -128,10 +129,10 @@ class Recorder:
                 owner_pairs = at[(pop.pair_rep[at] == pop.acct_owner[a]) & chain_now[pop.pair_con[at]]]
                 self._returns(owner_pairs, day, "won")
             self.open_deal[a] = -1
-        for a, stage in out.stage_moves:
-            if self.open_deal[a] >= 0:
-                self.stages.append((self.open_deal[a], day, STAGE_NAMES[min(stage, N_STAGES - 1)]))
-        cmax = np.maximum.reduceat(s.bond[0], pop.con_pair_start) if len(out.created) else None
+        for moved, stage in out.stage_moves:
+            if self.open_deal[moved] >= 0:
+                self.stages.append((self.open_deal[moved], day, STAGE_NAMES[min(stage, N_STAGES - 1)]))
+        cmax = np.maximum.reduceat(s.bond[0], pop.con_pair_start) if len(out.created) else np.empty(0)
         for a in out.created:
             deal = len(self.opps)
             self.open_deal[a] = deal
@@ -158,10 +159,10 @@ class Recorder:
             business = k == A["business"]
             channel = np.where(business, BUSINESS_CHANNELS[rng.integers(0, 4, n)], channel)
             birthday = (pop.con_bmonth[con] == self.cal.month[day]) & (pop.con_bday[con] == self.cal.mday[day])
-            occasion = np.where(k == A["greet"], np.where(birthday, "birthday", "holiday"), None)
+            occasion = np.where(k == A["greet"], np.where(birthday, "birthday", "holiday"), None)  # type: ignore[call-overload]
             deal = self.open_deal[acct]
             opp = np.where(out.act_need & (deal >= 0) & s.on_chain[0, con], deal, -1)
-            favor = np.where(k == A["favor"], "given", np.where(out.act_ask, "received", None))
+            favor = np.where(k == A["favor"], "given", np.where(out.act_ask, "received", None))  # type: ignore[call-overload]
             dur = np.array(ACTIONS.durations)[k] * rng.uniform(0.6, 1.4, n)
             dur = np.where(np.isin(channel, ["email", "message", "social"]), np.nan, np.round(dur))
             ts = self._ts(day, n)
@@ -260,7 +261,7 @@ class Recorder:
             "opportunity_id": pd.Categorical.from_codes(parts["opp"], categories=deal_ids[:-1]),
             "favor": cat("favor"), "with_executive": parts["exec"],
         })
-        interactions = interactions[interactions["ts"] < ts([days])[0]].reset_index(drop=True)
+        interactions = interactions[interactions["ts"] < ts(np.array([days]))[0]].reset_index(drop=True)
         opps = pd.DataFrame(self.opps)
         opportunities = pd.DataFrame({
             "opportunity_id": deal_ids[:-1], "account_id": acct_ids[opps["account"]],

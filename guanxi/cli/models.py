@@ -50,7 +50,8 @@ def train_cmd(
     from guanxi.settings import get_settings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
-    params = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items() if v is not None}
+    params: dict[str, object] = {k: v for k, v in {"learning_rate": learning_rate, "num_leaves": num_leaves}.items()
+                                 if v is not None}
     with refusals():
         own = read_own_labels(labels, which.value) if labels is not None else None
         options = TrainOptions(params, horizon, min_history, step, own, str(labels), progress=not as_json)
@@ -124,11 +125,12 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         typer.echo(json.dumps(rows, default=str))
         return
     for r in rows:
+        aliases = ",".join(map(str, r["aliases"])) or "-"  # type: ignore[call-overload]
         auc = f"{r['auc']:.3f}" if r["auc"] is not None else "-"
         ece = f"{r['ece']:.3f}" if r["ece"] is not None else "-"
         if r.get("ece_floor") is not None:  # versions trained before the floor was logged have none
             ece += f" (floor {r['ece_floor']:.3f})"
-        typer.echo(f"{r['model']:<24} v{r['version']:<4} {','.join(r['aliases']) or '-':<20} AUC {auc}  ECE {ece}")
+        typer.echo(f"{r['model']:<24} v{r['version']:<4} {aliases:<20} AUC {auc}  ECE {ece}")
 
 
 def register(app: typer.Typer) -> None:

@@ -148,7 +148,7 @@ def rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, 
                 lang: str) -> list[Recommendation]:
     """The rep's top ``k`` actions for ``day``, from the rep's interactions and the contact policy's history."""
     tables = data.tables(rep_ids=[rep_id])
-    if tables["interactions"].empty:
+    if not len(tables["interactions"]):
         return []
     past = history(data.engine, tables, day, catalog, [rep_id])
     recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog)
@@ -166,7 +166,7 @@ def relationship_health(data: StoreData, model: GuanxiClassifier, settings: Sett
                         day: pd.Timestamp, lang: str) -> Health:
     """Health 0–100 (calibrated P(effective)), band, per-element contributions, trend and reasons."""
     tables = data.tables(rep_ids=[rep_id])
-    if tables["interactions"].empty:
+    if not len(tables["interactions"]):
         raise Refused("not_found", f"rep {rep_id!r} has no interactions")
     rel = relationship_features(tables, day, [rep_id])
     row = rel[rel["contact_id"] == contact_id]

@@ -77,7 +77,7 @@ def erase_contact(engine: Engine, contact_id: str, settings: Settings, requested
             conn.execute(sa.insert(TOMBSTONES).values(contact_token=token, ts=now))
         audit = conn.execute(sa.insert(ERASURES).values(contact_hash=token, ts=now, requested_by=requested_by,
                                                         rows_deleted=json.dumps(deleted)))
-        audit_id = int(audit.inserted_primary_key[0])
+        audit_id = int(audit.inserted_primary_key[0])  # type: ignore[index]
         bump_versions(conn, reps, shared=True)
         outputs = [Path(p) for p in conn.execute(sa.select(SCORE_OUTPUTS.c.path)).scalars()]
     files = [str(p) for folder in outputs for p in purge_parquet_folder(folder, contact_id)]

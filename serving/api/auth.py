@@ -33,7 +33,9 @@ class Principal:
         return self.key is None or not self.key.scope
 
     def may_see(self, rep_id: str, team: str | None) -> bool:
-        return self.unrestricted or rep_id in self.key.scope or (team is not None and team in self.key.scope)
+        if self.key is None or not self.key.scope:
+            return True
+        return rep_id in self.key.scope or (team is not None and team in self.key.scope)
 
     @property
     def name(self) -> str:
