@@ -92,6 +92,10 @@ def install(app: FastAPI) -> None:
         return problem_response(request, 500, "internal error; it has been logged")
 
 
+DRAIN_BYTES = 64 * 1024 * 1024
+"""A refused body is read (and dropped) up to this size before the 413, then the connection is closed."""
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes is answered 413 before any handler reads it.
 
@@ -105,10 +109,6 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
         chunks: list[bytes] = []
         size, more = 0, True
         while more:
@@ -117,11 +117,11 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
+            more = message.get("more_body", False)
             if size > self.limit:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, size, more)
                 return
             chunks.append(chunk)
-            more = message.get("more_body", False)
         body, sent = b"".join(chunks), False
 
         async def replay() -> Message:
@@ -133,9 +133,18 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int, more: bool) -> None:
+        """413. The rest of the body is read and dropped first (up to :data:`DRAIN_BYTES`): a server that
+        answers while the client is still sending and closes resets the connection, and the client
+        never sees the answer."""
+        while more and size <= DRAIN_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
         request = Request(scope, receive)
         response = problem_response(request, 413, f"the request body is larger than {self.limit:,} bytes "
                                     "(GUANXI_MAX_BODY_BYTES); send fewer rows per request",
-                                    headers={"Connection": "close"})
+                                    headers={"Connection": "close"} if more else None)
         await response(scope, receive, send)
