@@ -96,10 +96,10 @@ def pack(out: pl.Expr, chan: pl.Expr, depth: pl.Expr, favor: pl.Expr, execu: pl.
 
 
 @njit(cache=True, inline="always")
-def unpack(code: np.int16) -> tuple[bool, bool, np.int16, np.int16, np.int16]:
+def unpack(code: np.int16) -> tuple[bool, bool, int, int, int]:
     """(outbound, executive, channel code, depth, favor) of a row code; -1 where unknown or none."""
-    return ((code & OUT_BIT) != 0, (code & EXEC_BIT) != 0, ((code >> CHAN_SHIFT) & CHAN_MASK) - 1,
-            ((code >> DEPTH_SHIFT) & DEPTH_MASK) - 1, ((code >> FAVOR_SHIFT) & FAVOR_MASK) - 1)
+    return (bool(code & OUT_BIT), bool(code & EXEC_BIT), int((code >> CHAN_SHIFT) & CHAN_MASK) - 1,
+            int((code >> DEPTH_SHIFT) & DEPTH_MASK) - 1, int((code >> FAVOR_SHIFT) & FAVOR_MASK) - 1)
 
 
 def kind_index(kind_hashes: np.ndarray, kind_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
