@@ -15,6 +15,7 @@ share a key only if both hashes collide at once.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,21 +28,78 @@ US_PER_DAY = 86_400_000_000
 REPLY_HOURS = 72.0
 LEDGER_DAYS = 720.0
 
-# column order of the float and integer outputs of ``fold``
-FLOATS = ("days_since_last", "tenure_days", "depth_mean", "days_since_deep", "favor_ledger", "_first_given_age",
-          "_first_asked_age", "gap_mean_days", "_gap_std", "longest_silence_days", "their_latency_h",
-          "our_latency_h", "_depth_max")
-INTS = ("n_30d", "n_90d", "n_365d", "out_90d", "in_90d", "_prev_90d", "_months", "_depth_n", "_deep_n", "_in_n",
-        "_out_n", "exec_touches_365d", "events_365d", "_replied", "_init_n", "_init_in", "_deep_by_contact",
-        "_festivals", "_birthday_touch", "_recent_n", "_need_n")
+
+
+class F(enum.IntEnum):
+    """``fold``'s float outputs: one column each, in this order. A leading ``_`` marks an intermediate
+    that ``features.relationship`` turns into features; the kernel writes ``f[F.name]``."""
+
+    days_since_last = 0
+    tenure_days = 1
+    depth_mean = 2
+    days_since_deep = 3
+    favor_ledger = 4
+    _first_given_age = 5
+    _first_asked_age = 6
+    gap_mean_days = 7
+    _gap_std = 8
+    longest_silence_days = 9
+    their_latency_h = 10
+    our_latency_h = 11
+    _depth_max = 12
+
+
+class I(enum.IntEnum):  # noqa: E742 - the kernel reads c[I.n_30d]: short on purpose
+    """``fold``'s integer outputs (counts), in column order, as :class:`F`."""
+
+    n_30d = 0
+    n_90d = 1
+    n_365d = 2
+    out_90d = 3
+    in_90d = 4
+    _prev_90d = 5
+    _months = 6
+    _depth_n = 7
+    _deep_n = 8
+    _in_n = 9
+    _out_n = 10
+    exec_touches_365d = 11
+    events_365d = 12
+    _replied = 13
+    _init_n = 14
+    _init_in = 15
+    _deep_by_contact = 16
+    _festivals = 17
+    _birthday_touch = 18
+    _recent_n = 19
+    _need_n = 20
+
+
+FLOATS = tuple(m.name for m in F)
+INTS = tuple(m.name for m in I)
+
+# The row code: one small integer per interaction, so that a row moves through the partition as three
+# numbers. Bit 0: outbound; bit 1: with one of our executives; bits 2-5: channel code + 1 (0: unknown);
+# bits 6-8: depth + 1 (0: none); bits 9-10: favor + 1 (0: received, 1: none, 2: given).
+OUT_BIT, EXEC_BIT = 1, 2
+CHAN_SHIFT, CHAN_MASK = 2, 15
+DEPTH_SHIFT, DEPTH_MASK = 6, 7
+FAVOR_SHIFT, FAVOR_MASK = 9, 3
 
 
 def pack(out: pl.Expr, chan: pl.Expr, depth: pl.Expr, favor: pl.Expr, execu: pl.Expr) -> pl.Expr:
-    """One small integer per row for the scan: direction, executive, channel code (-1..14), depth
-    (-1..6) and favor (-1..1), so that a row moves through the partition as three numbers."""
+    """The row code (layout above) of every row, as a Polars expression."""
     def i(e: pl.Expr) -> pl.Expr:
         return e.cast(pl.Int32)
-    return i(out) + i(execu) * 2 + (i(chan) + 1) * 4 + (i(depth) + 1) * 64 + (i(favor) + 1) * 512
+    return (i(out) * OUT_BIT + i(execu) * EXEC_BIT + (i(chan) + 1) * (1 << CHAN_SHIFT)
+            + (i(depth) + 1) * (1 << DEPTH_SHIFT) + (i(favor) + 1) * (1 << FAVOR_SHIFT))
+
+
+@njit(cache=True, inline="always")
+def unpack(code: np.int16) -> tuple[bool, bool, int, int, int]:
+    """(outbound, executive, channel code, depth, favor) of a row code; -1 where unknown or none."""
+    return (bool(code & OUT_BIT), bool(code & EXEC_BIT), int((code >> CHAN_SHIFT) & CHAN_MASK) - 1,
+            int((code >> DEPTH_SHIFT) & DEPTH_MASK) - 1, int((code >> FAVOR_SHIFT) & FAVOR_MASK) - 1)
 
 
 def kind_index(kind_hashes: np.ndarray, kind_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +121,7 @@ def encode(kind: np.ndarray, depth: np.ndarray, execu: np.ndarray, hashes: np.nd
     of the valid ones, plus depth and the executive flag; also how many rows had an unknown hash."""
     code = np.empty(kind.shape[0], np.int16)
     mask = np.uint64(hashes.shape[0] - 1)
-    keep = ~np.int16(2 | (7 << 6))  # the table's codes carry no depth and no executive
+    keep = ~np.int16(EXEC_BIT | (DEPTH_MASK << DEPTH_SHIFT))  # the table's codes carry no depth, no executive
     unknown = 0
     for i in range(kind.shape[0]):
         j = kind[i] & mask
@@ -74,7 +132,7 @@ def encode(kind: np.ndarray, depth: np.ndarray, execu: np.ndarray, hashes: np.nd
         else:
             base = np.int16(0)
             unknown += 1
-        code[i] = base | (np.int16(execu[i]) << 1) | (np.int16(depth[i] + 1) << 6)
+        code[i] = base | (np.int16(execu[i]) * EXEC_BIT) | (np.int16(depth[i] + 1) << DEPTH_SHIFT)
     return code, unknown
 
 
@@ -285,10 +343,7 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
     cursor = acct_offsets[acct] - 1 if has_deals and acct >= 0 else -1
     for i in range(ts.shape[0]):
         age = (cutoff - ts[i]) / US_PER_DAY
-        o = (code[i] & 1) != 0
-        ch = ((code[i] >> 2) & 15) - 1
-        d = ((code[i] >> 6) & 7) - 1
-        fav = ((code[i] >> 9) & 3) - 1
+        o, with_exec, ch, d, fav = unpack(code[i])
         deep = d >= 3
         # counts and levels
         if age < 30:
@@ -353,7 +408,7 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
         if age < 365:
             n365 += 1
             months |= 1 << int(np.floor(age / 30.0))
-            if (code[i] & 2) != 0:
+            if with_exec:
                 execs += 1
             if ch == event_chan:
                 events += 1
@@ -374,26 +429,27 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
                 if cursor >= acct_offsets[acct] and acct_ends[cursor] > t:
                     need += 1
     nan = np.nan
-    f[0], f[1] = age_min, age_max
-    f[2] = depth_sum / depth_n if depth_n > 0 else nan
-    f[3] = deep_min if deep_n > 0 else nan
-    f[4] = ledger
-    f[5] = given_max if given_max > -inf else nan
-    f[6] = asked_max if asked_max > -inf else nan
-    f[7] = shift + gap_sum / gap_n if gap_n > 0 else nan
-    f[8] = np.sqrt(max(0.0, gap_sq - gap_sum * gap_sum / gap_n) / (gap_n - 1)) if gap_n > 1 else nan
-    f[9] = max(gap_max, age_min)  # the open gap up to as_of counts as a silence too
-    f[10] = _median(their, n_their)
-    f[11] = _median(ours, n_ours)
-    f[12] = depth_max if depth_max >= 0 else nan
+    f[F.days_since_last], f[F.tenure_days] = age_min, age_max
+    f[F.depth_mean] = depth_sum / depth_n if depth_n > 0 else nan
+    f[F.days_since_deep] = deep_min if deep_n > 0 else nan
+    f[F.favor_ledger] = ledger
+    f[F._first_given_age] = given_max if given_max > -inf else nan
+    f[F._first_asked_age] = asked_max if asked_max > -inf else nan
+    f[F.gap_mean_days] = shift + gap_sum / gap_n if gap_n > 0 else nan
+    f[F._gap_std] = np.sqrt(max(0.0, gap_sq - gap_sum * gap_sum / gap_n) / (gap_n - 1)) if gap_n > 1 else nan
+    f[F.longest_silence_days] = max(gap_max, age_min)  # the open gap up to as_of counts as a silence too
+    f[F.their_latency_h] = _median(their, n_their)
+    f[F.our_latency_h] = _median(ours, n_ours)
+    f[F._depth_max] = depth_max if depth_max >= 0 else nan
     festivals = 0
     while fest_bits:
         festivals += 1
         fest_bits &= fest_bits - np.uint64(1)
-    c[0], c[1], c[2], c[3], c[4], c[5], c[6] = n30, n90, n365, out90, in90, prev90, months
-    c[7], c[8], c[9], c[10], c[11], c[12], c[13] = depth_n, deep_n, in_n, out_n, execs, events, replied
-    c[14], c[15], c[16], c[17] = init_n, init_in, deep_by_contact, festivals
-    c[18], c[19], c[20] = birthday, recent, need
+    c[I.n_30d], c[I.n_90d], c[I.n_365d], c[I.out_90d], c[I.in_90d] = n30, n90, n365, out90, in90
+    c[I._prev_90d], c[I._months], c[I._depth_n], c[I._deep_n] = prev90, months, depth_n, deep_n
+    c[I._in_n], c[I._out_n], c[I.exec_touches_365d], c[I.events_365d] = in_n, out_n, execs, events
+    c[I._replied], c[I._init_n], c[I._init_in], c[I._deep_by_contact] = replied, init_n, init_in, deep_by_contact
+    c[I._festivals], c[I._birthday_touch], c[I._recent_n], c[I._need_n] = festivals, birthday, recent, need
 
 
 @njit(cache=True)

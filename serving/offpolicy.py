@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.actions import KINDS
-from training.model import DEFAULT_PARAMS
+from training.hyperparams import lgb_params
 from training.uplift import TREATMENTS, EffectModel
 
 CLIP = 0.02
@@ -44,8 +44,7 @@ def propensities(rows: pd.DataFrame, features: list[str]) -> dict[str, lgb.Boost
     for k in KINDS:
         y = (rows[f"t_{k}"] > 0).to_numpy(dtype=float)
         if 0 < y.sum() < len(y):
-            params = {**DEFAULT_PARAMS, "learning_rate": 0.1, "min_data_in_leaf": 200}
-            out[k] = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=100)
+            out[k] = lgb.train(lgb_params("propensity"), lgb.Dataset(X, label=y), num_boost_round=100)
     return out
 
 

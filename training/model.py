@@ -28,13 +28,10 @@ from sklearn.model_selection import GroupKFold
 
 from training.baselines import LogisticBaseline
 from training.calibration import Calibration, fit_calibration
+from training.hyperparams import LGB_BASE
 from training.linear import LinearScore
 
-DEFAULT_PARAMS: dict[str, object] = {
-    "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 40,
-    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-    "verbose": -1, "num_threads": 2, "seed": 7,
-}
+DEFAULT_PARAMS = LGB_BASE  # what a classifier's ``params`` are laid over
 
 
 DRIFT_Z = 2.58

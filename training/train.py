@@ -25,6 +25,7 @@ from training.datasets import (
     undated_deals,
 )
 from training.evaluate import bootstrap_auc_ci, ece_if_calibrated, evaluate, evaluate_slices
+from training.hyperparams import CLASSIFIER_OPTIONS, LGB_BY_MODEL, LGB_THIN
 from training.labels import LABELS, LabelDefinition
 from training.model import GuanxiClassifier
 from training.own_labels import MIN_DATES, own_label, plan_from_dates
@@ -34,20 +35,12 @@ if TYPE_CHECKING:
 
 MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
                           "tie": "tie_persistence"}
-# Per-model settings over the classifier's defaults ("params" for LightGBM, the rest for GuanxiClassifier).
-# Deals are few (about 1,900 in the demo world's training window): smaller trees, mixed half and half with
-# a logistic regression, beat both the trees alone and the logistic baseline on two demo worlds; the ~700
-# validation deals choose the number of trees and then join the training rows, with Platt's sigmoid fit
-# on cross-fitted scores of both periods (closer to the true P(win) than centred isotonic on the same
-# scores, on each of the three demo worlds compared: docs/benchmarks.md).
-SETTINGS: dict[str, dict[str, Any]] = {
-    "deal": {"params": {"num_leaves": 7, "learning_rate": 0.03}, "linear_weight": 0.5, "refit": True,
-             "calibration": "sigmoid"},
-}
+SETTINGS: dict[str, dict[str, Any]] = {kind: {"params": LGB_BY_MODEL.get(kind, {}), **CLASSIFIER_OPTIONS.get(kind, {})}
+                                        for kind in MODELS}
+"""Per-model settings over the classifier's defaults, as ``training.hyperparams`` defines them."""
 THIN_POSITIVES = 40
 """Below this many positive training examples the model is regularised and its AUC given an interval."""
-THIN_PARAMS: dict[str, object] = {"num_leaves": 4, "min_data_in_leaf": 5, "lambda_l2": 10.0,
-                                  "min_sum_hessian_in_leaf": 1e-3, "learning_rate": 0.05}
+THIN_PARAMS = LGB_THIN
 CV_FOLDS = 5
 """Folds of the stratified cross-validation used when the data has no usable timeline."""
 SLICES = {"relationship": ["seniority_rank", "buying_role", "account_tier"], "deal": ["stage_rank", "type"],

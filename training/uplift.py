@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -32,8 +31,8 @@ from features.frames import Tables, need, utc
 from features.relationship import relationship_features
 from training.datasets import as_polars, data_span
 from training.evaluate import evaluate
+from training.hyperparams import lgb_params
 from training.labels import effective_relationship
-from training.model import DEFAULT_PARAMS
 
 TREATMENTS = [f"t_{k}" for k in KINDS]
 OUTCOMES = ("effective", "win")
@@ -176,7 +175,7 @@ def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None
                             reference=train, free_raw_data=False)
         boosters[outcome] = []
         for i in range(bags):
-            p: dict[str, Any] = {**DEFAULT_PARAMS, "min_data_in_leaf": 100, "learning_rate": 0.1, **(params or {})}
+            p = lgb_params("effect", params)
             base = int(p.get("seed", 7))  # the bag's boosters differ only in their row and feature samples
             p.update(seed=base + i, bagging_seed=base + 4 + i, feature_fraction_seed=base + 6 + i)
             booster = lgb.train(p, train, num_boost_round=300, valid_sets=[valid],
