@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 from pathlib import Path
@@ -63,20 +62,20 @@ def train_cmd(
             if not as_json:
                 typer.echo(_describe(results[-1]))
     if as_json:
-        typer.echo(json.dumps({"models": [{**dataclasses.asdict(r), **r.summary()} for r in results]}, default=str))
+        typer.echo(json.dumps({"models": [r.summary() for r in results]}, default=str))
 
 
-def _describe(r: TrainingOutcome) -> str:
-    m = r.metrics
+def _describe(outcome: TrainingOutcome) -> str:
+    r, m = outcome.logged, outcome.logged.metrics
     ci = f" (95 % interval {m['auc_ci_low']:.3f}–{m['auc_ci_high']:.3f})" if "auc_ci_low" in m else ""
     ece = f", ECE {m['ece']:.3f}" if "ece" in m else ""
-    if r.calibration:
-        ece += f" ({r.calibration} calibration"
+    if outcome.calibration:
+        ece += f" ({outcome.calibration} calibration"
         ece += f"; {m['ece_floor']:.3f} if perfectly calibrated, from the test set's size)" if "ece_floor" in m else ")"
     lift = f", lift@10% {m['lift_top_decile']:.2f}" if "lift_top_decile" in m else ""
     others = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in r.baselines.items() if "auc" in v)
     return "\n".join([f"{r.model} v{r.version} ({', '.join(r.aliases)}): test AUC {m['auc']:.3f}{ci}{ece}{lift}"
-                      + (f"; {others}" if others else ""), *(f"  note: {n}" for n in r.notes)])
+                      + (f"; {others}" if others else ""), *(f"  note: {n}" for n in outcome.notes)])
 
 
 def promote_cmd(

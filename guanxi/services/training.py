@@ -3,6 +3,7 @@ one path behind `guanxi train`, whatever the kind (every kind follows ``training
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 from features.frames import Tables
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
+from training.tracking import Logged, log_trained
 from training.trained import EffectRun, Trained
 
 KINDS = ("relationship", "deal", "tie", "effect")
@@ -33,14 +35,9 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class TrainingOutcome:
-    """A registered version and its figures (``metrics``: the model's; ``baselines``: every other group)."""
+    """A registered version (``logged``: its run, aliases and figures) and what training found out."""
 
-    model: str
-    version: str
-    run_id: str
-    aliases: list[str]
-    metrics: dict[str, float]
-    baselines: dict[str, dict[str, float]]
+    logged: Logged
     bundle: str
     label: str
     calibration: str | None
@@ -50,13 +47,14 @@ class TrainingOutcome:
     seconds: float
 
     def summary(self) -> dict[str, object]:
-        """The flat figures of ``--json``; ``oracle_auc`` is only known on a simulated world
+        """Everything, flat, for ``--json``; ``oracle_auc`` is only known on a simulated world
         (``benchmarks/models.py`` measures it): null here."""
-        m = self.metrics
-        return {**{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece", "ece_floor")},
+        logged, m = self.logged, self.logged.metrics
+        return {**dataclasses.asdict(logged), **{k: v for k, v in dataclasses.asdict(self).items() if k != "logged"},
+                **{k: m.get(k) for k in ("auc", "pr_auc", "brier", "ece", "ece_floor")},
                 "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
-                "baseline_auc": {k: v.get("auc") for k, v in self.baselines.items()}, "oracle_auc": None,
-                "model_version": self.version}
+                "baseline_auc": {k: v.get("auc") for k, v in logged.baselines.items()}, "oracle_auc": None,
+                "model_version": logged.version}
 
 
 def read_own_labels(path: Path, kind: str) -> pd.DataFrame:
@@ -89,7 +87,6 @@ def fit(tables: Tables, kind: str, options: TrainOptions) -> Trained:
 def train_and_register(tables: Tables, kind: str, settings: Settings, options: TrainOptions) -> TrainingOutcome:
     """Fit, log to MLflow, register as challenger (the first version also champion), export the champion."""
     from training.registry import export_champion
-    from training.tracking import log_trained
 
     started = time.perf_counter()
     try:
@@ -100,6 +97,5 @@ def train_and_register(tables: Tables, kind: str, settings: Settings, options: T
     bundle = export_champion(logged.model, settings.models_dir)
     label = getattr(getattr(trained, "label", None), "name", "effective (given the actions taken)")
     calibration = getattr(getattr(getattr(trained, "model", None), "calibration_", None), "kind", None)
-    return TrainingOutcome(logged.model, logged.version, logged.run_id, logged.aliases, logged.metrics,
-                           logged.baselines, str(bundle), label, calibration, list(trained.notes), trained.n_train,
+    return TrainingOutcome(logged, str(bundle), label, calibration, list(trained.notes), trained.n_train,
                            trained.n_test, round(time.perf_counter() - started, 1))

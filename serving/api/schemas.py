@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
 
 from crm import vocab
+from guanxi.services.answers import Factor, Reason, Recommendation, TieStrength
 
 ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 """An id in canonical form: no leading or trailing white space, no control characters anywhere.
@@ -20,45 +21,17 @@ class Lang(enum.StrEnum):
     zh = "zh"
 
 
-class Reason(BaseModel):
-    element: str
-    text: str
-    feature: str | None = None
-    value: float | None = None
-    reference: float | None = None
-
-
 class Freshness(BaseModel):
     as_of: AwareDatetime = Field(description="The day planned for / scored at (start of day, UTC).")
     data_latest: AwareDatetime | None = Field(description="Latest interaction in the store.")
     data_age_hours: float | None = Field(description="Hours from the latest interaction to now.")
 
 
-class NextBestAction(BaseModel):
-    rank: int
-    contact_id: str
-    account_id: str
-    opportunity_id: str | None
-    action: str
-    title: str
-    element: str
-    channel: str
-    minutes: float
-    mandatory: bool
-    priority: float
-    expected_gain: float
-    p_effective: float | None
-    p_effective_if_done: float | None
-    p_win: float | None
-    p_win_if_done: float | None
-    reasons: list[Reason]
-
-
 class NextBestActions(BaseModel):
     rep_id: str
     freshness: Freshness
     models: dict[str, str]
-    actions: list[NextBestAction]
+    actions: list[Recommendation]
 
 
 class Relationship(BaseModel):
@@ -75,13 +48,6 @@ class Relationship(BaseModel):
     model_version: str
 
 
-class Factor(BaseModel):
-    feature: str
-    element: str
-    value: float | str | None
-    contribution: float
-
-
 class WinProbability(BaseModel):
     opportunity_id: str
     p_win: float
@@ -94,16 +60,9 @@ class WinProbability(BaseModel):
     model_version: str
 
 
-class Tie(BaseModel):
-    rep_id: str
-    strength: float
-    interactions_365d: float
-    days_since_last: float | None
-
-
 class WhoKnows(BaseModel):
     contact_id: str
-    reps: list[Tie]
+    reps: list[TieStrength]
 
 
 # the members come from crm.vocab, the one list of each vocabulary (so mypy cannot see them)
