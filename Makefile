@@ -38,6 +38,7 @@ demo: setup
 
 test: lint
 	scripts/ensure-java.sh
+	scripts/ensure-browser.sh
 	@set -e; url=$$(scripts/pg-test-server.sh start); trap 'scripts/pg-test-server.sh stop' EXIT; \
 	GUANXI_TEST_PG_URL=$$url $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -123,6 +123,20 @@ SCORE_OUTPUTS = sa.Table(
     sa.Column("path", sa.Text, primary_key=True, comment="A `guanxi score` output folder (erasure rewrites it)"),
     sa.Column("ts", UtcTimestamp(), nullable=False),
 )
+SERVED = sa.Table(
+    "served_recommendations", METADATA,
+    sa.Column("served_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts", UtcTimestamp(), nullable=False, index=True),
+    sa.Column("rep_id", sa.String(64), nullable=False, index=True),
+    sa.Column("contact_id", sa.String(64), nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.Column("priority", sa.Float),
+    sa.Column("model_versions", sa.Text),
+    sa.Column("request_id", sa.String(128)),
+    comment="What was recommended to whom and when (the manager's view counts it beside the feedback)",
+)
+SERVED_LOG_WAIT_MS = 250  # a recommendation log waits this long for a busy store, then is skipped
 GLOBAL = "global"
 JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024  # the WAL is truncated to this after a checkpoint (a killed import's 1 GB)
 PG_WRITE_LOCK = 4_713_021  # advisory lock id serialising writers on PostgreSQL
@@ -229,6 +243,30 @@ def erased_ids(conn: Connection, key: bytes, contact_ids: Iterable[str]) -> set[
                             .where(TOMBSTONES.c.contact_token.in_(tokens[start:start + 5000]))).scalars()
         found.update(by_token[t] for t in rows)
     return found
+
+
+def log_served_rows(engine: Engine, rows: list[dict[str, object]]) -> bool:
+    """Append served recommendations; False (nothing written) when another write holds the store: an
+    answer is never held up for its own log."""
+    if not rows:
+        return True
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SERVED_LOG_WAIT_MS}")
+            else:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{SERVED_LOG_WAIT_MS}ms'")
+            try:
+                conn.execute(sa.insert(SERVED), rows)
+            finally:
+                if conn.dialect.name == "sqlite":
+                    timeout = float(conn.get_execution_options().get("guanxi_lock_timeout", 10.0))
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        return True
+    except sa.exc.OperationalError as exc:
+        if is_lock_timeout(exc):
+            return False
+        raise
 
 
 def record_score_output(engine: Engine, path: Path) -> None:

@@ -10,6 +10,16 @@ GRADES = ((0.6, "A"), (0.4, "B"), (0.2, "C"))
 BANDS = ("Good", "Fair", "Poor")
 
 
+COVERED_TIE = 1.0
+"""A contact counts as covered when one of our reps holds a tie at least this strong
+(``features.network.tie_strength``: e.g. a dozen touches a year, a third of them theirs, the last a month ago)."""
+KEY_TIERS = ("strategic", "key")
+"""Account tiers that count as key accounts in coverage reports."""
+AT_RISK_MIN_TOUCHES = 6
+AT_RISK_SILENCE_DAYS = 60
+"""A tie is at risk when it had at least this many touches in a year and has been silent this many days."""
+
+
 def band(p: np.ndarray | float, good: float, fair: float) -> np.ndarray:
     """Health band of each P(effective): Good from ``good`` up, Fair from ``fair``, else Poor (settings
     ``GUANXI_BAND_GOOD`` / ``GUANXI_BAND_FAIR``)."""

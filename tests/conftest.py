@@ -103,3 +103,28 @@ def write_dir(directory: Path, tables: dict[str, pd.DataFrame]) -> Path:
     for name, frame in tables.items():
         frame.to_csv(directory / f"{name}.csv", index=False)
     return directory
+
+
+@pytest.fixture(scope="session")
+def served_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The small simulated world (seed 11) in a template store, and model bundles trained on it without
+    MLflow: what the tests that start `guanxi serve` in its own process copy and serve."""
+    from crm.importer import import_frames
+    from crm.sim.simulate import simulate
+    from training.tracking import EFFECT_MODEL
+    from training.train import registered_name, train
+    from training.uplift import effect_dataset, fit_effect_model
+
+    folder = tmp_path_factory.mktemp("served-world")
+    sim = simulate("small", seed=11)
+    template = folder / "template.db"
+    engine = make_engine(f"sqlite:///{template}")
+    init_db(engine)
+    import_frames(engine, sim.tables, {name: name for name in sim.tables})
+    engine.dispose()
+    models = folder / "models"
+    for kind in ("relationship", "deal"):
+        train(sim.tables, kind, horizon_days=90, min_history_days=90).model.save(models / registered_name(kind))
+    rows = effect_dataset(sim.tables, horizon_days=90, min_history_days=90)
+    fit_effect_model(rows, bags=1).save(models / EFFECT_MODEL)
+    return {"sim": sim, "template": template, "models": models}

@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm.importer import ImportOptions, import_dir, import_frames
-from crm.sim.simulate import simulate
 from crm.store import ERASURES, contact_token, init_db, make_engine, table_counts
 from crm.validate import ValidationError
 from guanxi.services.erasure import NotFound, erase_contact
@@ -50,34 +49,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The small simulated world in a template store, and model bundles trained on it (no MLflow)."""
-    from training.tracking import EFFECT_MODEL
-    from training.train import registered_name, train
-    from training.uplift import effect_dataset, fit_effect_model
-
-    folder = tmp_path_factory.mktemp("hardening-world")
-    sim = simulate("small", seed=11)
-    template = folder / "template.db"
-    engine = make_engine(f"sqlite:///{template}")
-    init_db(engine)
-    import_frames(engine, sim.tables, {name: name for name in sim.tables})
-    engine.dispose()
-    models = folder / "models"
-    for kind in ("relationship", "deal"):
-        train(sim.tables, kind, horizon_days=90, min_history_days=90).model.save(models / registered_name(kind))
-    rows = effect_dataset(sim.tables, horizon_days=90, min_history_days=90)
-    fit_effect_model(rows, bags=1).save(models / EFFECT_MODEL)
-    return {"sim": sim, "template": template, "models": models}
-
-
-@pytest.fixture(scope="module")
-def served(world: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+def served(served_world: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """`guanxi serve --workers 2` in its own process on a copy of the template store."""
     home = tmp_path_factory.mktemp("hardening-home")
-    shutil.copy(world["template"], home / "guanxi.db")
+    shutil.copy(served_world["template"], home / "guanxi.db")
     port = _free_port()
-    env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_MODELS_DIR": str(world["models"]),
+    env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_MODELS_DIR": str(served_world["models"]),
            "GUANXI_USE_REGISTRY": "false", "GUANXI_LOCK_TIMEOUT_SECONDS": str(LOCK_TIMEOUT),
            "GUANXI_API_KEYS": f"{KEY}, sha256:{digest(SCOPED)}@R0001"}
     env.pop("GUANXI_DATABASE_URL", None)
@@ -98,7 +75,8 @@ def served(world: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -
     else:
         raise RuntimeError("the server did not become ready: " + (home / "server.log").read_text()[-3000:])
     engine = make_engine(f"sqlite:///{home / 'guanxi.db'}")
-    yield {"base": base, "engine": engine, "home": home, "sim": world["sim"], "url": f"sqlite:///{home / 'guanxi.db'}"}
+    yield {"base": base, "engine": engine, "home": home, "sim": served_world["sim"],
+           "url": f"sqlite:///{home / 'guanxi.db'}"}
     engine.dispose()
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)

@@ -9,8 +9,10 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from crm.store import init_db, make_engine
@@ -23,6 +25,7 @@ from serving.api.routes import router
 from serving.api.schemas import Health, Ready
 from serving.catalog import load_catalog
 from serving.store_data import StoreData
+from serving.web import pages
 
 log = logging.getLogger("guanxi.api")
 
@@ -72,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Next-best actions for B2B relationship selling. Errors are RFC 9457 problem details.")
     problems.install(app)
     app.include_router(router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")

@@ -20,6 +20,8 @@ from serving.catalog import Catalog
 from serving.store_data import StoreData
 
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+KEY_COOKIE = "guanxi_key"
+"""The pages' sign-in keeps the API key in this same-site, HTTP-only cookie."""
 
 
 @dataclass
@@ -38,11 +40,11 @@ def state(request: Request) -> AppState:
 St = Annotated[AppState, Depends(state)]
 
 
-def principal(st: St, authorization: Annotated[str | None, Header()] = None,
+def principal(request: Request, st: St, authorization: Annotated[str | None, Header()] = None,
               x_api_key: Annotated[str | None, Header()] = None) -> Principal:
     if not st.keys:
         return Principal(None)
-    presented = x_api_key
+    presented = x_api_key or request.cookies.get(KEY_COOKIE)
     if authorization and authorization.lower().startswith("bearer "):
         presented = authorization[7:].strip()
     key = find_key(st.keys, presented) if presented else None

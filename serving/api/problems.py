@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from http import HTTPStatus
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,7 +73,9 @@ def install(app: FastAPI) -> None:
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
+        if exc.status == 401 and not request.url.path.startswith("/v1/"):  # a page: sign in first
+            return RedirectResponse("/login?" + urllib.parse.urlencode({"next": request.url.path}), status_code=303)
         return problem_response(request, exc.status, exc.detail, exc.errors, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

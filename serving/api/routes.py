@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from guanxi.services import answers, erasure
+from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
 from guanxi.services.writes import write_feedback, write_interactions
 from serving.api.deps import AnswerDay, Caller, Id, Rep, Served, St, check_rep, may_access
@@ -39,9 +39,10 @@ def freshness(day: Day) -> Freshness:
 
 @router.get("/reps/{rep_id}/next-best-actions", response_model=NextBestActions,
             summary="A rep's ranked next-best actions with reasons")
-def next_best_actions(rep_id: Rep, st: St, served: Served, day: AnswerDay,
+def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
                       limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> NextBestActions:
     actions = answers.rep_actions(st.data, served.models, st.catalog, rep_id, day.as_of, limit, lang.value)
+    views.log_served(st.data, rep_id, actions, served.models.versions, request.headers.get("x-request-id"))
     return NextBestActions.model_validate({"rep_id": rep_id, "freshness": freshness(day),
                                            "models": served.models.versions, "actions": actions},
                                           from_attributes=True)
