@@ -65,6 +65,8 @@ def main() -> None:
                 timing = page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
                 nav = json.loads(timing)
                 loads.append(nav["loadEventEnd"] - nav["startTime"])
+                if not args.json:
+                    print(f"{rep}: {loads[-1]:.0f} ms", file=sys.stderr)
                 ttfb.append(nav["responseStart"] - nav["startTime"])
             browser.close()
     finally:

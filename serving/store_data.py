@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm.contract import FUTURE_DAYS
-from crm.store import METADATA, data_version, read_table
+from crm.store import METADATA, data_version, read_polars, read_table
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
 REP_CACHE = 64  # reps whose interactions a worker keeps
@@ -34,7 +34,7 @@ class StoreData:
         self._static: dict[str, pd.DataFrame] = {}
         self._frames: dict[str, pl.DataFrame] = {}
         self._teams: dict[str, str | None] = {}
-        self._reps: OrderedDict[str, tuple[tuple[int, int], pd.DataFrame]] = OrderedDict()
+        self._reps: OrderedDict[str, tuple[tuple[int, int], pl.DataFrame]] = OrderedDict()
 
     def version(self, rep_id: str | None = None) -> tuple[int, int]:
         with self.engine.connect() as conn:
@@ -74,15 +74,17 @@ class StoreData:
             where = sa.and_(where, t.c.contact_id.in_(contact_ids))
         return read_table(self.engine, "interactions", where)
 
-    def rep_interactions(self, rep_id: str) -> pd.DataFrame:
-        """One rep's interactions, cached per worker while the rep's data version is unchanged."""
+    def rep_interactions(self, rep_id: str) -> pl.DataFrame:
+        """One rep's interactions as Polars (what every feature builder reads, so no request converts
+        them again: a pandas copy cost 0.4 s more for a rep with 150k rows), cached per worker while the
+        rep's data version is unchanged."""
         version = self.version(rep_id)
         with self._lock:
             hit = self._reps.get(rep_id)
             if hit is not None and hit[0] == version:
                 self._reps.move_to_end(rep_id)
                 return hit[1]
-        frame = self.interactions([rep_id])
+        frame = read_polars(self.engine, "interactions", METADATA.tables["interactions"].c.rep_id == rep_id)
         with self._lock:
             self._reps[rep_id] = (version, frame)
             while len(self._reps) > REP_CACHE:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
+import polars as pl
 import sqlalchemy as sa
 
 from crm.store import FEEDBACK, SERVED, log_served_rows
@@ -160,8 +161,8 @@ def relationship_card(data: StoreData, models: Models, catalog: Catalog, setting
     then = relationship_features(tables, day - pd.Timedelta(days=90), [rep_id])
     then = then[then["contact_id"] == contact_id]
     health_90 = round(100 * float(models.relationship.predict_proba(then)[:, 1][0])) if len(then) else None
-    inter = pd.DataFrame(tables["interactions"])
-    inter = inter[(inter["contact_id"] == contact_id) & (inter["ts"] < day)].sort_values("ts").tail(10)[::-1]
+    inter = (data.rep_interactions(rep_id).filter((pl.col("contact_id") == contact_id) & (pl.col("ts") < day))
+             .sort("ts").tail(10).reverse().to_pandas())
     latest = [Touch(r.ts, str(r.channel), str(r.direction), None if pd.isna(r.depth) else int(r.depth),
                     None if pd.isna(r.occasion) else str(r.occasion)) for r in inter.itertuples()]
     nxt = next((a for a in rep_actions(data, models, catalog, rep_id, day, 50, lang) if a.contact_id == contact_id),

@@ -30,6 +30,21 @@ from serving.web import pages
 log = logging.getLogger("guanxi.api")
 
 
+def warm_up(st: AppState) -> None:
+    """Score one rep before serving: the first request of a worker would otherwise also pay for loading
+    the compiled kernels and the boosters' first predictions (about a second here)."""
+    from guanxi.services.answers import plan_day, rep_actions
+
+    current = st.holder.current
+    reps = sorted(st.data.teams())
+    if current is None or not reps:
+        return
+    try:
+        rep_actions(st.data, current.models, st.catalog, reps[0], plan_day(st.data, st.settings, None).as_of, 3, "en")
+    except Exception as exc:  # a warm-up that fails must not stop the server; the request will say why
+        log.warning("warm-up failed: %s: %s", type(exc).__name__, exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing is loaded until the lifespan starts."""
     settings = settings or get_settings()
@@ -54,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         data = StoreData(engine, settings.future_days)
         await asyncio.to_thread(data.static)  # warm the cache: the first request should not pay for it
         app.state.guanxi = AppState(settings, holder, data, keys, load_catalog())
+        await asyncio.to_thread(warm_up, app.state.guanxi)
 
         async def poll() -> None:
             while True:
