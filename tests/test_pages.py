@@ -154,6 +154,16 @@ def test_done_from_the_keyboard_removes_the_action_and_records_feedback(page: ob
         offered = conn.execute(sa.select(sa.func.count()).select_from(SERVED).where(SERVED.c.rep_id == "R0003")
                                ).scalar_one()
     assert (action, "done", "page") in [tuple(r) for r in rows] and offered > 0
+    # and with the mouse: click "Done" on the (new) first action
+    first = pg.locator("ol.actions > li").first  # type: ignore[attr-defined]
+    action, contact = first.get_attribute("data-action"), first.get_attribute("data-contact")
+    with pg.expect_navigation():  # type: ignore[attr-defined]
+        first.locator("button[value=done]").click()
+    assert pg.locator(f"ol.actions > li[data-action='{action}'][data-contact='{contact}']").count() == 0  # type: ignore
+    with site["engine"].connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(FEEDBACK).where(
+            FEEDBACK.c.rep_id == "R0003", FEEDBACK.c.contact_id == contact, FEEDBACK.c.action == action,
+            FEEDBACK.c.status == "done")).scalar_one() == 1
 
 
 def test_the_chinese_page_renders_cjk_text_in_a_cjk_font(page: object, site: dict[str, object]) -> None:
