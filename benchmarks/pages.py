@@ -16,12 +16,8 @@ import _path  # noqa: F401  (keeps this folder from shadowing the `features` pac
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,21 +35,13 @@ def main() -> None:
     import httpx
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from serving import launch
+
     env = {**os.environ, "GUANXI_HOME": str(Path(args.home).resolve()), "GUANXI_API_KEYS": ""}
-    server = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port = launch.free_port()
+    server = launch.start(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
         reps = [line.split('href="/reps/')[1].split("?")[0] for line in httpx.get(base + "/").text.splitlines()
                 if 'href="/reps/' in line][: args.reps]
         loads, ttfb = [], []
@@ -70,8 +58,7 @@ def main() -> None:
                 ttfb.append(nav["responseStart"] - nav["startTime"])
             browser.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        launch.stop(server)
     loads.sort()
     figures = {"reps": len(reps), "first_load_p50_ms": statistics.median(loads),
                "first_load_p95_ms": loads[int(0.95 * (len(loads) - 1))], "first_load_max_ms": loads[-1],

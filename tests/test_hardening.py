@@ -12,8 +12,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +32,7 @@ from crm.validate import ValidationError
 from guanxi.services.erasure import NotFound, erase_contact
 from guanxi.services.writes import Refused, write_interactions
 from guanxi.settings import Settings
+from serving import launch
 from serving.api.auth import digest
 from tests.conftest import ROOT, tiny_tables, write_dir
 
@@ -42,45 +41,27 @@ SCOPED = "scoped-team-key1"  # may write for R0001 only
 LOCK_TIMEOUT = 2.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(served_world: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """`guanxi serve --workers 2` in its own process on a copy of the template store."""
     home = tmp_path_factory.mktemp("hardening-home")
     shutil.copy(served_world["template"], home / "guanxi.db")
-    port = _free_port()
+    port = launch.free_port()
     env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_MODELS_DIR": str(served_world["models"]),
            "GUANXI_USE_REGISTRY": "false", "GUANXI_LOCK_TIMEOUT_SECONDS": str(LOCK_TIMEOUT),
            "GUANXI_API_KEYS": f"{KEY}, sha256:{digest(SCOPED)}@R0001"}
     env.pop("GUANXI_DATABASE_URL", None)
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port), "--workers", "2"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    with (home / "server.log").open("w") as log:
         try:
-            if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError((home / "server.log").read_text())
-        time.sleep(0.3)
-    else:
-        raise RuntimeError("the server did not become ready: " + (home / "server.log").read_text()[-3000:])
-    engine = make_engine(f"sqlite:///{home / 'guanxi.db'}")
-    yield {"base": base, "engine": engine, "home": home, "sim": served_world["sim"],
-           "url": f"sqlite:///{home / 'guanxi.db'}"}
-    engine.dispose()
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    log.close()
+            proc = launch.start(env, port, workers=2, log=log)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-3000:]}") from None
+        base = f"http://127.0.0.1:{port}"
+        engine = make_engine(f"sqlite:///{home / 'guanxi.db'}")
+        yield {"base": base, "engine": engine, "home": home, "sim": served_world["sim"],
+               "url": f"sqlite:///{home / 'guanxi.db'}"}
+        engine.dispose()
+        launch.stop(proc)
 
 
 def _client(served: dict[str, object], key: str = KEY) -> httpx.Client:

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
 from crm.store import FEEDBACK, SERVED, make_engine
+from serving import launch
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -28,41 +24,21 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def site(served_world: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     home = tmp_path_factory.mktemp("pages-home")
     shutil.copy(served_world["template"], home / "guanxi.db")
-    port = _free_port()
+    port = launch.free_port()
     env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_MODELS_DIR": str(served_world["models"]),
            "GUANXI_USE_REGISTRY": "false", "GUANXI_API_KEYS": KEY}
     env.pop("GUANXI_DATABASE_URL", None)
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with (home / "server.log").open("w") as log:
+        proc = launch.start(env, port, log=log)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/ready", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    else:
-        raise RuntimeError((home / "server.log").read_text()[-3000:])
     engine = make_engine(f"sqlite:///{home / 'guanxi.db'}")
     yield {"base": base, "engine": engine, "sim": served_world["sim"]}
     engine.dispose()
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    log.close()
+    launch.stop(proc)
 
 
 @pytest.fixture(scope="module")
