@@ -1,10 +1,18 @@
-"""Benchmark: latency of the read endpoints, one request at a time, on a served demo world.
+"""Benchmark: the API as a CRM sees it — a real `guanxi serve --workers 2` on 127.0.0.1, loaded from
+this (second) process with httpx and `wrk`.
 
-    python benchmarks/api.py --json [--home DIR] [--n 50]
+    python benchmarks/api.py --json [--home DIR] [--workers 2] [--seconds 10]
 
-Needs a data home with the demo world and trained models (``make demo`` leaves one in ./var). Runs
-the app in-process (FastAPI's TestClient, no network), warms it with one request per endpoint, then
-times ``n`` requests per endpoint over different reps / contacts / deals.
+Needs a data home with the demo world and its models (``make demo`` leaves one in ./var and ./models)
+and `wrk` (Debian's package; `apt-get install wrk`). Reports:
+
+- ``uncached_p50_ms`` / ``uncached_p99_ms``: the first next-best-actions request of every rep after a
+  restart, one at a time;
+- ``cached_rps`` / ``cached_p99_ms``: 8 keep-alive connections on one rep for ``--seconds`` (wrk);
+- ``bare_rps``: a bare FastAPI endpoint returning a list of the same size, on the same server stack
+  (uvicorn with the same workers), in the same run; ``ratio`` = cached / bare;
+- ``write_to_fresh_ms``: from a POSTed interaction until both workers' next answers reflect it;
+- p50 / p99 of the other endpoints, and the resident memory of each worker.
 """
 
 from __future__ import annotations
@@ -14,51 +22,164 @@ import _path  # noqa: F401  (keeps this folder from shadowing the `features` pac
 import argparse
 import json
 import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
+from pathlib import Path
+
+WRK = "wrk"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """requests/s and p99 latency (ms) of 8 keep-alive connections on two threads."""
+    args = [WRK, "-t2", "-c8", f"-d{seconds}s", "--latency"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    p99 = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def _rss_mib(pid: int) -> list[float]:
+    """Resident memory of the server's worker processes (the children of ``pid``)."""
+    out = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        status = Path(f"/proc/{child}/status").read_text()
+        out.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)  # type: ignore[union-attr]
+    return out
+
+
+BARE_APP = textwrap.dedent('''
+    from fastapi import FastAPI
+    ITEMS = [{"rank": i, "contact_id": f"C{i:06d}", "action": "check_in", "priority": 0.5, "expected_gain": 12.0,
+              "reasons": [{"element": "frequency", "text": "no contact for 40 days; healthy ties: 12"}] * 3}
+             for i in range(10)]
+    app = FastAPI()
+
+    @app.get("/bare")
+    def bare() -> list[dict[str, object]]:
+        return ITEMS
+''')
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--home", default=os.environ.get("GUANXI_HOME", "var"))
-    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    os.environ["GUANXI_HOME"] = args.home
-    from fastapi.testclient import TestClient
+    import httpx
 
-    from crm.store import make_engine, read_table
-    from guanxi.settings import get_settings
-    from serving.api.app import create_app
+    from serving import launch
 
-    get_settings.cache_clear()
-    engine = make_engine(get_settings().db_url)
-    reps = read_table(engine, "reps")["rep_id"].tolist()
-    inter = read_table(engine, "interactions", columns=["interaction_id", "rep_id", "contact_id"]).tail(5000)
-    opps = read_table(engine, "opportunities")
-    open_deals = opps.loc[opps["outcome"] == "open", "opportunity_id"].tolist()
-    engine.dispose()
-    pairs = inter[["rep_id", "contact_id"]].drop_duplicates().to_numpy().tolist()
-    paths = {
-        "next_best_actions": [f"/v1/reps/{reps[i % len(reps)]}/next-best-actions?limit=10" for i in range(args.n)],
-        "relationship": [f"/v1/relationships/{r}/{c}" for r, c in pairs[: args.n]],
-        "win_probability": [f"/v1/opportunities/{d}/win-probability" for d in open_deals[: args.n]],
-        "who_knows": [f"/v1/contacts/{c}/who-knows" for _, c in pairs[: args.n]],
-    }
-    figures: dict[str, object] = {"n": args.n}
-    with TestClient(create_app()) as client:
-        for name, urls in paths.items():
-            client.get(urls[0])
-            times = []
-            for url in urls:
+    env = {**os.environ, "GUANXI_HOME": str(Path(args.home).resolve()), "GUANXI_API_KEYS": ""}
+    port = launch.free_port()
+    server = launch.start(env, port, workers=args.workers)
+    base = f"http://127.0.0.1:{port}"
+    figures: dict[str, object] = {"workers": args.workers}
+    try:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            reps = sorted({m for m in re.findall(r'href="/reps/([^?"]+)', c.get("/").text)})
+            first = []
+            for rep in reps:  # a new connection each, as a page opening would
                 t0 = time.perf_counter()
-                r = client.get(url)
-                times.append((time.perf_counter() - t0) * 1000)
-                if r.status_code != 200:
-                    raise SystemExit(f"{url}: {r.status_code} {r.text[:200]}")
-            times.sort()
-            figures[name] = {"p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))]}
+                r = httpx.get(f"{base}/v1/reps/{rep}/next-best-actions?limit=10", timeout=60)
+                first.append((time.perf_counter() - t0) * 1000)
+                r.raise_for_status()
+            figures.update(reps=len(reps), uncached_p50_ms=statistics.median(first), uncached_p99_ms=_pct(first, .99))
+            cached = _wrk(f"{base}/v1/reps/{reps[1]}/next-best-actions?limit=10", args.seconds)
+            figures.update(cached_rps=cached["rps"], cached_p99_ms=cached["p99_ms"], cached_non_2xx=cached["non_2xx"])
+            figures["write_to_fresh_ms"] = _write_to_fresh(base, reps[2])
+            figures["endpoints"] = _endpoints(c, reps)
+            figures["rss_mib_per_worker"] = _rss_mib(server.pid)
+    finally:
+        launch.stop(server)
+    figures["bare_rps"] = _bare(args.workers, args.seconds)
+    figures["ratio"] = figures["cached_rps"] / figures["bare_rps"]  # type: ignore[operator]
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
+
+
+def _write_to_fresh(base: str, rep: str) -> float:
+    """POST one interaction (a visit now) of a pair, then poll the pair's relationship (new connections, so
+    both workers answer) until each worker's answer has changed."""
+    import httpx
+
+    r = httpx.get(f"{base}/v1/reps/{rep}/next-best-actions?limit=10", timeout=60).json()
+    contact = r["actions"][0]["contact_id"]
+    path = f"{base}/v1/relationships/{rep}/{contact}"
+    before = httpx.get(path, timeout=60).json()["p_effective"]
+    body = {"interactions": [{"interaction_id": f"BENCH-{time.time_ns()}", "ts": r["freshness"]["data_latest"],
+                              "rep_id": rep, "contact_id": contact, "channel": "visit", "direction": "outbound",
+                              "depth": 3}]}
+    t0 = time.perf_counter()
+    httpx.post(f"{base}/v1/interactions", json=body, timeout=60).raise_for_status()
+    fresh: dict[str, bool] = {}
+    while len(fresh) < 2 or not all(fresh.values()):
+        a = httpx.get(path, timeout=60)
+        fresh[a.headers["X-Guanxi-Worker"]] = a.json()["p_effective"] != before
+        if time.perf_counter() - t0 > 60:
+            return float("nan")
+    return (time.perf_counter() - t0) * 1000
+
+
+def _endpoints(c: object, reps: list[str]) -> dict[str, dict[str, float]]:
+    import httpx
+
+    assert isinstance(c, httpx.Client)
+    paths: dict[str, list[str]] = {"relationship": [], "win_probability": [], "who_knows": []}
+    for rep in reps[:20]:
+        actions = c.get(f"/v1/reps/{rep}/next-best-actions?limit=3").json()["actions"]
+        for a in actions[:1]:
+            paths["relationship"].append(f"/v1/relationships/{rep}/{a['contact_id']}")
+            paths["who_knows"].append(f"/v1/contacts/{a['contact_id']}/who-knows")
+            if a["opportunity_id"]:
+                paths["win_probability"].append(f"/v1/opportunities/{a['opportunity_id']}/win-probability")
+    out = {}
+    for name, urls in paths.items():
+        times = []
+        for url in urls:
+            t0 = time.perf_counter()
+            if c.get(url).status_code < 500:
+                times.append((time.perf_counter() - t0) * 1000)
+        if times:
+            out[name] = {"n": len(times), "p50_ms": statistics.median(times), "p99_ms": _pct(times, .99)}
+    return out
+
+
+def _bare(workers: int, seconds: int) -> float:
+    """The same server stack (uvicorn, the same workers) with one bare endpoint."""
+    from serving import launch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "bare_app.py").write_text(BARE_APP)
+        port = launch.free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--workers",
+                                 str(workers), "--log-level", "warning"], cwd=tmp, start_new_session=True)
+        import httpx
+
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/bare", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        try:
+            return _wrk(f"http://127.0.0.1:{port}/bare", seconds)["rps"]
+        finally:
+            launch.stop(proc)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 import pandas as pd
 import polars as pl
@@ -23,6 +25,8 @@ from crm.store import METADATA, data_version, read_polars, read_table
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
 REP_CACHE = 64  # reps whose interactions a worker keeps
+ANSWER_CACHE = 512  # answers a worker keeps (a rep's actions for a day, k and language)
+T = TypeVar("T")
 
 
 class StoreData:
@@ -35,10 +39,28 @@ class StoreData:
         self._frames: dict[str, pl.DataFrame] = {}
         self._teams: dict[str, str | None] = {}
         self._reps: OrderedDict[str, tuple[tuple[int, int], pl.DataFrame]] = OrderedDict()
+        self._answers: OrderedDict[tuple[object, ...], object] = OrderedDict()
 
     def version(self, rep_id: str | None = None) -> tuple[int, int]:
         with self.engine.connect() as conn:
             return data_version(conn, rep_id)
+
+    def memo(self, rep_id: str, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()``'s answer about a rep, kept while the rep's data (and the shared tables) are
+        unchanged: the key holds their versions, which every write, feedback and erasure bumps, so every
+        worker recomputes after any change. ``key`` must name everything else the answer depends on
+        (model versions, day, k, language)."""
+        full = (rep_id, self.version(rep_id), *key)
+        with self._lock:
+            if full in self._answers:
+                self._answers.move_to_end(full)
+                return self._answers[full]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._answers[full] = value
+            while len(self._answers) > ANSWER_CACHE:
+                self._answers.popitem(last=False)
+        return value
 
     def static(self) -> dict[str, pd.DataFrame]:
         """The small tables, re-read when a write changed them."""

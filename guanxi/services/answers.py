@@ -146,7 +146,14 @@ def _reasons(items: list[dict[str, object]]) -> list[Reason]:
 
 def rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, day: pd.Timestamp, k: int,
                 lang: str) -> list[Recommendation]:
-    """The rep's top ``k`` actions for ``day``, from the rep's interactions and the contact policy's history."""
+    """The rep's top ``k`` actions for ``day``, from the rep's interactions and the contact policy's history;
+    an answer is kept until the rep's data, the shared tables or the models change."""
+    key = ("actions", tuple(sorted(models.versions.items())), id(models), day, k, lang)
+    return data.memo(rep_id, key, lambda: _rep_actions(data, models, catalog, rep_id, day, k, lang))
+
+
+def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, day: pd.Timestamp, k: int,
+                 lang: str) -> list[Recommendation]:
     tables = data.tables(rep_ids=[rep_id])
     if not len(tables["interactions"]):
         return []
