@@ -11,7 +11,8 @@ and `wrk` (Debian's package; `apt-get install wrk`). Reports:
 - ``cached_rps`` / ``cached_p99_ms``: 8 keep-alive connections on one rep for ``--seconds`` (wrk);
 - ``bare_rps``: a bare FastAPI endpoint returning a list of the same size, on the same server stack
   (uvicorn with the same workers), in the same run; ``ratio`` = cached / bare;
-- ``write_to_fresh_ms``: from a POSTed interaction until both workers' next answers reflect it;
+- ``write_to_fresh_ms``: from a POSTed interaction (a contact's business request) until both workers'
+  next answers hold the mandatory answer to it;
 - p50 / p99 of the other endpoints, and the resident memory of each worker.
 """
 
@@ -20,9 +21,11 @@ from __future__ import annotations
 import _path  # noqa: F401  (keeps this folder from shadowing the `features` package)
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -85,7 +88,11 @@ def main() -> None:
 
     from serving import launch
 
-    env = {**os.environ, "GUANXI_HOME": str(Path(args.home).resolve()), "GUANXI_API_KEYS": ""}
+    home = Path(args.home).resolve()
+    scratch = tempfile.TemporaryDirectory()  # the write test posts into a copy, never into the user's store
+    shutil.copy(home / "guanxi.db", Path(scratch.name) / "guanxi.db")
+    env = {**os.environ, "GUANXI_HOME": str(home), "GUANXI_API_KEYS": "",
+           "GUANXI_DATABASE_URL": f"sqlite:///{Path(scratch.name) / 'guanxi.db'}"}
     port = launch.free_port()
     server = launch.start(env, port, workers=args.workers)
     base = f"http://127.0.0.1:{port}"
@@ -107,29 +114,32 @@ def main() -> None:
             figures["rss_mib_per_worker"] = _rss_mib(server.pid)
     finally:
         launch.stop(server)
+        scratch.cleanup()
     figures["bare_rps"] = _bare(args.workers, args.seconds)
     figures["ratio"] = figures["cached_rps"] / figures["bare_rps"]  # type: ignore[operator]
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
 
 
 def _write_to_fresh(base: str, rep: str) -> float:
-    """POST one interaction (a visit now) of a pair, then poll the pair's relationship (new connections, so
-    both workers answer) until each worker's answer has changed."""
+    """POST an inbound business request from one of the rep's contacts, then poll the rep's next-best
+    actions (new connections, so both workers answer) until each worker's answer holds the mandatory
+    "answer their request" for that contact."""
     import httpx
 
-    r = httpx.get(f"{base}/v1/reps/{rep}/next-best-actions?limit=10", timeout=60).json()
-    contact = r["actions"][0]["contact_id"]
-    path = f"{base}/v1/relationships/{rep}/{contact}"
-    before = httpx.get(path, timeout=60).json()["p_effective"]
-    body = {"interactions": [{"interaction_id": f"BENCH-{time.time_ns()}", "ts": r["freshness"]["data_latest"],
-                              "rep_id": rep, "contact_id": contact, "channel": "visit", "direction": "outbound",
-                              "depth": 3}]}
+    url = f"{base}/v1/reps/{rep}/next-best-actions?limit=10"
+    r = httpx.get(url, timeout=60).json()
+    contact = next(a["contact_id"] for a in r["actions"] if a["action"] != "answer_request")
+    ts = (dt.datetime.fromisoformat(r["freshness"]["data_latest"]) + dt.timedelta(seconds=1)).isoformat()
+    body = {"interactions": [{"interaction_id": f"BENCH-{time.time_ns()}", "ts": ts,
+                              "rep_id": rep, "contact_id": contact, "channel": "email", "direction": "inbound",
+                              "depth": 2, "occasion": "business_request"}]}
     t0 = time.perf_counter()
     httpx.post(f"{base}/v1/interactions", json=body, timeout=60).raise_for_status()
     fresh: dict[str, bool] = {}
     while len(fresh) < 2 or not all(fresh.values()):
-        a = httpx.get(path, timeout=60)
-        fresh[a.headers["X-Guanxi-Worker"]] = a.json()["p_effective"] != before
+        a = httpx.get(url, timeout=60)
+        fresh[a.headers["X-Guanxi-Worker"]] = any(x["contact_id"] == contact and x["action"] == "answer_request"
+                                                  for x in a.json()["actions"])
         if time.perf_counter() - t0 > 60:
             return float("nan")
     return (time.perf_counter() - t0) * 1000
