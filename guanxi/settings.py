@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         description="API keys, comma-separated: KEY or sha256:<hex>, optionally scoped as KEY@R0001+team-1 "
         "(reps or teams). Empty: the server only binds to 127.0.0.1.",
     )
+    cors_origins: str = Field(
+        default="", description="Browser origins allowed to call the API (comma-separated, e.g. a CRM's "
+        "https://crm.example.com); empty: none.")
     band_good: float = Field(default=0.5, description="Health band Good from this P(effective) up.")
     band_fair: float = Field(default=0.2, description="Health band Fair from this P(effective) up (else Poor).")
     model_poll_seconds: float = Field(default=60.0, description="How often the API looks for a new champion.")

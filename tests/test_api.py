@@ -72,7 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     init_db(engine)
     import_frames(engine, sim.tables, {name: name for name in sim.tables})
     _train_and_register(sim.tables)
-    s = Settings(api_keys=f"{KEY}, sha256:{digest(SCOPED)}@R0001", model_poll_seconds=1.0)
+    s = Settings(api_keys=f"{KEY}, sha256:{digest(SCOPED)}@R0001", model_poll_seconds=1.0,
+                 cors_origins="https://crm.example.com")
     from serving.api.app import create_app
 
     app = create_app(s)
@@ -115,6 +116,24 @@ def test_keys_are_required_and_scoped(server: dict[str, object]) -> None:
     assert httpx.get(f"{base}/v1/reps/R0002/next-best-actions", headers=scoped).status_code == 403
     assert httpx.get(f"{base}/v1/reps/R0001/next-best-actions?limit=2", headers=scoped, timeout=60).status_code == 200
     assert httpx.get(f"{base}/health").status_code == 200
+
+
+def test_request_ids_cors_and_security_schemes(client: httpx.Client, server: dict[str, object]) -> None:
+    """What operations and a browser-based CRM need: request ids in and out, CORS for the configured
+    origins only, and the two key styles in the OpenAPI document."""
+    assert client.get("/health", headers={"X-Request-ID": "crm-req-42"}).headers["X-Request-ID"] == "crm-req-42"
+    generated = client.get("/health", headers={"X-Request-ID": "not a token"}).headers["X-Request-ID"]
+    assert len(generated) == 32 and generated != "not a token"
+    url = f"{server['base']}/v1/reps/R0001/next-best-actions"
+    asks = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+    ok = httpx.options(url, headers={"Origin": "https://crm.example.com", **asks})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://crm.example.com"
+    other = httpx.options(url, headers={"Origin": "https://elsewhere.example.org", **asks})
+    assert "access-control-allow-origin" not in other.headers
+    spec = client.get("/openapi.json").json()
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+    assert spec["paths"]["/v1/reps/{rep_id}/next-best-actions"]["get"]["security"] == [{"bearer": []}, {"apiKey": []}]
+    assert "security" not in spec["paths"]["/health"]["get"]
 
 
 def test_bad_requests_are_problems_not_server_errors(client: httpx.Client) -> None:

@@ -35,7 +35,22 @@ def serve_cmd(
                f"  curl -s http://{host}:{port}/v1/reps/R0003/next-best-actions?limit=3"
                + ("" if not keys else " -H 'Authorization: Bearer $KEY'"), err=True)
     uvicorn.run("serving.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", log_config=log_config(), access_log=False)
+
+
+def log_config() -> dict[str, object]:
+    """uvicorn's logging plus the service's own: one JSON line per request (``guanxi.access``, with its
+    X-Request-ID) instead of uvicorn's access lines, and the service's warnings and errors."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["message"] = {"format": "%(message)s"}
+    config["handlers"]["guanxi"] = {"class": "logging.StreamHandler", "formatter": "message",
+                                    "stream": "ext://sys.stdout"}
+    config["loggers"]["guanxi"] = {"handlers": ["guanxi"], "level": "INFO", "propagate": False}
+    return config
 
 
 def register(app: typer.Typer) -> None:

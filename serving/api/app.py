@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -28,6 +31,15 @@ from serving.store_data import StoreData
 from serving.web import pages
 
 log = logging.getLogger("guanxi.api")
+access = logging.getLogger("guanxi.access")  # one JSON line a request
+REQUEST_ID = "X-Request-ID"
+
+
+def request_id_of(given: str | None) -> str:
+    """The caller's request id when it is a sane token (kept for tracing across systems), else a new one."""
+    if given and len(given) <= 128 and given.isascii() and given.replace("-", "").replace("_", "").isalnum():
+        return given
+    return uuid.uuid4().hex
 
 
 def warm_up(st: AppState) -> None:
@@ -95,14 +107,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # a CRM widget in the browser: its preflight must be answered
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "Content-Type", REQUEST_ID],
+                           expose_headers=[REQUEST_ID, "X-Guanxi-Worker"])
+
     @app.middleware("http")
     async def measure(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature
         started = time.perf_counter()
+        request_id = request_id_of(request.headers.get(REQUEST_ID))
+        request.state.request_id = request_id
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
+        elapsed = time.perf_counter() - started
         requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(route).observe(time.perf_counter() - started)
+        latency.labels(route).observe(elapsed)
         response.headers["X-Guanxi-Worker"] = worker  # which process answered: caches and models are per worker
+        response.headers[REQUEST_ID] = request_id
+        access.info(json.dumps({"request_id": request_id, "method": request.method, "route": route,
+                                "status": response.status_code, "ms": round(1000 * elapsed, 1), "worker": worker}))
         return response
 
     @app.get("/health", response_model=Health, summary="Liveness")

@@ -36,6 +36,11 @@ def problem_response(request: Request, status: int, detail: str, errors: list[di
 
 
 RETRY_AFTER_SECONDS = 2
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+"""The two ways to present a key (GUANXI_API_KEYS); either one is enough."""
 REFUSED_STATUS = {"invalid": 422, "conflict": 409, "forbidden": 403, "not_found": 404, "unavailable": 503}
 
 
@@ -50,7 +55,13 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, object]:
         if app.openapi_schema is None:
             schema = original()
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(problem_schemas())
+            components["securitySchemes"] = SECURITY_SCHEMES
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):  # /health, /ready and /metrics need no key
+                    for operation in operations.values():
+                        operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -42,7 +42,7 @@ def freshness(day: Day) -> Freshness:
 def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
                       limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> NextBestActions:
     actions = answers.rep_actions(st.data, served.models, st.catalog, rep_id, day.as_of, limit, lang.value)
-    views.log_served(st.data, rep_id, actions, served.models.versions, request.headers.get("x-request-id"))
+    views.log_served(st.data, rep_id, actions, served.models.versions, request.state.request_id)
     return NextBestActions.model_validate({"rep_id": rep_id, "freshness": freshness(day),
                                            "models": served.models.versions, "actions": actions},
                                           from_attributes=True)
