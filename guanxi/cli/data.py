@@ -132,8 +132,35 @@ def erase_cmd(
         raise typer.Exit(1)
 
 
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+
+
+@report_app.command("feedback")
+def feedback_report_cmd(
+    weeks: Annotated[int | None, typer.Option(min=1, help="Only the last N weeks with any activity.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """Recommendations offered and what reps did with them, by week, action and element."""
+    from guanxi.services.reports import feedback_report
+    from serving.catalog import load_catalog
+
+    with store() as engine:
+        report = feedback_report(engine, load_catalog(), weeks)
+    if as_json:
+        print(json.dumps(report.to_dict(orient="records")))
+        return
+    if report.empty:
+        out.print("no recommendations served and no feedback recorded yet")
+        return
+    table = RichTable(*report.columns)
+    for row in report.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Attach the data commands to the main app."""
+    app.add_typer(report_app, name="report")
     app.command("import")(import_cmd)
     app.command("erase")(erase_cmd)
     app.command("export")(export_cmd)
