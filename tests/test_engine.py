@@ -218,4 +218,4 @@ def test_cli_evaluate_policy_reports_every_policy_and_logs_the_run(models: tuple
     text = CliRunner().invoke(app, args)
     assert text.exit_code == 0 and "oracle" in text.stdout and "guanxi" in text.stdout
     bad = CliRunner().invoke(app, ["evaluate-policy", "--size", "huge"])
-    assert bad.exit_code == 2 and "--size must be one of" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "'huge' is not one of" in bad.output and "Traceback" not in bad.output

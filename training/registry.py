@@ -112,7 +112,11 @@ def promote(name: str, force: bool = False, reason: str | None = None) -> Compar
 
 
 def _history(client: MlflowClient, name: str) -> list[str]:
-    tag = client.get_registered_model(name).tags.get("champion_history", "")
+    try:
+        model = client.get_registered_model(name)
+    except mlflow.exceptions.MlflowException:
+        raise LookupError(f"no registered model {name!r} (see `guanxi models`)") from None
+    tag = model.tags.get("champion_history", "")
     return [v for v in tag.split(",") if v]
 
 

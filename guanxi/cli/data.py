@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 
 
+class Format(enum.StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
 class Source(enum.StrEnum):
     files = "files"
     maven_crm = "maven-crm"
@@ -71,13 +76,13 @@ def import_cmd(
 
 def export_cmd(
     directory: Annotated[Path, typer.Argument(help="Folder to write <table>.<format> files into.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    fmt: Annotated[Format, typer.Option("--format", help="File format.")] = Format.csv,
 ) -> None:
     """Write every table in the import format (a round trip gives the same store)."""
     from crm.importer import export_dir
 
     with store() as engine:
-        written = export_dir(engine, directory, fmt)
+        written = export_dir(engine, directory, fmt.value)
     out.print(", ".join(f"{n}: {c}" for n, c in written.items()))
 
 

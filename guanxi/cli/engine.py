@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from serving.engine import Models
 
 
+class WorldSize(enum.StrEnum):
+    small = "small"
+    demo = "demo"
+    large = "large"
+
+
 class Lang(enum.StrEnum):
     en = "en"
     zh = "zh"
@@ -73,7 +79,7 @@ def _models(folder: Path) -> Models:
 
 
 def evaluate_policy_cmd(
-    size: Annotated[str, typer.Option(help="Simulated world: small, demo or large.")] = "demo",
+    size: Annotated[WorldSize, typer.Option(help="Simulated world.")] = WorldSize.demo,
     seed: Annotated[int, typer.Option(help="World seed (the one the models were trained on).")] = 7,
     weeks: Annotated[int, typer.Option(min=1, help="Weeks to roll forward.")] = 26,
     compliance: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of recommendations reps do.")] = 0.8,
@@ -87,7 +93,7 @@ def evaluate_policy_cmd(
 
     say = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     with refusals():
-        report = evaluate_policy(get_settings(), size, seed, weeks, compliance, k, offpolicy, say)
+        report = evaluate_policy(get_settings(), size.value, seed, weeks, compliance, k, offpolicy, say)
     typer.echo(json.dumps(dataclasses.asdict(report), default=str) if as_json else _policy_table(report))
 
 

@@ -123,6 +123,8 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
+    if not rows:
+        typer.echo("no models yet: train them with `guanxi train all`")
     for r in rows:
         aliases = ",".join(map(str, r["aliases"])) or "-"  # type: ignore[call-overload]
         auc = f"{r['auc']:.3f}" if r["auc"] is not None else "-"
