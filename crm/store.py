@@ -400,20 +400,22 @@ def read_table(engine: Engine | Connection, name: str, where: sa.ColumnElement[b
                columns: list[str] | None = None) -> pd.DataFrame:
     """Read a contract table into a typed frame (UTC timestamps, nullable dtypes), from an engine or
     inside an open connection's transaction."""
-    table = TABLES[name]
+    names = columns or TABLES[name].column_names
+    rows = _rows(engine, name, names, where)
+    return _parse(pd.DataFrame.from_records(rows, columns=names, nrows=len(rows)), TABLES[name])
+
+
+def _rows(engine: Engine | Connection, name: str, names: list[str], where: sa.ColumnElement[bool] | None
+          ) -> list[tuple[Any, ...]]:
+    """The raw values of ``names`` (no per-row type processing: callers parse column-wise)."""
     t = METADATA.tables[name]
-    names = columns or table.column_names
-    # Raw values (no per-row type processing): parsing is done column-wise by pandas below.
-    selected = [sa.type_coerce(t.c[c], sa.types.NullType()).label(c) for c in names]
-    query = sa.select(*selected)
+    query = sa.select(*[sa.type_coerce(t.c[c], sa.types.NullType()).label(c) for c in names])
     if where is not None:
         query = query.where(where)
     if isinstance(engine, Connection):
-        rows = _fetch_raw(engine, query)
-    else:
-        with engine.connect() as conn:
-            rows = _fetch_raw(conn, query)
-    return _parse(pd.DataFrame.from_records(rows, columns=names, nrows=len(rows)), table)
+        return _fetch_raw(engine, query)
+    with engine.connect() as conn:
+        return _fetch_raw(conn, query)
 
 
 _POLARS_TYPES = {"str": pl.String, "int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}
@@ -423,12 +425,7 @@ def read_polars(engine: Engine, name: str, where: sa.ColumnElement[bool] | None 
     """A contract table straight into Polars, with the dtypes :func:`read_table` gives once converted
     (UTC microsecond timestamps): what the feature builders read, without a pandas frame in between."""
     table = TABLES[name]
-    t = METADATA.tables[name]
-    query = sa.select(*[sa.type_coerce(t.c[c], sa.types.NullType()).label(c) for c in table.column_names])
-    if where is not None:
-        query = query.where(where)
-    with engine.connect() as conn:
-        rows = _fetch_raw(conn, query)
+    rows = _rows(engine, name, table.column_names, where)
     schema: dict[str, Any] = {c.name: pl.String if c.kind == "timestamp" else _POLARS_TYPES[c.kind]
                               for c in table.columns}
     if engine.dialect.name != "sqlite":  # the driver gives datetimes already

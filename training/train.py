@@ -79,6 +79,14 @@ class TrainResult:
     def n_test(self) -> int:
         return int((self.dataset.split == "test").sum())
 
+    @property
+    def label_name(self) -> str:
+        return self.label.name
+
+    @property
+    def calibration_kind(self) -> str | None:
+        return self.model.calibration_.kind
+
     def params(self) -> dict[str, object]:
         m = self.model
         return {"label": self.label.name, "horizon_days": self.label.horizon_days,

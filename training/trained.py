@@ -55,6 +55,14 @@ class Trained(Protocol):
     def example(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """A few input rows and the output they give, for the signature."""
 
+    @property
+    def label_name(self) -> str:
+        """What the model learned to predict."""
+
+    @property
+    def calibration_kind(self) -> str | None:
+        """How its probabilities are calibrated (None: not calibrated after fitting)."""
+
 
 @dataclass
 class EffectRun:
@@ -66,6 +74,8 @@ class EffectRun:
     notes: list[str] = field(default_factory=list)
 
     name = EFFECT_MODEL
+    label_name = "effective (given the actions taken)"
+    calibration_kind = None
 
     @property
     def _last(self) -> pd.Series:

@@ -95,7 +95,5 @@ def train_and_register(tables: Tables, kind: str, settings: Settings, options: T
         raise Refused("conflict", f"{kind}: cannot train: {exc}") from None
     logged = log_trained(trained, options.params)
     bundle = export_champion(logged.model, settings.models_dir)
-    label = getattr(getattr(trained, "label", None), "name", "effective (given the actions taken)")
-    calibration = getattr(getattr(getattr(trained, "model", None), "calibration_", None), "kind", None)
-    return TrainingOutcome(logged, str(bundle), label, calibration, list(trained.notes), trained.n_train,
-                           trained.n_test, round(time.perf_counter() - started, 1))
+    return TrainingOutcome(logged, str(bundle), trained.label_name, trained.calibration_kind, list(trained.notes),
+                           trained.n_train, trained.n_test, round(time.perf_counter() - started, 1))

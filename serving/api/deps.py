@@ -65,9 +65,10 @@ def may_access(st: AppState, caller: Principal) -> Callable[[str], bool]:
 
 def check_rep(st: AppState, caller: Principal, rep_id: str) -> str:
     """``rep_id`` if it exists (else 404) and the caller may read it (else 403)."""
-    if rep_id not in st.data.teams():
+    teams = st.data.teams()  # one read of the shared tables' version per check
+    if rep_id not in teams:
         raise Problem(404, f"no rep {rep_id!r}")
-    if not may_access(st, caller)(rep_id):
+    if not caller.may_see(rep_id, teams[rep_id]):
         raise Problem(403, f"this API key may not read rep {rep_id!r}")
     return rep_id
 
