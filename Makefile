@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
-DATASETS ?= $(firstword $(wildcard ../shared/datasets /work/shared/datasets) ../shared/datasets)
+DATASETS ?= data/samples
 export GUANXI_HOME ?= $(CURDIR)/var
 
 .PHONY: setup demo test test-fast lint bench clean
@@ -14,13 +14,18 @@ export GUANXI_HOME ?= $(CURDIR)/var
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install -q "uv==$(UV_VERSION)"
 
-$(BIN)/guanxi: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --all-extras
+# the demo needs the service only; the tests also need the Spark and dev extras
+$(VENV)/.base: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact
 	@touch $@
 
-setup: $(BIN)/guanxi
+$(VENV)/.all: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras
+	@touch $@ $(VENV)/.base
 
-demo: setup
+setup: $(VENV)/.all
+
+demo: $(VENV)/.base
 	@echo "== the real sample exports, into their own store ($(GUANXI_HOME)/real.db)"
 	GUANXI_DATABASE_URL=sqlite:///$(GUANXI_HOME)/real.db $(BIN)/guanxi import --source maven-crm $(DATASETS)/maven-crm
 	GUANXI_DATABASE_URL=sqlite:///$(GUANXI_HOME)/real.db $(BIN)/guanxi import --source email \
@@ -33,6 +38,12 @@ demo: setup
 	$(BIN)/guanxi models
 	@echo "== one rep's next-best actions, then the API on 127.0.0.1:8000 (Ctrl-C to stop)"
 	$(BIN)/guanxi recommend --rep R0003 --k 3
+	@echo "== where everything went:"
+	@echo "   store (simulated world)  $(GUANXI_HOME)/guanxi.db"
+	@echo "   store (sample exports)   $(GUANXI_HOME)/real.db"
+	@echo "   MLflow runs and registry $(GUANXI_HOME)/mlflow.db, $(GUANXI_HOME)/mlartifacts  (.venv/bin/mlflow ui --backend-store-uri sqlite:///$(GUANXI_HOME)/mlflow.db)"
+	@echo "   champion bundles         $${GUANXI_MODELS_DIR:-$(CURDIR)/models}"
+	@echo "   the API and the pages    http://127.0.0.1:8000/docs  and  http://127.0.0.1:8000/"
 	@echo "try:  curl -s 'http://127.0.0.1:8000/v1/reps/R0003/next-best-actions?limit=3&lang=zh'"
 	$(BIN)/guanxi serve --host 127.0.0.1 --port 8000
 

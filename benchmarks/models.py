@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = Path(os.environ.get("GUANXI_DATASETS", ROOT.parent / "shared" / "datasets"))
+DATASETS = Path(os.environ.get("GUANXI_DATASETS", ROOT / "data" / "samples"))
 
 
 def _cli(args: list[str], env: dict[str, str]) -> str:

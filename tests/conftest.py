@@ -17,13 +17,9 @@ from guanxi.settings import get_settings
 
 
 def _datasets() -> Path:
-    """The shared datasets: $GUANXI_DATASETS, else ../shared/datasets beside the checkout, else /work/shared."""
-    candidates = [os.environ.get("GUANXI_DATASETS"), Path(__file__).resolve().parents[2] / "shared" / "datasets",
-                  "/work/shared/datasets"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "maven-crm").is_dir():
-            return Path(candidate)
-    return Path(candidates[1])
+    """The sample exports: $GUANXI_DATASETS when set, else the copies kept in the repository (data/samples)."""
+    given = os.environ.get("GUANXI_DATASETS")
+    return Path(given) if given else Path(__file__).resolve().parents[1] / "data" / "samples"
 
 
 DATASETS = _datasets()
