@@ -279,8 +279,10 @@ def record_score_output(engine: Engine, path: Path) -> None:
 
 
 def init_db(engine: Engine) -> None:
-    """Create missing tables and indexes (idempotent)."""
-    METADATA.create_all(engine)
+    """Bring the schema to the latest migration (idempotent; see ``crm.migrate``) and seed the write lock."""
+    from crm.migrate import upgrade
+
+    upgrade(engine)
     with engine.begin() as conn:
         if conn.execute(sa.select(sa.func.count()).select_from(WRITE_LOCK)).scalar_one() == 0:
             conn.execute(_insert(conn)(WRITE_LOCK).values(id=1, writes=0).on_conflict_do_nothing())

@@ -1,4 +1,6 @@
-"""An MLflow pyfunc that returns calibrated probabilities (the stock LightGBM flavour returns labels)."""
+"""The MLflow pyfunc of every Guanxi model: features in, a calibrated ``probability`` column out (the stock
+LightGBM flavour returns labels). Logged from code (``training/mlflow_model.py``) with this package's
+source as ``code_paths``, so a registered version loads anywhere its requirements are installed."""
 
 from __future__ import annotations
 
@@ -7,28 +9,33 @@ from pathlib import Path
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
-from training.model import GuanxiClassifier
-from training.uplift import TREATMENTS, EffectModel
+KINDS = ("probability", "effect")
+"""``probability``: a classifier bundle; ``effect``: the effect model's P(effective) given ``t_<kind>`` columns."""
 
 
-class ProbabilityModel(PythonModel):
-    """Loads a Guanxi bundle folder; ``predict`` returns a ``probability`` column."""
+class GuanxiPyfunc(PythonModel):
+    """Loads the bundle folder logged as the ``bundle`` artifact; the kind comes from the model config."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        self.model = GuanxiClassifier.load(Path(context.artifacts["bundle"]))
+        self.kind = str((context.model_config or {}).get("kind", "probability"))
+        folder = Path(context.artifacts["bundle"])
+        if self.kind == "effect":
+            from training.uplift import EffectModel
+
+            self.effect = EffectModel.load(folder)
+        elif self.kind == "probability":
+            from training.model import GuanxiClassifier
+
+            self.classifier = GuanxiClassifier.load(folder)
+        else:
+            raise ValueError(f"unknown Guanxi pyfunc kind {self.kind!r}; expected one of {', '.join(KINDS)}")
 
     def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
                 params: dict | None = None) -> pd.DataFrame:
-        return pd.DataFrame({"probability": self.model.predict_proba(model_input)[:, 1]}, index=model_input.index)
+        if self.kind == "effect":
+            from training.uplift import TREATMENTS
 
-
-class EffectProbabilityModel(PythonModel):
-    """The effect model's P(effective) given features and treatment counts (``t_<kind>`` columns)."""
-
-    def load_context(self, context: PythonModelContext) -> None:
-        self.model = EffectModel.load(Path(context.artifacts["bundle"]))
-
-    def predict(self, context: PythonModelContext, model_input: pd.DataFrame,
-                params: dict | None = None) -> pd.DataFrame:
-        p = self.model.predict("effective", model_input, model_input[TREATMENTS].to_numpy(dtype=float))
+            p = self.effect.predict("effective", model_input, model_input[TREATMENTS].to_numpy(dtype=float))
+        else:
+            p = self.classifier.predict_proba(model_input)[:, 1]
         return pd.DataFrame({"probability": p}, index=model_input.index)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,6 @@ from training.hyperparams import CLASSIFIER_OPTIONS, LGB_BY_MODEL, LGB_THIN
 from training.labels import LABELS, LabelDefinition
 from training.model import GuanxiClassifier
 from training.own_labels import MIN_DATES, own_label, plan_from_dates
-
-if TYPE_CHECKING:
-    from mlflow.pyfunc import PythonModel
 
 MODELS: dict[str, str] = {"relationship": "effective_relationship", "deal": "deal_won",
                           "tie": "tie_persistence"}
@@ -129,10 +126,7 @@ class TrainResult:
         (folder / "metrics.json").write_text(json.dumps(self.metrics))
         (folder / "training_window.json").write_text(json.dumps(self.dataset.plan.describe()))
 
-    def pyfunc(self) -> PythonModel:
-        from training.pyfunc import ProbabilityModel
-
-        return ProbabilityModel()
+    pyfunc_kind = "probability"
 
     def example(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         inputs = self.evaluation_set()[self.dataset.features].head(5)

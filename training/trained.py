@@ -10,7 +10,6 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
 
 from training.uplift import OUTCOMES, TREATMENTS, EffectModel
 
@@ -49,8 +48,9 @@ class Trained(Protocol):
     def save(self, folder: Path) -> None:
         """The bundle serving loads."""
 
-    def pyfunc(self) -> PythonModel:
-        """The MLflow model: features in, a ``probability`` column out."""
+    @property
+    def pyfunc_kind(self) -> str:
+        """Which ``training.pyfunc.GuanxiPyfunc`` kind serves the bundle: ``probability`` or ``effect``."""
 
     def example(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """A few input rows and the output they give, for the signature."""
@@ -115,10 +115,7 @@ class EffectRun:
     def save(self, folder: Path) -> None:
         self.model.save(folder)
 
-    def pyfunc(self) -> PythonModel:
-        from training.pyfunc import EffectProbabilityModel
-
-        return EffectProbabilityModel()
+    pyfunc_kind = "effect"
 
     def example(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         inputs = self.evaluation_set()[[*self.model.features, *TREATMENTS]].head(5)

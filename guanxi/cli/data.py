@@ -105,14 +105,39 @@ def stats_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
     out.print(table)
 
 
-@db_app.command("init")
-def init_cmd() -> None:
-    """Create the store's tables and indexes (idempotent)."""
+@db_app.command("upgrade")
+def upgrade_cmd(revision: Annotated[str, typer.Option(help="Target revision (default: the latest).")] = "head",
+                ) -> None:
+    """Migrate the store's schema (Alembic); every command and `guanxi serve` also do this at start."""
+    from crm.migrate import upgrade
+    from crm.store import make_engine
     from guanxi.settings import get_settings
 
-    with store():
-        pass
-    out.print(f"store ready at {get_settings().db_url}")
+    url = get_settings().db_url
+    engine = make_engine(url)
+    try:
+        done = upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    where = sa_url(url)
+    if done.before == done.after:
+        out.print(f"{where}: already at revision {done.after}")
+    else:
+        adopted = " (a store made before migrations: missing tables created, data kept)" if done.adopted else ""
+        out.print(f"{where}: {done.before or 'empty'} -> {done.after}{adopted}")
+
+
+@db_app.command("init")
+def init_cmd() -> None:
+    """Create or migrate the store's tables and indexes (the same as `guanxi db upgrade`)."""
+    upgrade_cmd("head")
+
+
+def sa_url(url: str) -> str:
+    """The store URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def erase_cmd(

@@ -1,0 +1,87 @@
+"""The store's schema, versioned with Alembic: ``guanxi db upgrade`` and every start bring a store to the
+latest revision, one process at a time (an advisory lock on PostgreSQL, a lock file beside SQLite)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+SCRIPTS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "guanxi_schema_version"  # not alembic_version: MLflow may keep its own in the same database
+BASELINE = "0001"
+"""The first revision: the schema as ``create_all`` made it before migrations existed."""
+PG_MIGRATION_LOCK = 0x6775616E7869  # "guanxi"
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    before: str | None
+    after: str
+    adopted: bool
+    """True when a store made before migrations existed was completed and stamped with the baseline."""
+
+
+def _config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SCRIPTS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head() -> str:
+    """The latest revision the code knows."""
+    return str(ScriptDirectory(str(SCRIPTS)).get_current_head())
+
+
+def current(conn: Connection) -> str | None:
+    """The store's revision (None: never migrated)."""
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that only one migrating process holds at a time."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        lock_path = Path(f"{database}.migrate.lock") if database and database != ":memory:" else None
+        with contextlib.ExitStack() as stack:
+            if lock_path is not None:
+                fh = stack.enter_context(lock_path.open("a"))
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            conn = stack.enter_context(engine.begin())
+            yield conn
+    else:
+        with engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_MIGRATION_LOCK)))
+            yield conn
+
+
+def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
+    """Bring the store to ``revision``. A store whose tables predate migrations is completed with any
+    missing tables, then stamped with the baseline, so its data is kept."""
+    from crm.store import METADATA
+
+    with _one_at_a_time(engine) as conn:
+        before = current(conn)
+        adopted = before is None and sa.inspect(conn).has_table("interactions")
+        if adopted:
+            METADATA.create_all(conn)
+            command.stamp(_config(conn), BASELINE)
+        command.upgrade(_config(conn), revision)
+        return Upgrade(before, str(current(conn)), adopted)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo revisions down to ``revision`` (``base``: an empty store); for tests and recoveries."""
+    with _one_at_a_time(engine) as conn:
+        command.downgrade(_config(conn), revision)
