@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATASETS ?= data/samples
 export GUANXI_HOME ?= $(CURDIR)/var
+export GUANXI_MODELS_DIR ?= $(CURDIR)/models
 
 .PHONY: setup demo test test-fast lint bench clean
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm.contract import EARLIEST_TS, FUTURE_DAYS
@@ -22,11 +22,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")
 
-    home: Path = Field(default=Path("var"), description="Data home: store, MLflow runs, scores.")
+    home: Path = Field(default_factory=lambda: default_home(), description="Data home: store, MLflow runs, "
+                       "scores, caches. Default $XDG_DATA_HOME/guanxi (~/.local/share/guanxi); a relative path is "
+                       "taken from the folder the command starts in. Every other relative path is under it.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file under the data home."
     )
-    models_dir: Path = Field(default=Path("models"), description="Where the champion bundles are exported.")
+    models_dir: Path = Field(default=Path("models"), description="Where the champion bundles are exported "
+                             "(relative: under the data home).")
+    cache_dir: Path = Field(default=Path("cache"), description="Compiled kernels (numba) and other caches "
+                            "(relative: under the data home).")
+    catalog: Path | None = Field(default=None, description="An organisation's own action catalog (TOML, the "
+                                 "format of serving/catalog.toml), checked at load; default: the shipped one.")
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default is a SQLite store under the data home."
     )
@@ -57,6 +64,18 @@ class Settings(BaseSettings):
     erasure_secret: str | None = Field(
         default=None, description="Key of the HMAC that names erased contacts in the audit and the tombstones; "
         "default: a random key kept in <home>/erasure.key (share it between processes on one store).")
+
+    @model_validator(mode="after")
+    def _one_base(self) -> Settings:
+        """The data home absolute, and every other relative path under it, whatever folder a command runs in."""
+        self.home = self.home.expanduser().resolve()
+        for name in ("models_dir", "cache_dir", "catalog"):
+            value = getattr(self, name)
+            if value is not None and not value.expanduser().is_absolute():
+                setattr(self, name, self.home / value)
+            elif value is not None:
+                setattr(self, name, value.expanduser())
+        return self
 
     def ts_window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """The accepted range of event timestamps, read at the call (``now`` moves)."""
@@ -94,6 +113,12 @@ class Settings(BaseSettings):
         if os.environ.get("MLFLOW_TRACKING_URI"):
             return os.environ["MLFLOW_TRACKING_URI"]
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+def default_home() -> Path:
+    """``$XDG_DATA_HOME/guanxi``, else ``~/.local/share/guanxi``: the same store from any folder."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "guanxi"
 
 
 @lru_cache

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.frames import Tables
 from serving.batch import REL_COLUMNS, ScoreRun, finish, metadata, score_chunk, stamp, write_atomic
-from serving.catalog import DEFAULT_CATALOG, load_catalog
+from serving.catalog import catalog_path, load_catalog
 from serving.engine import Models
 from training.model import GuanxiClassifier
 
@@ -46,7 +46,7 @@ def _executor_models(folder: str) -> Models:
 
 
 def run_spark(tables: Tables, run: ScoreRun, models_dir: Path, deal_model: GuanxiClassifier | None,
-              master: str = "local[2]", catalog_path: Path = DEFAULT_CATALOG) -> ScoreRun:
+              master: str = "local[2]", catalog_file: Path | None = None) -> ScoreRun:
     """Score the pending chunks on Spark, then the deals on the driver."""
     import time
 
@@ -71,7 +71,7 @@ def run_spark(tables: Tables, run: ScoreRun, models_dir: Path, deal_model: Guanx
         static = sc.broadcast({name: frame for name, frame in tables.items() if name != "interactions"})
         sc.addFile(str(models_dir.resolve()), recursive=True)
         bundle_name = models_dir.resolve().name
-        catalog = load_catalog(catalog_path)  # plain frozen dataclasses: shipped with the function
+        catalog = load_catalog(catalog_file or catalog_path())  # plain frozen dataclasses: shipped with the function
 
         def score_group(pdf: pd.DataFrame) -> pd.DataFrame:
             chunk = int(pdf["chunk"].iloc[0])

@@ -87,9 +87,16 @@ def _evaluate(frame: pd.DataFrame, expression: str, action: str) -> pd.Series:
         raise ValueError(f"catalog action {action!r}: cannot evaluate {expression!r}: {exc}") from exc
 
 
+def catalog_path() -> Path:
+    """The catalog in force: ``GUANXI_CATALOG`` (an organisation's own file) or the shipped one."""
+    from guanxi.settings import get_settings
+
+    return get_settings().catalog or DEFAULT_CATALOG
+
+
 def load_catalog(path: Path | None = None) -> Catalog:
     """Read and check a catalog: known kinds and elements, positive minutes, known keys only."""
-    path = path or DEFAULT_CATALOG
+    path = path or catalog_path()
     try:
         raw = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -40,6 +40,8 @@ class StoreData:
         self._teams: dict[str, str | None] = {}
         self._reps: OrderedDict[str, tuple[tuple[int, int], pl.DataFrame]] = OrderedDict()
         self._answers: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self.on_lookup: Callable[[bool], None] | None = None
+        """Told whether each ``memo`` lookup was a hit (the API counts them)."""
 
     def version(self, rep_id: str | None = None) -> tuple[int, int]:
         with self.engine.connect() as conn:
@@ -52,9 +54,14 @@ class StoreData:
         (model versions, day, k, language)."""
         full = (rep_id, self.version(rep_id), *key)
         with self._lock:
-            if full in self._answers:
+            hit = full in self._answers
+            if hit:
                 self._answers.move_to_end(full)
-                return self._answers[full]  # type: ignore[return-value]
+                found = self._answers[full]
+        if self.on_lookup is not None:
+            self.on_lookup(hit)
+        if hit:
+            return found  # type: ignore[return-value]
         value = compute()
         with self._lock:
             self._answers[full] = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,11 +32,26 @@ def serve_cmd(
         raise typer.Exit(2)
     import uvicorn
 
+    metrics_dir(settings.home, port)
     typer.echo(f"serving on http://{host}:{port} (docs at /docs); try:\n"
                f"  curl -s http://{host}:{port}/v1/reps/R0003/next-best-actions?limit=3"
                + ("" if not keys else " -H 'Authorization: Bearer $KEY'"), err=True)
     uvicorn.run("serving.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", log_config=log_config(), access_log=False)
+
+
+def metrics_dir(home: Path, port: int) -> Path:
+    """A fresh folder for the workers' Prometheus samples (``PROMETHEUS_MULTIPROC_DIR``, unless set), so that
+    /metrics sums every worker, not only the one that answers."""
+    import os
+    import shutil
+
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or home / "run" / f"metrics-{port}")
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(folder, ignore_errors=True)  # samples of a previous run on this port
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
 
 
 def log_config() -> dict[str, object]:

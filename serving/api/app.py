@@ -16,13 +16,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from crm.store import init_db, make_engine
 from guanxi.settings import Settings, get_settings
 from serving.api import problems
 from serving.api.auth import parse_keys
 from serving.api.deps import AppState
+from serving.api.metrics import CONTENT_TYPE, Metrics
 from serving.api.model_state import ModelHolder
 from serving.api.routes import router
 from serving.api.schemas import Health, Ready
@@ -61,10 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; nothing is loaded until the lifespan starts."""
     settings = settings or get_settings()
     keys = parse_keys(settings.api_keys)
-    registry = CollectorRegistry()
-    requests = Counter("guanxi_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
-    latency = Histogram("guanxi_request_seconds", "Request latency", ["route"], registry=registry)
-    reloads = Counter("guanxi_model_reloads", "New champions loaded while serving", registry=registry)
+    metrics = Metrics()
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
     @contextlib.asynccontextmanager
@@ -79,15 +76,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             holder.last_error = f"{type(exc).__name__}: {exc}"
             log.error("no models loaded: %s", holder.last_error)
         data = StoreData(engine, settings.future_days)
+        data.on_lookup = metrics.cache_result
         await asyncio.to_thread(data.static)  # warm the cache: the first request should not pay for it
-        app.state.guanxi = AppState(settings, holder, data, keys, load_catalog())
+        app.state.guanxi = AppState(settings, holder, data, keys, load_catalog(), metrics)
+        if holder.current is not None:
+            metrics.served_models(holder.current.models.versions)
         await asyncio.to_thread(warm_up, app.state.guanxi)
 
         async def poll() -> None:
             while True:
                 await asyncio.sleep(settings.model_poll_seconds)
                 if await asyncio.to_thread(holder.poll_once):
-                    reloads.inc()
+                    metrics.reloads.inc()
+                    if holder.current is not None:
+                        metrics.served_models(holder.current.models.versions)
 
         task = asyncio.create_task(poll())
         try:
@@ -121,8 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         route = getattr(request.scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
-        requests.labels(request.method, route, str(response.status_code)).inc()
-        latency.labels(route).observe(elapsed)
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(elapsed)
         response.headers["X-Guanxi-Worker"] = worker  # which process answered: caches and models are per worker
         response.headers[REQUEST_ID] = request_id
         access.info(json.dumps({"request_id": request_id, "method": request.method, "route": route,
@@ -146,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                      last_reload_error=st.holder.last_error)
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    def prometheus_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return app

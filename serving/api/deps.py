@@ -13,6 +13,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from guanxi.services.answers import Day, plan_day
 from guanxi.settings import Settings
 from serving.api.auth import ApiKey, Principal, find_key
+from serving.api.metrics import Metrics
 from serving.api.model_state import Loaded, ModelHolder
 from serving.api.problems import Problem
 from serving.api.schemas import ID_PATTERN
@@ -31,6 +32,7 @@ class AppState:
     data: StoreData
     keys: list[ApiKey]
     catalog: Catalog
+    metrics: Metrics
 
 
 def state(request: Request) -> AppState:

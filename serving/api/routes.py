@@ -43,6 +43,7 @@ def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day
                       limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> NextBestActions:
     actions = answers.rep_actions(st.data, served.models, st.catalog, rep_id, day.as_of, limit, lang.value)
     views.log_served(st.data, rep_id, actions, served.models.versions, request.state.request_id)
+    st.metrics.actions(actions)
     return NextBestActions.model_validate({"rep_id": rep_id, "freshness": freshness(day),
                                            "models": served.models.versions, "actions": actions},
                                           from_attributes=True)
@@ -56,6 +57,7 @@ def relationship(rep_id: Rep, contact_id: Id, st: St, served: Served, day: Answe
         raise Problem(503, "no relationship model is loaded")
     health = answers.relationship_health(st.data, served.models.relationship, st.settings, rep_id, contact_id,
                                          day.as_of, lang.value)
+    st.metrics.probabilities("guanxi-relationship", [health.p_effective])
     return Relationship.model_validate({**vars(health), "freshness": freshness(day), "model_version":
                                         served.models.versions.get("guanxi-relationship", "?")}, from_attributes=True)
 
@@ -67,6 +69,7 @@ def win_probability(opportunity_id: Id, st: St, caller: Caller, served: Served, 
     if served.deal is None:
         raise Problem(503, "no deal model is loaded")
     forecast = answers.win_forecast(st.data, served.deal, opportunity_id, day.as_of)
+    st.metrics.probabilities("guanxi-deal", [forecast.p_win])
     return WinProbability.model_validate({**vars(forecast), "freshness": freshness(day), "model_version":
                                           served.models.versions.get("guanxi-deal", "?")}, from_attributes=True)
 
