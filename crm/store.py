@@ -95,6 +95,8 @@ FEEDBACK = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("ts", UtcTimestamp(), nullable=False),
     sa.Column("note", sa.Text),
+    sa.Column("kind", sa.String(32), comment="the action's kind when the feedback was given (a done action is a "
+              "treatment of this kind for the effect model)"),
 )
 ERASURES = sa.Table(
     "erasure_audit", METADATA,
@@ -269,6 +271,19 @@ def log_served_rows(engine: Engine, rows: list[dict[str, object]]) -> bool:
         if is_lock_timeout(exc):
             return False
         raise
+
+
+DONE_ACTION_COLUMNS = ["ts", "rep_id", "contact_id", "kind"]
+
+
+def done_actions(engine: Engine) -> pd.DataFrame:
+    """Recommended actions reps reported done, with their kind: treatments the CRM log may not show."""
+    query = (sa.select(FEEDBACK.c.ts, FEEDBACK.c.rep_id, FEEDBACK.c.contact_id, FEEDBACK.c.kind)
+             .where(FEEDBACK.c.status == "done", FEEDBACK.c.kind.is_not(None)))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=DONE_ACTION_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
 
 
 def record_score_output(engine: Engine, path: Path) -> None:

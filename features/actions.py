@@ -33,13 +33,24 @@ def kind_expr() -> pl.Expr:
 
 
 def treatments(tables: Tables, start: str | pd.Timestamp, days: int = TREATMENT_DAYS) -> pd.DataFrame:
-    """Per (rep, contact): how many outbound actions of each kind in (start, start + days], as ``t_<kind>``."""
+    """Per (rep, contact): how many outbound actions of each kind in (start, start + days], as ``t_<kind>``.
+
+    Actions reps reported done (the optional ``done_actions`` table: ts, rep_id, contact_id, kind) count
+    too, unless the log already holds an outbound touch of that kind for the pair on that day: a done
+    visit that the CRM also logged is one visit, not two."""
     lo = utc(start)
     hi = lo + pd.Timedelta(days=days)
     inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
                                            "opportunity_id", "favor", "with_executive"])
-    rows = inter.filter((pl.col("ts") > lo) & (pl.col("ts") <= hi) & (pl.col("direction") == "outbound"))
-    counts = (rows.with_columns(kind=kind_expr()).group_by("rep_id", "contact_id", "kind").len()
+    rows = (inter.filter((pl.col("ts") > lo) & (pl.col("ts") <= hi) & (pl.col("direction") == "outbound"))
+            .with_columns(kind=kind_expr()).select("rep_id", "contact_id", "kind", day=pl.col("ts").dt.date()))
+    done = table(tables, "done_actions", ["ts", "rep_id", "contact_id", "kind"])
+    if done is not None and len(done):
+        reported = (done.filter((pl.col("ts") > lo) & (pl.col("ts") <= hi) & pl.col("kind").is_in(list(KINDS)))
+                    .select("rep_id", "contact_id", "kind", day=pl.col("ts").dt.date())
+                    .join(rows, on=["rep_id", "contact_id", "kind", "day"], how="anti"))
+        rows = pl.concat([rows, reported.cast(rows.schema)])
+    counts = (rows.group_by("rep_id", "contact_id", "kind").len()
               .pivot(on="kind", index=["rep_id", "contact_id"], values="len"))
     for k in KINDS:
         if k not in counts.columns:

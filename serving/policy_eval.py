@@ -7,6 +7,7 @@ eligible actions and the oracle come from ``crm.sim.rollout``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,6 +57,8 @@ class _Planner:
     logged: pd.DataFrame | None = None
     budget: dict[int, dict[str, int]] | None = None  # day -> rep -> most actions allowed
     history: list[pd.DataFrame] = field(default_factory=list)
+    offered: list[pd.DataFrame] = field(default_factory=list)
+    """Every day's chosen rows as served (rank, priority, kind), for the served log of a rollout."""
 
     def day_ts(self, day: int) -> pd.Timestamp:
         return self.sim.pop.start + pd.Timedelta(days=day)
@@ -76,6 +79,8 @@ class _Planner:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         self.history.append(chosen[["rep_id", "contact_id", "action"]].assign(day=self.day_ts(view.day),
                                                                               status="done"))
+        self.offered.append(chosen[["rep_id", "contact_id", "action", "kind", "rank", "priority"]]
+                            .assign(day=view.day))
         pairs = self.sim.pair_index(chosen["rep_id"], chosen["contact_id"])
         return pairs, sim_codes(chosen["kind"])
 
@@ -191,6 +196,37 @@ def evaluate_policies(sim: SimResult, models: Models, deal_model: Scorer | None 
             row["incremental_expected_revenue"] = row["expected_revenue"] - base["expected_revenue"]
             row["incremental_expected_effective"] = row["expected_effective"] - base["expected_effective"]
     return results
+
+
+def rollout_feedback(sim: SimResult, models: Models, weeks: int = 4, k: int = 3, compliance: float = 0.8,
+                     seed: int = 0, catalog: Catalog | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Serve Guanxi's plan to the simulated reps for ``weeks`` and log it as the API would: every offered
+    action in the served log (the morning it was offered) and the rep's feedback that evening, ``done``
+    for the actions the rep did (drawn with ``compliance``), ``dismissed`` for the others. Returns
+    (served, feedback) with the columns of ``served_recommendations`` and ``recommendation_feedback``."""
+    catalog = catalog or load_catalog()
+    planner = GuanxiPolicy(sim, catalog, models=models)
+    did: set[tuple[int, int, int]] = set()
+
+    def record(day: int, pairs: np.ndarray, acts: np.ndarray) -> None:
+        did.update(zip([day] * len(pairs), pairs.tolist(), acts.tolist(), strict=True))
+
+    rollout(sim, planner, weeks=weeks, k=k, compliance=compliance, seed=seed, record=True, done=record)
+    if not planner.offered:
+        empty = pd.DataFrame()
+        return empty, empty
+    offered = pd.concat(planner.offered, ignore_index=True)
+    pairs = sim.pair_index(offered["rep_id"], offered["contact_id"])
+    codes = sim_codes(offered["kind"])
+    done = np.array([(d, p, c) in did for d, p, c in zip(offered["day"], pairs, codes, strict=True)], dtype=bool)
+    day = sim.pop.start + pd.to_timedelta(offered["day"], unit="D")
+    ids = offered[["rep_id", "contact_id", "action"]].reset_index(drop=True)
+    served = ids.assign(ts=(day + pd.Timedelta(hours=9)).to_numpy(), rank=offered["rank"].astype(int).to_numpy(),
+                        priority=offered["priority"].astype(float).to_numpy(),
+                        model_versions=json.dumps(models.versions, sort_keys=True), request_id=None)
+    feedback = ids.assign(ts=(day + pd.Timedelta(hours=17)).to_numpy(), status=np.where(done, "done", "dismissed"),
+                          note=None, kind=offered["kind"].to_numpy())
+    return served, feedback
 
 
 def _counted(policy: Callable[[View], tuple[np.ndarray, np.ndarray]], sim: SimResult,

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
@@ -43,3 +45,77 @@ def test_feedback_report_counts_offered_and_each_status_by_week(engine: Engine, 
 def test_feedback_report_on_an_empty_store_says_so(engine: Engine) -> None:
     result = CliRunner().invoke(app, ["report", "feedback"])
     assert result.exit_code == 0 and "no recommendations served" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def rollout_log(served_world: dict[str, object]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Four weeks of the small world with reps offered Guanxi's plan, logged as the API logs it."""
+    from serving.models import load_models
+    from serving.policy_eval import rollout_feedback
+
+    models, _ = load_models(served_world["models"])  # type: ignore[arg-type]
+    return rollout_feedback(served_world["sim"], models, weeks=4, k=3, compliance=0.7, seed=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_feedback_report_on_a_rollouts_logged_feedback(engine: Engine,
+                                                       rollout_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    served, feedback = rollout_log
+    assert len(served) == len(feedback) > 100
+    assert set(feedback["status"]) == {"done", "dismissed"}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(SERVED), served.to_dict("records"))
+        conn.execute(sa.insert(FEEDBACK), feedback.to_dict("records"))
+    result = CliRunner().invoke(app, ["report", "feedback", "--json", "--weeks", "52"])
+    assert result.exit_code == 0, result.output
+    report = pd.DataFrame(json.loads(result.stdout))
+    # the same counts computed here from the rollout's own frames, by Monday-based week and action
+    week = lambda ts: (pd.to_datetime(ts, utc=True).dt.tz_localize(None).dt.to_period("W-SUN")  # noqa: E731
+                       .dt.start_time.dt.strftime("%Y-%m-%d"))
+    offered = served.assign(week=week(served["ts"])).groupby(["week", "action"]).size()
+    status = (feedback.assign(week=week(feedback["ts"])).groupby(["week", "action", "status"]).size()
+              .unstack(fill_value=0))
+    got = report.set_index(["week", "action"])
+    assert got["offered"].sort_index().to_dict() == offered.sort_index().to_dict()
+    for s in ("done", "dismissed"):
+        assert got[s].sort_index().to_dict() == status[s].reindex(got.index, fill_value=0).sort_index().to_dict()
+    assert got["done"].sum() == (feedback["status"] == "done").sum() > 0
+    assert (got["accepted"] == 0).all() and (got["snoozed"] == 0).all()
+
+
+@pytest.mark.slow
+def test_done_feedback_reaches_the_effect_model_as_treatments(engine: Engine,
+                                                              rollout_log: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    from features.actions import treatments
+    from guanxi.services.training import training_tables
+
+    _, feedback = rollout_log
+    with engine.begin() as conn:
+        conn.execute(sa.insert(FEEDBACK), feedback.to_dict("records"))
+    tables = training_tables(engine)
+    done = feedback[feedback["status"] == "done"]
+    assert len(tables["done_actions"]) == len(done)
+    start = pd.Timestamp(done["ts"].min()) - pd.Timedelta(days=1)
+    counted = treatments(tables, start, days=60)  # the store holds no interactions: every done action counts
+    for kind, n in done.groupby("kind").size().items():
+        assert counted[f"t_{kind}"].sum() == n
+
+
+def test_a_done_action_the_crm_also_logged_counts_once() -> None:
+    from features.actions import treatments
+
+    day = pd.Timestamp("2024-03-04 10:00", tz="UTC")
+    inter = pd.DataFrame({"ts": [day], "rep_id": ["r1"], "contact_id": ["c1"], "channel": ["visit"],
+                          "direction": ["outbound"], "depth": [2], "occasion": [None], "opportunity_id": [None],
+                          "favor": [None], "with_executive": [False]})
+    done = pd.DataFrame({"ts": [day + pd.Timedelta(hours=6),   # the logged visit, reported done: not again
+                                day + pd.Timedelta(days=1),    # a favor the log does not show: counts
+                                day + pd.Timedelta(days=2),    # another pair's check-in: counts
+                                day + pd.Timedelta(days=30)],  # after the window: not counted
+                         "rep_id": ["r1", "r1", "r1", "r1"], "contact_id": ["c1", "c1", "c2", "c1"],
+                         "kind": ["visit", "favor", "check_in", "visit"]})
+    t = treatments({"interactions": inter, "done_actions": done}, day - pd.Timedelta(days=1), days=14)
+    t = t.set_index("contact_id")
+    assert (t.loc["c1", "t_visit"], t.loc["c1", "t_favor"], t.loc["c1", "t_check_in"]) == (1, 1, 0)
+    assert (t.loc["c2", "t_check_in"], t.loc["c2", "t_visit"]) == (1, 0)
+    assert t.drop(columns="rep_id").to_numpy().sum() == 3

@@ -43,9 +43,8 @@ def train_cmd(
     """Train on the store, log to MLflow, register as challenger (the first version is also champion)."""
     import logging
 
-    from crm.store import read_all
     from guanxi.cli.data import store
-    from guanxi.services.training import ALL, TrainOptions, read_own_labels, train_and_register
+    from guanxi.services.training import ALL, TrainOptions, read_own_labels, train_and_register, training_tables
     from guanxi.settings import get_settings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
@@ -55,7 +54,7 @@ def train_cmd(
         own = read_own_labels(labels, which.value) if labels is not None else None
         options = TrainOptions(params, horizon, min_history, step, own, str(labels), progress=not as_json)
         with store() as engine:
-            tables = read_all(engine)
+            tables = training_tables(engine)
         results = []
         for kind in ALL if which is Which.all else (which.value,):
             results.append(train_and_register(tables, kind, get_settings(), options))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from features.frames import Tables
 from guanxi.services.errors import Refused
@@ -55,6 +56,14 @@ class TrainingOutcome:
                 "auc_ci": [m["auc_ci_low"], m["auc_ci_high"]] if "auc_ci_low" in m else None,
                 "baseline_auc": {k: v.get("auc") for k, v in logged.baselines.items()}, "oracle_auc": None,
                 "model_version": logged.version}
+
+
+def training_tables(engine: Engine) -> Tables:
+    """The store's tables, plus the actions reps reported done (``done_actions``): the effect model counts
+    them as treatments where the CRM log does not already show them."""
+    from crm.store import done_actions, read_all
+
+    return {**read_all(engine), "done_actions": done_actions(engine)}
 
 
 def read_own_labels(path: Path, kind: str) -> pd.DataFrame:

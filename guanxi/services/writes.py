@@ -100,4 +100,5 @@ def write_feedback(data: StoreData, row: dict[str, object], settings: Settings, 
         raise Refused("invalid", f"ts: {message}", [{"location": "body.ts", "message": message}])
     status = row["status"]
     return record_feedback(data.engine, [{**row, "status": getattr(status, "value", status),
+                                          "kind": catalog[str(row["action"])].kind,
                                           "ts": pd.Timestamp(ts).tz_convert("UTC").to_pydatetime()}])
