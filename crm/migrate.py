@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 SCRIPTS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "guanxi_schema_version"  # not alembic_version: MLflow may keep its own in the same database
 BASELINE = "0001"
-"""The first revision: the schema as ``create_all`` made it before migrations existed."""
+"""The first revision: the schema as ``create_all`` made it before migrations existed (idempotent)."""
 PG_MIGRATION_LOCK = 0x6775616E7869  # "guanxi"
 
 
@@ -28,7 +28,7 @@ class Upgrade:
     before: str | None
     after: str
     adopted: bool
-    """True when a store made before migrations existed was completed and stamped with the baseline."""
+    """True when a store made before migrations existed was taken over (its missing tables created)."""
 
 
 def _config(conn: Connection) -> Config:
@@ -67,16 +67,11 @@ def _one_at_a_time(engine: Engine) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
-    """Bring the store to ``revision``. A store whose tables predate migrations is completed with any
-    missing tables, then stamped with the baseline, so its data is kept."""
-    from crm.store import METADATA
-
+    """Bring the store to ``revision``. A store whose tables predate migrations is adopted: the baseline
+    creates only the tables and indexes it lacks, so its data is kept, and later revisions apply as usual."""
     with _one_at_a_time(engine) as conn:
         before = current(conn)
         adopted = before is None and sa.inspect(conn).has_table("interactions")
-        if adopted:
-            METADATA.create_all(conn)
-            command.stamp(_config(conn), BASELINE)
         command.upgrade(_config(conn), revision)
         return Upgrade(before, str(current(conn)), adopted)
 

@@ -19,8 +19,13 @@ TS = sa.DateTime(timezone=True).with_variant(sa.String(32), "sqlite")
 """crm.store.UtcTimestamp as stored: timestamptz on PostgreSQL, sortable ISO text on SQLite."""
 
 
+def _create_table(name: str, *items: object, **kw: object) -> None:
+    """Skip tables that exist: a store made before migrations (by ``create_all``) is completed, not refused."""
+    op.create_table(name, *items, if_not_exists=True, **kw)  # type: ignore[arg-type]
+
+
 def upgrade() -> None:
-    op.create_table('accounts',
+    _create_table('accounts',
     sa.Column('account_id', sa.Text(), nullable=False, comment='Unique id of the account.'),
     sa.Column('name', sa.Text(), nullable=True, comment='Company name.'),
     sa.Column('industry', sa.Text(), nullable=True, comment='Industry or sector, free text.'),
@@ -31,17 +36,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('account_id'),
     comment='Customer companies.'
     )
-    op.create_table('data_versions',
+    _create_table('data_versions',
     sa.Column('scope', sa.String(length=80), nullable=False, comment="'global' (shared tables) or 'rep:<rep_id>'"),
     sa.Column('version', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('scope')
     )
-    op.create_table('erased_contacts',
+    _create_table('erased_contacts',
     sa.Column('contact_token', sa.String(length=64), nullable=False, comment='HMAC-SHA256 of the erased contact id'),
     sa.Column('ts', TS, nullable=False),
     sa.PrimaryKeyConstraint('contact_token')
     )
-    op.create_table('erasure_audit',
+    _create_table('erasure_audit',
     sa.Column('erasure_id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('contact_hash', sa.String(length=64), nullable=False),
     sa.Column('ts', TS, nullable=False),
@@ -49,7 +54,7 @@ def upgrade() -> None:
     sa.Column('rows_deleted', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('erasure_id')
     )
-    op.create_table('recommendation_feedback',
+    _create_table('recommendation_feedback',
     sa.Column('feedback_id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('rep_id', sa.String(length=64), nullable=False),
     sa.Column('contact_id', sa.String(length=64), nullable=False),
@@ -60,10 +65,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('feedback_id')
     )
     with op.batch_alter_table('recommendation_feedback', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_recommendation_feedback_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_recommendation_feedback_rep_id'), ['rep_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recommendation_feedback_contact_id'), ['contact_id'], unique=False, if_not_exists=True)
+        batch_op.create_index(batch_op.f('ix_recommendation_feedback_rep_id'), ['rep_id'], unique=False, if_not_exists=True)
 
-    op.create_table('reps',
+    _create_table('reps',
     sa.Column('rep_id', sa.Text(), nullable=False, comment='Unique id of the rep.'),
     sa.Column('name', sa.Text(), nullable=True, comment='Display name (personal data).'),
     sa.Column('team', sa.Text(), nullable=True, comment='Sales team or region the rep belongs to.'),
@@ -74,12 +79,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('rep_id'),
     comment='Our people who hold customer relationships.'
     )
-    op.create_table('score_outputs',
+    _create_table('score_outputs',
     sa.Column('path', sa.Text(), nullable=False, comment='A `guanxi score` output folder (erasure rewrites it)'),
     sa.Column('ts', TS, nullable=False),
     sa.PrimaryKeyConstraint('path')
     )
-    op.create_table('served_recommendations',
+    _create_table('served_recommendations',
     sa.Column('served_id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('ts', TS, nullable=False),
     sa.Column('rep_id', sa.String(length=64), nullable=False),
@@ -93,16 +98,16 @@ def upgrade() -> None:
     comment="What was recommended to whom and when (the manager's view counts it beside the feedback)"
     )
     with op.batch_alter_table('served_recommendations', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_served_recommendations_contact_id'), ['contact_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_served_recommendations_rep_id'), ['rep_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_served_recommendations_ts'), ['ts'], unique=False)
+        batch_op.create_index(batch_op.f('ix_served_recommendations_contact_id'), ['contact_id'], unique=False, if_not_exists=True)
+        batch_op.create_index(batch_op.f('ix_served_recommendations_rep_id'), ['rep_id'], unique=False, if_not_exists=True)
+        batch_op.create_index(batch_op.f('ix_served_recommendations_ts'), ['ts'], unique=False, if_not_exists=True)
 
-    op.create_table('write_lock',
+    _create_table('write_lock',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('writes', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_table('contacts',
+    _create_table('contacts',
     sa.Column('contact_id', sa.Text(), nullable=False, comment='Unique id of the contact.'),
     sa.Column('account_id', sa.Text(), nullable=False, comment='Account the contact works for.'),
     sa.Column('name', sa.Text(), nullable=True, comment='Display name (personal data).'),
@@ -117,9 +122,9 @@ def upgrade() -> None:
     comment='People at customer accounts.'
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_contacts_account', ['account_id'], unique=False)
+        batch_op.create_index('ix_contacts_account', ['account_id'], unique=False, if_not_exists=True)
 
-    op.create_table('opportunities',
+    _create_table('opportunities',
     sa.Column('opportunity_id', sa.Text(), nullable=False, comment='Unique id of the opportunity.'),
     sa.Column('account_id', sa.Text(), nullable=True, comment='Customer account; null when the source does not say.'),
     sa.Column('owner_rep_id', sa.Text(), nullable=False, comment='Rep who owns the deal.'),
@@ -138,9 +143,9 @@ def upgrade() -> None:
     comment='Deals, open or closed.'
     )
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
-        batch_op.create_index('ix_opportunities_account', ['account_id'], unique=False)
+        batch_op.create_index('ix_opportunities_account', ['account_id'], unique=False, if_not_exists=True)
 
-    op.create_table('interactions',
+    _create_table('interactions',
     sa.Column('interaction_id', sa.Text(), nullable=False, comment='Unique id of the interaction.'),
     sa.Column('ts', TS, nullable=False, comment='When it happened.'),
     sa.Column('rep_id', sa.Text(), nullable=False, comment='Our side.'),
@@ -160,11 +165,11 @@ def upgrade() -> None:
     comment='Every touch between a rep and a contact, in either direction.'
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
-        batch_op.create_index('ix_interactions_contact_ts', ['contact_id', 'ts'], unique=False)
-        batch_op.create_index('ix_interactions_rep_ts', ['rep_id', 'ts'], unique=False)
-        batch_op.create_index('ix_interactions_ts', ['ts'], unique=False)
+        batch_op.create_index('ix_interactions_contact_ts', ['contact_id', 'ts'], unique=False, if_not_exists=True)
+        batch_op.create_index('ix_interactions_rep_ts', ['rep_id', 'ts'], unique=False, if_not_exists=True)
+        batch_op.create_index('ix_interactions_ts', ['ts'], unique=False, if_not_exists=True)
 
-    op.create_table('opportunity_contacts',
+    _create_table('opportunity_contacts',
     sa.Column('opportunity_id', sa.Text(), nullable=False, comment='The deal.'),
     sa.Column('contact_id', sa.Text(), nullable=False, comment='The contact.'),
     sa.Column('role', sa.Text(), nullable=False, comment='Role on this deal.'),
@@ -176,9 +181,9 @@ def upgrade() -> None:
     comment="The decision chain: each contact's role and stance on a deal."
     )
     with op.batch_alter_table('opportunity_contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_opportunity_contacts_contact', ['contact_id'], unique=False)
+        batch_op.create_index('ix_opportunity_contacts_contact', ['contact_id'], unique=False, if_not_exists=True)
 
-    op.create_table('opportunity_stages',
+    _create_table('opportunity_stages',
     sa.Column('opportunity_id', sa.Text(), nullable=False, comment='The deal.'),
     sa.Column('entered_at', TS, nullable=False, comment='When the deal entered the stage.'),
     sa.Column('stage', sa.Text(), nullable=False, comment='Stage entered.'),
