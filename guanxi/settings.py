@@ -23,20 +23,23 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GUANXI_", env_file=".env", extra="ignore")
 
     home: Path = Field(default_factory=lambda: default_home(), description="Data home: store, MLflow runs, "
-                       "scores, caches. Default $XDG_DATA_HOME/guanxi (~/.local/share/guanxi); a relative path is "
-                       "taken from the folder the command starts in. Every other relative path is under it.")
+                       "scores, caches. A relative path is taken from the folder the command starts in; every "
+                       "other relative path is under the data home.",
+                       json_schema_extra={"shown": "`$XDG_DATA_HOME/guanxi` (`~/.local/share/guanxi`); "
+                                                   "`make` sets `./var`"})
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default is a SQLite file under the data home."
-    )
+        default=None, description="Any SQLAlchemy URL, e.g. postgresql+psycopg://user@host:5432/guanxi.",
+        json_schema_extra={"shown": "`sqlite:///$GUANXI_HOME/guanxi.db`"})
     models_dir: Path = Field(default=Path("models"), description="Where the champion bundles are exported "
-                             "(relative: under the data home).")
+                             "(relative: under the data home).", json_schema_extra={
+                                 "shown": "`$GUANXI_HOME/models`; `make` sets `./models`"})
     cache_dir: Path = Field(default=Path("cache"), description="Compiled kernels (numba) and other caches "
-                            "(relative: under the data home).")
+                            "(relative: under the data home).", json_schema_extra={"shown": "`$GUANXI_HOME/cache`"})
     catalog: Path | None = Field(default=None, description="An organisation's own action catalog (TOML, the "
                                  "format of serving/catalog.toml), checked at load; default: the shipped one.")
     mlflow_tracking_uri: str | None = Field(
-        default=None, description="MLflow tracking URI; default is a SQLite store under the data home."
-    )
+        default=None, description="MLflow tracking URI (runs and the model registry).",
+        json_schema_extra={"shown": "`MLFLOW_TRACKING_URI`, else `sqlite:///$GUANXI_HOME/mlflow.db`"})
 
     api_keys: str = Field(
         default="",
@@ -62,8 +65,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How long a write waits for the store's write lock before 503.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="API: larger request bodies get 413.")
     erasure_secret: str | None = Field(
-        default=None, description="Key of the HMAC that names erased contacts in the audit and the tombstones; "
-        "default: a random key kept in <home>/erasure.key (share it between processes on one store).")
+        default=None, description="Key of the HMAC that names erased contacts in the audit and the tombstones "
+        "(give every process of a deployment the same one).",
+        json_schema_extra={"shown": "a random key kept in `$GUANXI_HOME/erasure.key`"})
 
     @model_validator(mode="after")
     def _one_base(self) -> Settings:
@@ -113,6 +117,20 @@ class Settings(BaseSettings):
         if os.environ.get("MLFLOW_TRACKING_URI"):
             return os.environ["MLFLOW_TRACKING_URI"]
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+def configuration_table() -> str:
+    """The README's configuration table, generated from the fields (a test keeps the two equal)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        shown = extra.get("shown")
+        if shown is None:
+            value = field.default
+            shown = "empty" if value in ("", None) else f"`{value:%Y-%m-%d}`" if isinstance(value, dt.datetime) \
+                else f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        rows.append(f"| `GUANXI_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows)
 
 
 def default_home() -> Path:
