@@ -413,6 +413,12 @@ def _parse(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     return frame
 
 
+def typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A contract table from any reader (Spark's Arrow batches, Parquet files) typed exactly as
+    :func:`read_table` types it, so every engine computes on the same values."""
+    return _parse(frame.copy(), TABLES[name])
+
+
 def read_table(engine: Engine | Connection, name: str, where: sa.ColumnElement[bool] | None = None,
                columns: list[str] | None = None) -> pd.DataFrame:
     """Read a contract table into a typed frame (UTC timestamps, nullable dtypes), from an engine or

@@ -7,6 +7,7 @@ custom fields in ``opportunities.attributes`` pass through as ``attr_<name>``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -39,21 +40,27 @@ def open_deals(tables: Tables, as_of: pd.Timestamp) -> pl.DataFrame:
     return opps.filter(known & still_open)
 
 
-def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame | None = None) -> pd.DataFrame:
+def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame | None = None,
+                  deal_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """One row per deal open at ``as_of``.
 
     Args:
         tables: contract tables; ``opportunities`` is required.
         as_of: the cutoff; nothing after it is read (a deal closed later is still open here).
         rel: relationship features at the same ``as_of`` when already built (else built here).
+        deal_ids: only these deals (a batch engine scoring deals group by group; the owners' and the
+            whole base's track records still come from every closed deal in ``tables``).
     """
     inter = tables.get("interactions")
     with polars_engine(len(inter) if inter is not None else 0):
-        return _deal_features(tables, utc(as_of), rel)
+        return _deal_features(tables, utc(as_of), rel, deal_ids)
 
 
-def _deal_features(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | None) -> pd.DataFrame:
+def _deal_features(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | None,
+                   deal_ids: Iterable[str] | None = None) -> pd.DataFrame:
     deals = open_deals(tables, cutoff)
+    if deal_ids is not None:
+        deals = deals.filter(pl.col("opportunity_id").is_in(list(deal_ids)))
     ids = deals["opportunity_id"]
     out = deals.select(list(DEAL_IDS) + ["amount", "type", "product", "competitors", "created_at", "attributes"])
     out = out.with_columns(

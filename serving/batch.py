@@ -48,6 +48,10 @@ class ScoreRun:
     def part(self, i: int) -> Path:
         return self.out / "relationships" / f"part-{i:05d}.parquet"
 
+    @property
+    def deals_path(self) -> Path:
+        return self.out / "deals.parquet"
+
     def pending(self) -> list[int]:
         return [i for i in range(len(self.chunks)) if not self.part(i).exists()]
 
@@ -146,15 +150,22 @@ def chunk_tables(tables: Tables, chunks: list[list[str]]) -> Iterable[tuple[int,
         yield i, {**tables, "interactions": inter.iloc[rows]}
 
 
-def score_deals(tables: Tables, as_of: pd.Timestamp, deal_model: GuanxiClassifier | None) -> pd.DataFrame:
-    feats = deal_features(tables, as_of)
-    cols = ["opportunity_id", "account_id", "owner_rep_id", "amount", "p_win", "grade"]
-    if feats.empty or deal_model is None:
+DEAL_COLUMNS = ["opportunity_id", "account_id", "owner_rep_id", "amount", "p_win", "grade"]
+
+
+def score_deals(tables: Tables, as_of: pd.Timestamp, deal_model: GuanxiClassifier | None,
+                deal_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """P(win) and grade of every deal open at ``as_of`` (``deal_ids``: only these)."""
+    cols = DEAL_COLUMNS
+    if deal_model is None:
+        return pd.DataFrame(columns=cols)
+    feats = deal_features(tables, as_of, deal_ids=deal_ids)
+    if feats.empty:
         return pd.DataFrame(columns=cols)
     p = deal_model.predict_proba(feats)[:, 1]
     grade = scales.grade(p)
     return (feats.assign(p_win=p, grade=grade)[cols].astype({"opportunity_id": str, "account_id": str,
-                                                               "owner_rep_id": str})
+                                                               "owner_rep_id": str, "amount": "float64"})
             .sort_values("opportunity_id").reset_index(drop=True))
 
 
@@ -184,10 +195,17 @@ def run_pandas(tables: Tables, run: ScoreRun, models: Models, deal_model: Guanxi
 def finish(tables: Tables, run: ScoreRun, deal_model: GuanxiClassifier | None) -> None:
     """Deals (one pass: a deal needs every rep's ties to its chain), then the success marker."""
     started = time.perf_counter()
-    path = run.out / "deals.parquet"
-    if not path.exists():
-        write_atomic(stamp(score_deals(tables, run.as_of, deal_model), run), path, metadata(run))
+    if not run.deals_path.exists():
+        write_deals(score_deals(tables, run.as_of, deal_model), run)
     run.timings["deals_s"] = time.perf_counter() - started
+    mark_done(run)
+
+
+def write_deals(deals: pd.DataFrame, run: ScoreRun) -> None:
+    write_atomic(stamp(deals, run), run.deals_path, metadata(run))
+
+
+def mark_done(run: ScoreRun) -> None:
     (run.out / "_SUCCESS").write_text(json.dumps({"as_of": run.as_of.isoformat(), "parts": len(run.chunks)}))
 
 

@@ -9,15 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import crm.store
+import guanxi.services.scoring
 from crm.importer import import_frames
 from crm.sim.simulate import SimResult, simulate
 from crm.store import init_db, make_engine
+from guanxi.settings import Settings
 from serving.batch import prepare, read_scores, run_pandas
 from serving.candidates import default_as_of
 from serving.models import StaleBundle, load_models
@@ -45,16 +49,11 @@ def bundles(small: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _run(small: SimResult, bundles: Path, out: Path, engine: str = "pandas", chunk: int = 3) -> pd.DataFrame:
+def _run(small: SimResult, bundles: Path, out: Path, chunk: int = 3) -> pd.DataFrame:
     models, deal = load_models(bundles)
     as_of = default_as_of(small.tables)
     run = prepare(out, as_of, models.versions, small.tables["reps"]["rep_id"], chunk, 3)
-    if engine == "pandas":
-        run_pandas(small.tables, run, models, deal)
-    else:
-        from serving.batch_spark import run_spark
-
-        run_spark(small.tables, run, bundles, deal, master="local[2]")
+    run_pandas(small.tables, run, models, deal)
     return read_scores(out)
 
 
@@ -78,15 +77,87 @@ def test_a_restart_with_other_models_or_day_is_refused(small: SimResult, bundles
                 small.tables["reps"]["rep_id"], 3, 3)
 
 
+@pytest.fixture(scope="module")
+def pg_store(small: SimResult, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """The small world in a PostgreSQL store, and the same store exported as Parquet files."""
+    from crm.importer import export_dir
+    from tests.conftest import _postgres_url
+
+    url = _postgres_url()
+    engine = make_engine(url)
+    init_db(engine)
+    import_frames(engine, small.tables, {n: n for n in small.tables})
+    export = tmp_path_factory.mktemp("export")
+    export_dir(engine, export, "parquet")
+    yield {"url": url, "engine": engine, "export": export}
+    engine.dispose()
+
+
+def _settings(url: str, bundles: Path, home: Path) -> Settings:
+    return Settings(home=home, database_url=url, models_dir=bundles)
+
+
 @pytest.mark.spark
-def test_pandas_and_spark_engines_give_the_same_scores_and_rankings(small: SimResult, bundles: Path,
-                                                                    tmp_path: Path) -> None:
-    a = _run(small, bundles, tmp_path / "pandas")
-    b = _run(small, bundles, tmp_path / "spark", engine="spark")
-    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9, rtol=0)
-    assert a["recommended_rank"].equals(b["recommended_rank"])
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "pandas" / "deals.parquet"),
-                                  pd.read_parquet(tmp_path / "spark" / "deals.parquet"))
+@pytest.mark.postgres
+def test_spark_over_jdbc_and_over_a_parquet_export_equal_the_pandas_engine(
+        pg_store: dict[str, object], bundles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from guanxi.services.scoring import score_base
+
+    engine = pg_store["engine"]
+    settings = _settings(str(pg_store["url"]), bundles, tmp_path)
+    pandas_run = score_base(engine, tmp_path / "pandas", settings, "pandas", chunk_reps=3)  # type: ignore[arg-type]
+
+    # the Spark path must never read the whole interaction log into the driver
+    def whole_store(*_: object, **__: object) -> None:
+        raise AssertionError("the driver read the whole store")
+
+    real_read_table = crm.store.read_table
+
+    def small_tables_only(engine: object, name: str, *args: object, **kwargs: object) -> pd.DataFrame:
+        assert name != "interactions", "the driver read the interaction log"
+        return real_read_table(engine, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crm.store, "read_all", whole_store)
+    monkeypatch.setattr(guanxi.services.scoring, "read_all", whole_store)
+    monkeypatch.setattr(crm.store, "read_table", small_tables_only)
+    monkeypatch.setattr(pd, "read_parquet", lambda path, *a, **k: _no_log(path, *a, **k))
+    jdbc = score_base(engine, tmp_path / "jdbc", settings, "spark", chunk_reps=3, partitions=4)  # type: ignore[arg-type]
+    lake = score_base(engine, tmp_path / "lake", settings, "spark", chunk_reps=3,  # type: ignore[arg-type]
+                      source=pg_store["export"])  # type: ignore[arg-type]
+    monkeypatch.undo()
+    expected = read_scores(tmp_path / "pandas")
+    deals = pd.read_parquet(tmp_path / "pandas" / "deals.parquet")
+    assert len(expected) > 0 and len(deals) > 0
+    for run in (jdbc, lake):
+        assert (run.as_of, run.relationships, run.deals) == (pandas_run.as_of, pandas_run.relationships,
+                                                             pandas_run.deals)
+        got = read_scores(Path(run.out))
+        pd.testing.assert_frame_equal(expected, got, check_exact=False, atol=1e-9, rtol=0)
+        assert expected["recommended_rank"].equals(got["recommended_rank"])
+        pd.testing.assert_frame_equal(deals, pd.read_parquet(Path(run.out) / "deals.parquet"), check_exact=False,
+                                      atol=1e-9, rtol=0)
+
+
+_READ_PARQUET = pd.read_parquet
+
+
+def _no_log(path: object, *args: object, **kwargs: object) -> pd.DataFrame:
+    """pandas may read the small tables of an export on the driver, never the interaction log."""
+    assert "interactions" not in Path(str(path)).name, f"the driver read {path}"
+    return _READ_PARQUET(path, *args, **kwargs)
+
+
+@pytest.mark.spark
+def test_the_spark_engine_refuses_a_sqlite_store_with_the_way_out(bundles: Path, tmp_path: Path) -> None:
+    from guanxi.services.errors import Refused
+    from guanxi.services.scoring import score_base
+
+    url = f"sqlite:///{tmp_path / 'guanxi.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    with pytest.raises(Refused, match="guanxi export DIR --format parquet"):
+        score_base(engine, tmp_path / "out", _settings(url, bundles, tmp_path), "spark")
+    engine.dispose()
 
 
 def test_a_killed_run_resumes_and_equals_an_uninterrupted_one(small: SimResult, bundles: Path,
