@@ -65,13 +65,15 @@ def _bundles() -> Path:
 
 def _export(tables: dict[str, pd.DataFrame], size: str) -> Path:
     """The world as `guanxi export --format parquet` writes a store: typed as the store types it."""
+    from crm.contract import TABLES
     from crm.store import typed
 
     folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / f"{size}-1-export"
     if not (folder / "interactions.parquet").exists():
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in tables.items():
-            typed(frame, name).to_parquet(folder / f"{name}.parquet", index=False)
+            if name in TABLES:
+                typed(frame, name).to_parquet(folder / f"{name}.parquet", index=False)
     return folder
 
 
@@ -122,8 +124,11 @@ def _spark_run(export: str, bundles: str, out: str, as_of: str, chunk_reps: str)
     models, _ = load_models(Path(bundles))
     run = prepare(Path(out), pd.Timestamp(as_of), models.versions, small["reps"]["rep_id"], int(chunk_reps), 3)
     run_spark(source, run, Path(bundles), small, master="local[2]")
+    # VmHWM, not ru_maxrss: ru_maxrss keeps the peak of the forked copy of the parent from before exec
+    hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("VmHWM:"))
     print(json.dumps({"spark_s": time.perf_counter() - started, **{f"spark_{k}": v for k, v in run.timings.items()},
-                      "spark_driver_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "spark_driver_peak_mib": hwm / 1024}))
 
 
 def _equal(a: Path, b: Path) -> bool:
@@ -151,7 +156,11 @@ def main() -> None:
     from serving.models import load_models
 
     bundles = _bundles()
-    tables = _world(args.size, 1)
+    from crm.contract import TABLES
+    from crm.store import typed
+
+    # typed as the store reader types them: what `guanxi score` scores, and what the export holds
+    tables = {name: typed(frame, name) if name in TABLES else frame for name, frame in _world(args.size, 1).items()}
     n_interactions = len(tables["interactions"])
     models, deal = load_models(bundles)
     catalog = load_catalog()

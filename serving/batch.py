@@ -101,7 +101,9 @@ def write_atomic(frame: pd.DataFrame, path: Path, metadata: dict[str, str]) -> N
 
 def stamp(frame: pd.DataFrame, run: ScoreRun) -> pd.DataFrame:
     """as_of and model versions in every row as well as in the file metadata."""
-    return frame.assign(as_of=run.as_of, model_versions=json.dumps(run.versions, sort_keys=True))
+    # one unit whatever the day was parsed from (a string gives seconds, arithmetic nanoseconds)
+    return frame.assign(as_of=pd.Timestamp(run.as_of).as_unit("us"),
+                        model_versions=json.dumps(run.versions, sort_keys=True))
 
 
 def metadata(run: ScoreRun) -> dict[str, str]:

@@ -128,14 +128,24 @@ def run_spark(source: SparkInput, run: ScoreRun, models_dir: Path, small: dict[s
     return run
 
 
-def deal_groups(small: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Open deals by group (their account; a deal without one is its own group), and which contacts' and
-    deals' interactions each group needs: its account's contacts and every contact on its deals' chains."""
+DEAL_GROUPS = 16
+"""Accounts are dealt into this many groups (one task each): a group per account would pay the per-call
+cost of the features and the model a thousand times over."""
+
+
+def deal_groups(small: dict[str, pd.DataFrame], as_of: pd.Timestamp, groups: int = DEAL_GROUPS
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open deals by group (accounts hashed into ``groups``; a deal without an account goes by its own id),
+    and which contacts' and deals' interactions each group needs: its accounts' contacts and every contact
+    on its deals' chains. A deal's features need no other rows, so any grouping of accounts is exact."""
+    import zlib
+
     from features.deal import open_deals
 
     deals = open_deals(small, as_of).to_pandas()[["opportunity_id", "account_id"]].astype(object)
-    deals[GROUP] = [f"a:{a}" if isinstance(a, str) else f"d:{d}" for d, a in zip(deals["opportunity_id"],
-                                                                                 deals["account_id"], strict=True)]
+    keys = [f"a:{a}" if isinstance(a, str) else f"d:{d}" for d, a in zip(deals["opportunity_id"],
+                                                                        deals["account_id"], strict=True)]
+    deals[GROUP] = [f"g{zlib.crc32(k.encode()) % groups}" for k in keys]
     contacts = small["contacts"][["contact_id", "account_id"]].astype(object)
     by_account = contacts.merge(deals[["account_id", GROUP]].dropna().drop_duplicates(), on="account_id")
     chain = small["opportunity_contacts"][["opportunity_id", "contact_id"]].astype(object)
