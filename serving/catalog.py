@@ -60,6 +60,7 @@ class ContactPolicy:
     capacity_minutes_per_day: float = 240.0
     overhead_minutes: float = 30.0
     relationship_value_share: float = 0.10
+    default_account_value: float = 0.0
 
 
 @dataclass(frozen=True)

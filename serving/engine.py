@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from serving.catalog import Catalog
+from serving.effect_prior import PriorEffects
 from training.model import GuanxiClassifier
 from training.uplift import EffectModel
 
@@ -27,9 +28,16 @@ SNOOZE_DAYS = 7
 class Models:
     """What the engine scores with; ``relationship`` gives health and reasons, ``effect`` the uplifts."""
 
-    effect: EffectModel
+    effect: EffectModel | PriorEffects
     relationship: GuanxiClassifier | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    """What each classifier learned (``guanxi-relationship`` may be ``tie_persistence``)."""
+
+    @property
+    def effect_source(self) -> str:
+        """``learned`` (this organisation's effect model) or ``prior`` (the shipped prior)."""
+        return "prior" if isinstance(self.effect, PriorEffects) else "learned"
 
 
 def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame:
@@ -39,9 +47,13 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     kinds = sorted({a.kind for a in catalog.actions})
     effects = models.effect.effects(cands, kinds)
     eff, win = effects["effective"], effects["win"]
-    potential = cands["account_potential"].fillna(cands["account_potential"].median()).fillna(0.0)
-    rel_value = catalog.policy.relationship_value_share * potential.to_numpy()
-    amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy()
+    known = cands["account_potential"].astype(float)
+    typical = float(known.median()) if known.notna().any() else catalog.policy.default_account_value
+    potential = known.fillna(typical).to_numpy(dtype=float)
+    amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy(dtype=float)
+    unit = gain_unit(potential, amount)
+    # without any money in the data, an action is worth its gain in P(effective) (the unit says so)
+    rel_value = catalog.policy.relationship_value_share * potential if unit == MONEY else np.ones(len(cands))
     frames = []
     for action in catalog.actions:
         ok = action.allowed(cands)
@@ -59,11 +71,21 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
             "p_effective": eff["_base"].to_numpy()[ok], "p_effective_if_done": (eff["_base"] + eff[action.kind])
             .to_numpy()[ok], "p_win": np.where(amount > 0, win["_base"], np.nan)[ok],
             "p_win_if_done": np.where(amount > 0, win["_base"] + win[action.kind], np.nan)[ok],
-            "deal_amount": amount[ok], "gain": gain[ok], "priority": (gain * weight / cost)[ok],
+            "deal_amount": amount[ok], "gain": gain[ok], "gain_unit": unit, "priority": (gain * weight / cost)[ok],
             "row": np.flatnonzero(ok),
         }))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return _ordered(out)
+
+
+MONEY, PROBABILITY = "money", "p_effective"
+"""Units of an action's expected gain: the account's money, or points of P(effective) when no account
+potential, default account value or deal amount is known."""
+
+
+def gain_unit(potential: np.ndarray, amount: np.ndarray) -> str:
+    known = np.isfinite(potential) & (potential > 0)
+    return MONEY if known.any() or (np.nan_to_num(amount) > 0).any() else PROBABILITY
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:

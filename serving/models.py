@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from features.registry import ACCOUNT_NETWORK, CONTACT_NETWORK, DEAL, RELATIONSHIP
+from serving.effect_prior import PriorEffects, load_prior
 from serving.engine import Models
 from training.model import GuanxiClassifier
 from training.tracking import EFFECT_MODEL
@@ -36,13 +37,15 @@ def _check_features(kind: str, model: GuanxiClassifier, path: Path) -> None:
 
 
 def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
-    """(engine models, deal model) from ``folder``; the effect model is required, the others optional. A
-    bundle that needs features this version does not build is refused here (:class:`StaleBundle`), not
-    at the first request it would fail."""
+    """(engine models, deal model) from ``folder``; every bundle is optional but one: without an effect
+    model (data without outcomes to learn effects from) the shipped prior answers, on top of the
+    relationship model. A bundle that needs features this version does not build is refused here
+    (:class:`StaleBundle`), not at the first request it would fail."""
     effect_dir = folder / EFFECT_MODEL
-    if not (effect_dir / "effect.json").exists():
-        raise FileNotFoundError(f"no effect model bundle in {effect_dir}: run `guanxi train effect` first")
-    versions = {EFFECT_MODEL: bundle_version(effect_dir)}
+    learned = (effect_dir / "effect.json").exists()
+    if not learned and not (folder / registered_name("relationship") / "model.json").exists():
+        raise FileNotFoundError(f"no effect or relationship model bundle in {folder}: run `guanxi train all` first")
+    versions: dict[str, str] = {}
     loaded: dict[str, GuanxiClassifier | None] = {}
     for kind in ("relationship", "deal"):
         path = folder / registered_name(kind)
@@ -51,5 +54,19 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
             _check_features(kind, model, path)
             versions[registered_name(kind)] = bundle_version(path)
         loaded[kind] = model
-    models = Models(EffectModel.load(effect_dir), loaded["relationship"], versions)
-    return models, loaded["deal"]
+    if learned:
+        effect: EffectModel | PriorEffects = EffectModel.load(effect_dir)
+        versions[EFFECT_MODEL] = bundle_version(effect_dir)
+    else:
+        prior = load_prior()
+        effect = PriorEffects(prior, loaded["relationship"])
+        versions[EFFECT_MODEL] = prior.name
+    labels = {registered_name(k): label_of(folder / registered_name(k)) for k in ("relationship", "deal")
+              if loaded[k] is not None}
+    return Models(effect, loaded["relationship"], dict(sorted(versions.items())), labels), loaded["deal"]
+
+
+def label_of(folder: Path) -> str:
+    """The label a bundle's model learned (``label.json`` written by training), else ``?``."""
+    path = folder / "label.json"
+    return str(json.loads(path.read_text()).get("name", "?")) if path.exists() else "?"

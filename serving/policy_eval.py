@@ -287,7 +287,7 @@ def offpolicy_check(sim: SimResult, models: Models, k: int = 3, days: int = 14, 
     plan's value from the log alone (doubly robust) and compare with the simulator's true value."""
     from crm.sim.oracle import plan_value
     from serving.offpolicy import estimate, propensities
-    from training.uplift import TREATMENTS, effect_rows
+    from training.uplift import TREATMENTS, EffectModel, effect_rows
 
     catalog = catalog or load_catalog()
     c = sim.size.days - 1 - horizon
@@ -304,6 +304,8 @@ def offpolicy_check(sim: SimResult, models: Models, k: int = 3, days: int = 14, 
     plan = (pd.crosstab([log["rep_id"], log["contact_id"]], "t_" + kinds).reindex(columns=TREATMENTS, fill_value=0)
             .astype(float).reset_index())
     plan.columns = ["rep_id", "contact_id", *TREATMENTS]
+    if not isinstance(models.effect, EffectModel):
+        raise ValueError("the off-policy check needs a learned effect model, not the prior")
     est = estimate(rows, plan, models.effect, propensities(rows, models.effect.features))
     pairs = sim.pair_index(rows["rep_id"], rows["contact_id"])
     truth = float(plan_value(sim, c, plan_days, horizon, replicas)[pairs].sum())

@@ -60,9 +60,41 @@ TEMPLATES: dict[str, tuple[str, str]] = {
                           "一年内高管接触 {v} 次；良好关系：{ref} 次"),
     "events_365d": ("{v} events in a year; healthy ties: {ref}", "一年内活动 {v} 次；良好关系：{ref} 次"),
     "seniority_rank": ("contact seniority {v} of 4; healthy ties: {ref}", "联系人级别 {v}（共 4 级）；良好关系：{ref}"),
+    "n_30d": ("{v} interactions in 30 days; healthy ties have {ref}", "30 天内互动 {v} 次；良好关系为 {ref} 次"),
+    "n_email_90d": ("{v} emails in 90 days; healthy ties: {ref}", "90 天内邮件 {v} 封；良好关系：{ref} 封"),
+    "n_call_90d": ("{v} calls in 90 days; healthy ties: {ref}", "90 天内电话 {v} 次；良好关系：{ref} 次"),
+    "n_video_call_90d": ("{v} video calls in 90 days; healthy ties: {ref}",
+                         "90 天内视频通话 {v} 次；良好关系：{ref} 次"),
+    "n_meeting_90d": ("{v} meetings in 90 days; healthy ties: {ref}", "90 天内会议 {v} 次；良好关系：{ref} 次"),
+    "n_visit_90d": ("{v} visits in 90 days; healthy ties: {ref}", "90 天内拜访 {v} 次；良好关系：{ref} 次"),
+    "n_message_90d": ("{v} messages in 90 days; healthy ties: {ref}", "90 天内消息 {v} 条；良好关系：{ref} 条"),
+    "n_social_90d": ("{v} social touches (likes, comments) in 90 days; healthy ties: {ref}",
+                     "90 天内社交互动（点赞、评论）{v} 次；良好关系：{ref} 次"),
+    "n_event_90d": ("{v} events together in 90 days; healthy ties: {ref}",
+                    "90 天内共同参加活动 {v} 次；良好关系：{ref} 次"),
+    "gap_cv": ("the rhythm of touches varies by {v} (0 is perfectly regular); healthy ties: {ref}",
+               "联系节奏的波动为 {v}（0 表示完全规律）；良好关系：{ref}"),
+    "birthday_greeted_365d": ("birthday greeted: {v} (1 yes, 0 no); healthy ties: {ref}",
+                              "是否问候生日：{v}（1 是，0 否）；良好关系：{ref}"),
+    "maintenance_share_365d": ("{v} of touches came while no deal was open (relationship upkeep); healthy ties: {ref}",
+                               "无商机时的联系占 {v}（日常维护）；良好关系：{ref}"),
+    "depth_mean": ("conversations average level {v} of 4 in depth; healthy ties: {ref}",
+                   "交流平均深度为 {v} 级（共 4 级）；良好关系：{ref} 级"),
+    "deep_by_contact": ("they started {v} deep conversations; healthy ties: {ref}",
+                        "对方发起深度交流 {v} 次；良好关系：{ref} 次"),
+    "their_latency_h": ("they answer in {v} hours (median); healthy ties: {ref} hours",
+                        "对方回复中位用时 {v} 小时；良好关系：{ref} 小时"),
+    "our_latency_h": ("we answer in {v} hours (median); healthy ties: {ref} hours",
+                      "我们回复中位用时 {v} 小时；良好关系：{ref} 小时"),
+    "gave_before_asked": ("we helped before we asked: {v} (1 yes, 0 no); healthy ties: {ref}",
+                          "先帮忙后求助：{v}（1 是，0 否）；良好关系：{ref}"),
+    "account_potential": ("the account's yearly potential is {v}; healthy ties: {ref}",
+                          "客户年度潜在业务 {v}；良好关系：{ref}"),
 }
+"""Every numeric relationship feature has a phrase in both languages (a test holds this): no reason shows a
+raw column name."""
 GENERIC = ("{name} is {v}; healthy ties: {ref}", "{name} 为 {v}；良好关系：{ref}")
-SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share"}
+SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share", "maintenance_share_365d"}
 
 
 def number(name: str, value: float) -> str:
@@ -120,14 +152,26 @@ def explain(rel: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: st
     return out
 
 
-def action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str) -> dict[str, object]:
-    """Why this action: what it is expected to change, in numbers."""
+SOURCES = {"en": {"learned": "effect learned from your own data", "prior": "effect from the shipped prior, "
+                   "until your data shows this action's effect"},
+           "zh": {"learned": "效果由贵方自己的数据学得", "prior": "效果来自内置先验（待贵方数据足以估计此行动的效果）"}}
+
+
+def action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str,
+                  unit: str = "money", source: str = "learned") -> dict[str, object]:
+    """Why this action: what it is expected to change, in numbers, in the gain's unit, and where the
+    effect comes from (this organisation's data or the shipped prior)."""
     name = ELEMENT_NAMES[lang][element]
     now, done = f"{p_now * 100:.1f}", f"{p_done * 100:.1f}"
+    points = f"{(p_done - p_now) * 100:+.1f}"
     amount = number("gain", gain)
+    origin = SOURCES[lang][source]
     if lang == "en":
-        text = (f"{name}: if you {action}, P(effective) should move from {now}% to {done}%, "
-                f"worth about {amount} in expected business")
+        worth = (f"worth about {amount} in expected business" if unit == "money" else
+                 f"a gain of {points} points (no account value is known, so actions rank by this gain)")
+        text = f"{name}: if you {action}, P(effective) should move from {now}% to {done}%, {worth}; {origin}"
     else:
-        text = f"{name}：若{action}，有效关系概率预计从 {now}% 变为 {done}%，预期业务价值约 {amount}"
+        worth = (f"预期业务价值约 {amount}" if unit == "money" else
+                 f"提升 {points} 个百分点（未知客户价值，按此提升排序）")
+        text = f"{name}：若{action}，有效关系概率预计从 {now}% 变为 {done}%，{worth}；{origin}"
     return {"element": element, "feature": None, "value": p_done, "reference": p_now, "text": text}

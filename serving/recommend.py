@@ -12,7 +12,7 @@ from serving.engine import Models, score, select
 from serving.reasons import action_reason, explain, references
 
 COLUMNS = ["rank", "rep_id", "contact_id", "account_id", "action", "element", "priority", "gain", "p_effective",
-           "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "minutes", "mandatory"]
+           "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "minutes", "mandatory", "gain_unit"]
 
 
 def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id: str, k: int = 10,
@@ -39,7 +39,7 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
     out["channel"] = [catalog[a].channel for a in out["action"]]
     out["reasons"] = [
         [action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
-                       lang), *why]
+                       lang, r.gain_unit, models.effect_source), *why]
         for r, why in zip(out.itertuples(), reasons, strict=True)
     ]
     return out.replace({np.nan: None})

@@ -136,15 +136,19 @@ class TrainResult:
 def train(tables: Tables, kind: str = "relationship", params: dict[str, object] | None = None,
           features: list[str] | None = None, horizon_days: int | None = None, min_history_days: int = 180,
           step_days: int | None = None, progress: bool = False, labels: pd.DataFrame | None = None,
-          labels_source: str = "labels") -> TrainResult:
+          labels_source: str = "labels", label: str | None = None) -> TrainResult:
     """Fit the LightGBM model and the baselines; every figure is on periods after the training labels.
 
     ``labels`` (from :func:`training.own_labels.read_labels`) replace the built-in label: the model learns
-    the customer's own definition, split by the labels' ``as_of`` dates.
+    the customer's own definition, split by the labels' ``as_of`` dates. ``label`` names another built-in
+    label of the same entity (the relationship model learns ``tie_persistence`` where the data holds no
+    revenue-linked outcomes).
     """
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; choose from {', '.join(MODELS)}")
-    base = LABELS[MODELS[kind]]
+    base = LABELS[label or MODELS[kind]]
+    if base.entity != LABELS[MODELS[kind]].entity:
+        raise ValueError(f"the {kind} model cannot learn {base.name}, a label of {base.entity}s")
     ds, timeline, notes = _dataset(tables, base, labels, labels_source, horizon_days, min_history_days, step_days,
                                    progress)
     if features:

@@ -56,14 +56,16 @@ def recommend_cmd(
         actions = rep_actions(data, models, load_catalog(), rep, day.as_of, k, lang.value)
     if as_json:
         typer.echo(json.dumps({"rep_id": rep, "as_of": str(day.as_of.date()), "models": models.versions,
-                               "actions": [dataclasses.asdict(a) for a in actions]}, default=str, ensure_ascii=False))
+                               "labels": models.labels, "actions": [dataclasses.asdict(a) for a in actions]},
+                              default=str, ensure_ascii=False))
         return
     typer.echo(f"{rep}: nothing to recommend on {day.as_of.date()}" if not actions else
                "\n".join(_lines(a) for a in actions))
 
 
 def _lines(a: Recommendation) -> str:
-    head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {a.expected_gain:,.0f}  "
+    gain = f"{a.expected_gain:,.0f}" if a.gain_unit == "money" else f"{100 * a.expected_gain:+.1f} pts"
+    head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {gain}  "
             f"P(effective) {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
     return "\n".join([head, *(f"      - {r.text}" for r in a.reasons)])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from pathlib import Path
@@ -33,8 +34,10 @@ def train_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     learning_rate: Annotated[float | None, typer.Option(help="LightGBM learning rate.")] = None,
     num_leaves: Annotated[int | None, typer.Option(help="LightGBM leaves per tree.")] = None,
-    horizon: Annotated[int | None, typer.Option(help="Label horizon in days (default: the label's own).")] = None,
-    min_history: Annotated[int, typer.Option(help="Days of history before the first training cutoff.")] = 180,
+    horizon: Annotated[int | None, typer.Option(
+        help="Label horizon in days (default: the label's own, or less to fit a short log).")] = None,
+    min_history: Annotated[int | None, typer.Option(
+        help="Days of history before the first training cutoff (default: 180, or less to fit a short log).")] = None,
     step: Annotated[int | None, typer.Option(help="Days between training cutoffs.")] = None,
     labels: Annotated[Path | None, typer.Option(
         help="Your own labels instead of the built-in ones (CSV or Parquet): rep_id, contact_id, as_of, label "
@@ -44,7 +47,7 @@ def train_cmd(
     import logging
 
     from guanxi.cli.data import store
-    from guanxi.services.training import ALL, TrainOptions, read_own_labels, train_and_register, training_tables
+    from guanxi.services.training import ALL, TrainOptions, read_own_labels, train_models, training_tables
     from guanxi.settings import get_settings
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # our own summary line says what matters
@@ -52,16 +55,19 @@ def train_cmd(
                                  if v is not None}
     with refusals():
         own = read_own_labels(labels, which.value) if labels is not None else None
-        options = TrainOptions(params, horizon, min_history, step, own, str(labels), progress=not as_json)
+        options = TrainOptions(params, horizon, min_history or 180, step, own, str(labels), progress=not as_json,
+                               min_history_given=min_history is not None)
         with store() as engine:
             tables = training_tables(engine)
-        results = []
-        for kind in ALL if which is Which.all else (which.value,):
-            results.append(train_and_register(tables, kind, get_settings(), options))
-            if not as_json:
-                typer.echo(_describe(results[-1]))
+        kinds = ALL if which is Which.all else (which.value,)
+        run = train_models(tables, kinds, get_settings(), options, only_ready=which is Which.all,
+                           on_trained=None if as_json else lambda r: typer.echo(_describe(r)))
     if as_json:
-        typer.echo(json.dumps({"models": [r.summary() for r in results]}, default=str))
+        typer.echo(json.dumps({"models": [r.summary() for r in run.trained],
+                               "skipped": [dataclasses.asdict(s) for s in run.skipped]}, default=str))
+    else:
+        for s in run.skipped:
+            typer.echo(f"skipped {s.model}: {s.why}")
 
 
 def _describe(outcome: TrainingOutcome) -> str:
@@ -73,8 +79,9 @@ def _describe(outcome: TrainingOutcome) -> str:
         ece += f"; {m['ece_floor']:.3f} if perfectly calibrated, from the test set's size)" if "ece_floor" in m else ")"
     lift = f", lift@10% {m['lift_top_decile']:.2f}" if "lift_top_decile" in m else ""
     others = ", ".join(f"{k} AUC {v['auc']:.3f}" for k, v in r.baselines.items() if "auc" in v)
-    return "\n".join([f"{r.model} v{r.version} ({', '.join(r.aliases)}): test AUC {m['auc']:.3f}{ci}{ece}{lift}"
-                      + (f"; {others}" if others else ""), *(f"  note: {n}" for n in outcome.notes)])
+    return "\n".join([f"{r.model} v{r.version} ({', '.join(r.aliases)}), learned {outcome.label}: "
+                      f"test AUC {m['auc']:.3f}{ci}{ece}{lift}" + (f"; {others}" if others else ""),
+                      *(f"  note: {n}" for n in outcome.notes)])
 
 
 def promote_cmd(
@@ -133,7 +140,33 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         typer.echo(f"{r['model']:<24} v{r['version']:<4} {aliases:<20} AUC {auc}  ECE {ece}")
 
 
+def doctor_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """What the data in the store supports: its levels, and what each model would learn or why it is skipped."""
+    from crm.store import read_all
+    from guanxi.cli.data import store
+    from guanxi.services.readiness import LEVELS, assess
+
+    with refusals(), store() as engine:
+        ready = assess(read_all(engine))
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(ready), default=str))
+        return
+    for level in LEVELS:
+        typer.echo(f"{'yes' if ready.levels[level] else 'no ':3}  {level.replace('_', ' ')}")
+    typer.echo("facts: " + ", ".join(f"{k} {v}" for k, v in ready.facts.items() if k != "logged_actions_by_kind"))
+    kinds: dict[str, int] = ready.facts["logged_actions_by_kind"]  # type: ignore[assignment]
+    if kinds:
+        typer.echo("logged actions by kind: " + ", ".join(f"{k} {n:,}" for k, n in kinds.items()))
+    for plan in ready.plans:
+        if plan.trains:
+            window = f", horizon {plan.horizon_days} d, history {plan.min_history_days} d" if plan.horizon_days else ""
+            typer.echo(f"train {plan.model}: learns {plan.label} from {plan.why}{window}")
+        else:
+            typer.echo(f"skip  {plan.model}: {plan.why}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_cmd)
     app.command("train")(train_cmd)
     app.command("promote")(promote_cmd)
     app.command("rollback")(rollback_cmd)

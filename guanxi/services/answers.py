@@ -67,6 +67,10 @@ class Recommendation:
     p_win: float | None
     p_win_if_done: float | None
     reasons: list[Reason]
+    gain_unit: str = "money"
+    """``money`` (the account's currency) or ``p_effective`` (points of probability: no money is known)."""
+    effect_source: str = "learned"
+    """``learned`` from this organisation's data, or the shipped ``prior``."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,8 @@ def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str,
         title=str(r["title"]), element=str(r["element"]), channel=str(r["channel"]), minutes=float(r["minutes"]),
         mandatory=bool(r["mandatory"]), priority=finite(r["priority"]) or 0.0, expected_gain=finite(r["gain"]) or 0.0,
         p_effective=finite(r["p_effective"]), p_effective_if_done=finite(r["p_effective_if_done"]),
-        p_win=finite(r["p_win"]), p_win_if_done=finite(r["p_win_if_done"]), reasons=_reasons(r["reasons"]))
+        p_win=finite(r["p_win"]), p_win_if_done=finite(r["p_win_if_done"]), reasons=_reasons(r["reasons"]),
+        gain_unit=str(r["gain_unit"]), effect_source=models.effect_source)
         for r in recs.to_dict(orient="records")]
 
 

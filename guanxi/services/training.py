@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class TrainOptions:
     labels: pd.DataFrame | None = None
     labels_source: str = "labels"
     progress: bool = False
+    label: str | None = None
+    """Another built-in label for the model (set by :func:`plan_all` from the data's readiness)."""
+    min_history_given: bool = False
+    """True when the user chose ``min_history_days`` (else it may be fitted to a short log)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,62 @@ def training_tables(engine: Engine) -> Tables:
     return {**read_all(engine), "done_actions": done_actions(engine)}
 
 
+@dataclass(frozen=True)
+class Skipped:
+    model: str
+    why: str
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Every model trained (in order) and every one skipped, with why."""
+
+    trained: list[TrainingOutcome]
+    skipped: list[Skipped]
+
+
+def plan_models(tables: Tables, kinds: tuple[str, ...], options: TrainOptions, only_ready: bool
+                ) -> tuple[list[tuple[str, TrainOptions]], list[Skipped]]:
+    """Options for each model, fitted to the data's readiness: the relationship model's label (tie
+    persistence without revenue-linked outcomes) and windows that fit a short log. Options the user gave
+    win. ``only_ready``: skip, with the reason, the models the data cannot support (``train all``)."""
+    from guanxi.services.readiness import assess, windows
+
+    ready = assess(tables)
+    todo: list[tuple[str, TrainOptions]] = []
+    skipped: list[Skipped] = []
+    span = float(ready.facts["span_days"])  # type: ignore[arg-type]
+    for kind in kinds:
+        plan = ready.plan(kind) if kind in ("relationship", "deal", "effect") else None
+        if only_ready and plan is not None and not plan.trains:
+            skipped.append(Skipped(kind, plan.why))
+            continue
+        label = plan.label if kind == "relationship" and plan is not None and options.labels is None else None
+        fitted = windows(span, "tie_persistence" if kind == "tie" else (label or "effective_relationship"))
+        dated = kind != "deal"
+        todo.append((kind, dataclasses.replace(
+            options, label=label,
+            horizon_days=options.horizon_days or (fitted[0] if dated else None),
+            min_history_days=options.min_history_days if options.min_history_given else fitted[1],
+            step_days=options.step_days or (fitted[2] if dated else None))))
+    return todo, skipped
+
+
+def train_models(tables: Tables, kinds: tuple[str, ...], settings: Settings, options: TrainOptions,
+                 only_ready: bool = False, on_trained: Callable[[TrainingOutcome], None] | None = None
+                 ) -> TrainingRun:
+    """Train and register each model the data supports (``only_ready``) or each one asked for."""
+    todo, skipped = plan_models(tables, kinds, options, only_ready)
+    if not todo:
+        raise Refused("conflict", "nothing to train: " + "; ".join(f"{s.model}: {s.why}" for s in skipped))
+    trained = []
+    for kind, kind_options in todo:
+        trained.append(train_and_register(tables, kind, settings, kind_options))
+        if on_trained:
+            on_trained(trained[-1])
+    return TrainingRun(trained, skipped)
+
+
 def read_own_labels(path: Path, kind: str) -> pd.DataFrame:
     """The user's own labels for a relationship or deal model."""
     from training.own_labels import read_labels
@@ -90,7 +151,7 @@ def fit(tables: Tables, kind: str, options: TrainOptions) -> Trained:
 
     return train(tables, kind, params=options.params or None, horizon_days=options.horizon_days,
                  min_history_days=options.min_history_days, step_days=options.step_days, progress=options.progress,
-                 labels=options.labels, labels_source=options.labels_source)
+                 labels=options.labels, labels_source=options.labels_source, label=options.label)
 
 
 def train_and_register(tables: Tables, kind: str, settings: Settings, options: TrainOptions) -> TrainingOutcome:
@@ -101,7 +162,11 @@ def train_and_register(tables: Tables, kind: str, settings: Settings, options: T
     try:
         trained = fit(tables, kind, options)
     except ValueError as exc:
-        raise Refused("conflict", f"{kind}: cannot train: {exc}") from None
+        hint = ""
+        if "not enough history" in str(exc):
+            hint = (f" (this run used --horizon {options.horizon_days} and --min-history "
+                    f"{options.min_history_days}; smaller values fit a shorter log)")
+        raise Refused("conflict", f"{kind}: cannot train: {exc}{hint}") from None
     logged = log_trained(trained, options.params)
     bundle = export_champion(logged.model, settings.models_dir)
     return TrainingOutcome(logged, str(bundle), trained.label_name, trained.calibration_kind, list(trained.notes),

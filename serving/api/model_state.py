@@ -82,7 +82,7 @@ class ModelHolder:
         if self.settings.use_registry:
             try:
                 versions = self._registry_versions()
-                if "guanxi-effect" in versions:
+                if versions:  # without an effect model the prior serves on the relationship model
                     loaded = self._from_registry(versions)
             except Exception as exc:  # registry down or broken: serve the bundles
                 log.warning("model registry unavailable (%s); using the bundles in %s", exc, self.settings.models_dir)

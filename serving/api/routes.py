@@ -45,7 +45,8 @@ def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day
     views.log_served(st.data, rep_id, actions, served.models.versions, request.state.request_id)
     st.metrics.actions(actions)
     return NextBestActions.model_validate({"rep_id": rep_id, "freshness": freshness(day),
-                                           "models": served.models.versions, "actions": actions},
+                                           "models": served.models.versions, "labels": served.models.labels,
+                                           "actions": actions},
                                           from_attributes=True)
 
 

@@ -31,6 +31,9 @@ class NextBestActions(BaseModel):
     rep_id: str
     freshness: Freshness
     models: dict[str, str]
+    labels: dict[str, str] = Field(default_factory=dict, description="What each served classifier learned, e.g. "
+                                   "guanxi-relationship: tie_persistence where the data has no revenue-linked "
+                                   "outcomes.")
     actions: list[Recommendation]
 
 
