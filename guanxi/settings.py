@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         "https://crm.example.com); empty: none.")
     band_good: float = Field(default=0.5, description="Health band Good from this P(effective) up.")
     band_fair: float = Field(default=0.2, description="Health band Fair from this P(effective) up (else Poor).")
+    band_by_base_rate: bool = Field(default=True, description="Scale both band thresholds by the relationship "
+                                    "model's base rate / 0.2 (the rate they were set for), so that a rare label "
+                                    "does not put every tie in Poor; the same in the API and in batch.")
     model_poll_seconds: float = Field(default=60.0, description="How often the API looks for a new champion.")
     use_registry: bool = Field(default=True, description="API: load champions from MLflow (else bundles only).")
 

@@ -27,6 +27,21 @@ def band(p: np.ndarray | float, good: float, fair: float) -> np.ndarray:
     return np.where(p >= good, BANDS[0], np.where(p >= fair, BANDS[1], BANDS[2]))
 
 
+REFERENCE_RATE = 0.2
+"""The base rate the absolute thresholds (``GUANXI_BAND_GOOD`` 0.5, ``GUANXI_BAND_FAIR`` 0.2) were set for:
+the simulated world's effective relationships."""
+
+
+def thresholds(good: float, fair: float, base_rate: float | None, relative: bool = True) -> tuple[float, float]:
+    """The (good, fair) cut-offs for a model whose label has ``base_rate``: the settings scaled by
+    base rate / ``REFERENCE_RATE`` (a label that is true for 1 % of ties gets 1/20 of the cut-offs), or
+    the settings as they are (``relative`` off, or a model that did not record its base rate)."""
+    if not relative or base_rate is None or not 0 < base_rate < 1:
+        return good, fair
+    scale = base_rate / REFERENCE_RATE
+    return min(0.95, good * scale), min(0.95, fair * scale)
+
+
 def grade(p: np.ndarray | float) -> np.ndarray:
     """Grade of each P(win) (:data:`GRADES`)."""
     p = np.asarray(p, dtype=float)

@@ -208,7 +208,8 @@ def test_a_bundle_needing_features_no_longer_built_is_refused_at_load(bundles: P
 
 def test_band_thresholds_from_the_settings_reach_the_api_and_guanxi_score(
         small: SimResult, bundles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """GUANXI_BAND_GOOD / GUANXI_BAND_FAIR are the one definition of the bands, for every front end."""
+    """GUANXI_BAND_GOOD / GUANXI_BAND_FAIR are the one definition of the bands, for every front end (taken as
+    they are here: GUANXI_BAND_BY_BASE_RATE off; its scaling is tested below)."""
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
@@ -220,6 +221,7 @@ def test_band_thresholds_from_the_settings_reach_the_api_and_guanxi_score(
     monkeypatch.setenv("GUANXI_HOME", str(home))
     monkeypatch.setenv("GUANXI_MODELS_DIR", str(bundles))
     monkeypatch.setenv("GUANXI_USE_REGISTRY", "false")
+    monkeypatch.setenv("GUANXI_BAND_BY_BASE_RATE", "false")
     monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     engine = make_engine(get_settings().db_url)
@@ -245,3 +247,12 @@ def test_band_thresholds_from_the_settings_reach_the_api_and_guanxi_score(
     assert seen[("1.01", "1.01")] == ("Poor", "Poor", {"Poor"})
     assert seen[("1.01", "0")] == ("Fair", "Fair", {"Fair"})
     get_settings.cache_clear()
+
+
+def test_band_thresholds_scale_with_the_labels_base_rate() -> None:
+    from serving.scales import REFERENCE_RATE, thresholds
+
+    assert thresholds(0.5, 0.2, REFERENCE_RATE) == pytest.approx((0.5, 0.2))
+    assert thresholds(0.5, 0.2, 0.01) == pytest.approx((0.025, 0.01))  # a 1 % label: 1/20 of the cut-offs
+    assert thresholds(0.5, 0.2, 0.6) == pytest.approx((0.95, 0.6))  # never above 0.95
+    assert thresholds(0.5, 0.2, None) == (0.5, 0.2) == thresholds(0.5, 0.2, 0.01, relative=False)

@@ -193,7 +193,7 @@ def test_cli_recommend_says_what_is_missing(home: Path) -> None:
     from guanxi.cli import app
 
     result = CliRunner().invoke(app, ["recommend", "--rep", "R0001"])
-    assert result.exit_code == 1 and "guanxi train effect" in result.output
+    assert result.exit_code == 1 and "guanxi train all" in result.output
 
 
 def test_cli_evaluate_policy_reports_every_policy_and_logs_the_run(models: tuple[Models, object], home: Path,

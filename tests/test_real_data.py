@@ -86,6 +86,10 @@ def test_train_all_trains_what_the_log_supports_and_names_what_it_skipped(in_ema
     assert set(models) == {"guanxi-relationship"}
     assert models["guanxi-relationship"]["label"] == "tie_persistence"
     assert 0.5 < models["guanxi-relationship"]["auc"] <= 1
+    points = models["guanxi-relationship"]["operating_points"]
+    assert set(points) == {"accuracy_max", "base_rate"}
+    assert points["accuracy_max"]["accuracy"] >= points["base_rate"]["accuracy"] - 1e-12
+    assert sum(points["base_rate"][k] for k in ("tp", "fp", "tn", "fn")) == models["guanxi-relationship"]["n_test"]
     assert {s["model"] for s in trained["skipped"]} == {"deal", "effect"}
 
 
@@ -168,3 +172,32 @@ def test_a_prior_without_every_kind_is_refused(tmp_path: Path) -> None:
     broken.write_text(PRIOR_FILE.read_text().replace("[kind.favor]", "[kind.favour]"))
     with pytest.raises(ValueError, match="no prior for action kinds favor"):
         load_prior(broken)
+
+
+def test_a_pair_labelled_in_both_directions_does_not_leak_across_folds() -> None:
+    """Own labels at one as_of (cross-validation): the same undirected ties labelled once, and in both
+    directions, give the same AUC (± 0.01), because folds keep a tie's two rows together."""
+    import numpy as np
+
+    from crm.adapters.email import read_email_archive
+    from crm.validate import validate_tables
+    from training.labels import tie_persistence
+    from training.train import train
+
+    frames, sources = read_email_archive(RADOSLAW)
+    tables = validate_tables(frames, sources, lambda t, c, v: set())
+    inter = tables["interactions"]
+    ts = pd.to_datetime(inter["ts"], utc=True)
+    as_of = (ts.min() + (ts.max() - ts.min()) / 2).floor("D")
+    pairs = inter[ts <= as_of][["rep_id", "contact_id"]].drop_duplicates()
+    labels = pairs.merge(tie_persistence(tables, as_of, 90), on=["rep_id", "contact_id"], how="left")
+    a, b = labels["rep_id"].astype(str), labels["contact_id"].astype(str)
+    tie = np.where(a < b, a + "|" + b, b + "|" + a)
+    labels["label"] = labels["label"].fillna(0).groupby(tie).transform("max").astype(int)  # the tie's label
+    labels["as_of"] = as_of
+    cols = ["rep_id", "contact_id", "as_of", "label"]
+    once = train(tables, "relationship", labels=labels[(a < b).to_numpy()][cols].reset_index(drop=True))
+    both = train(tables, "relationship", labels=labels[cols].reset_index(drop=True))
+    assert len(both.dataset.frame) > 1.9 * len(once.dataset.frame)
+    assert abs(both.metrics["model"]["auc"] - once.metrics["model"]["auc"]) <= 0.01
+    assert any("both directions" in n for n in both.notes)

@@ -154,3 +154,18 @@ def test_deal_model_against_the_true_win_probability(demo, deal_result) -> None:
     assert model_auc >= 0.9 * oracle_auc, (model_auc, oracle_auc)
     luck_free = auc(y, truth.p_win_if_closed_without_luck[rows][known])
     assert model_auc >= 0.95 * luck_free, (model_auc, luck_free)
+
+
+def test_operating_points_by_hand() -> None:
+    from training.evaluate import operating_points
+
+    y = np.array([1, 1, 0, 1, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.3, 0.2, 0.2, 0.1])
+    points = operating_points(y, p)
+    # p >= 0.6 calls 4 rows positive: 3 right, 1 wrong; 4 negatives right: accuracy 7/8, the best here
+    best = points["accuracy_max"]
+    assert (best["threshold"], best["tp"], best["fp"], best["tn"], best["fn"]) == (0.6, 3, 1, 4, 0)
+    assert best["accuracy"] == 7 / 8 and best["precision"] == 3 / 4 and best["recall"] == 1.0
+    # base rate 3/8: the top 3 by score are called positive (threshold at the 5/8 quantile)
+    at_rate = points["base_rate"]
+    assert (at_rate["tp"] + at_rate["fp"], at_rate["tp"]) == (3, 2)

@@ -91,6 +91,36 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return out
 
 
+def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, precision, recall and the confusion matrix when ``p >= threshold`` is called positive."""
+    y, hit = np.asarray(y, dtype=bool), np.asarray(p, dtype=float) >= threshold
+    tp, fp = int((hit & y).sum()), int((hit & ~y).sum())
+    fn, tn = int((~hit & y).sum()), int((~hit & ~y).sum())
+    return {"threshold": float(threshold), "accuracy": (tp + tn) / max(1, len(y)),
+            "precision": tp / (tp + fp) if tp + fp else float("nan"), "recall": tp / (tp + fn) if tp + fn else
+            float("nan"), "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def operating_points(y: np.ndarray, p: np.ndarray) -> dict[str, dict[str, float]]:
+    """The figures a user picks a threshold from: at the threshold that maximises accuracy on these rows
+    (optimistic: chosen on the rows it is measured on), and at the one that calls the base rate's share of
+    rows positive."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    if not len(y):
+        return {}
+    candidates = np.unique(np.concatenate([p, [np.inf]]))
+    order = np.argsort(-p)
+    sorted_y, sorted_p = y[order], p[order]
+    # positives called at each distinct threshold (p >= t): a cumulative count, no loop over thresholds
+    tp_cum = np.concatenate([[0], np.cumsum(sorted_y)])
+    called = np.searchsorted(-sorted_p, -candidates, side="right")
+    accuracy = (tp_cum[called] + (len(y) - called) - (y.sum() - tp_cum[called])) / len(y)
+    best = float(candidates[int(np.argmax(accuracy))])
+    rate = float(y.mean())
+    at_rate = float(np.quantile(p, 1 - rate)) if 0 < rate < 1 else 0.5
+    return {"accuracy_max": at_threshold(y, p, best), "base_rate": at_threshold(y, p, at_rate)}
+
+
 def evaluate_slices(frame: pd.DataFrame, label: str, score: str, by: list[str], min_size: int = 50) -> pd.DataFrame:
     """The same metrics per value of each slicing column (slices smaller than ``min_size`` are left out)."""
     rows = []

@@ -86,6 +86,7 @@ class GuanxiClassifier:
         self.categories_ = {c: sorted(seen[c].dropna().astype(str).unique().tolist())
                             for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])}
         y, y_val = np.asarray(y), np.asarray(y_val)
+        self.base_rate_ = float(np.mean(np.concatenate([y, y_val]))) if len(y) + len(y_val) else None
         self.booster_, self.linear_ = self._fit_scorer(X, y, self.num_boost_round, (X_val, y_val))
         self.best_iteration_ = self.stopped_at_ = int(self.booster_.best_iteration)
         entities = self._groups(groups, len(y), val_groups, len(y_val)) if self.refit else None
@@ -190,6 +191,7 @@ class GuanxiClassifier:
             "params": {**DEFAULT_PARAMS, **(self.params or {})},
             "calibration": self.calibration_.to_dict(), "refit": self.refit_,
             "linear_weight": self.linear_weight, "linear": None if self.linear_ is None else self.linear_.to_dict(),
+            "base_rate": getattr(self, "base_rate_", None),
         }, indent=1))
 
     @classmethod
@@ -204,4 +206,5 @@ class GuanxiClassifier:
         model.booster_ = lgb.Booster(model_file=str(folder / "booster.txt"))
         model.best_iteration_ = 0  # the saved booster holds the best iteration only
         model.refit_ = bool(meta.get("refit", False))
+        model.base_rate_ = meta.get("base_rate")  # the label's rate in the training rows; None in old bundles
         return model

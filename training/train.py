@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold
 
 from features.frames import Tables
 from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline, Scorer
@@ -66,6 +66,14 @@ class TrainResult:
         return registered_name(self.kind)
 
     @property
+    def operating_points(self) -> dict[str, dict[str, float]]:
+        """Accuracy, precision, recall and confusion matrix of the test (or out-of-fold) scores at the
+        accuracy-maximising threshold and at the base rate."""
+        from training.evaluate import operating_points
+
+        return operating_points(self.evaluation_set()["label"].to_numpy(), self.test_scores["model"])
+
+    @property
     def n_train(self) -> int:
         """Rows the registered model was fit on (every row under cross-validation; training and validation
         rows when it was refit)."""
@@ -109,8 +117,12 @@ class TrainResult:
         (folder / "training_window.json").write_text(json.dumps({**ds.plan.describe(),
                                                                  "rows": ds.split.value_counts().to_dict()}))
         (folder / "features.json").write_text(json.dumps({"features": ds.features}))
+        scored = self.evaluation_set()[ds.ids + ["label"]].assign(score=self.test_scores["model"])
+        scored.to_parquet(folder / "test_scores.parquet", index=False)
+        (folder / "operating_points.json").write_text(json.dumps(self.operating_points))
         files = {"": [folder / n for n in ("label.json", "training_window.json", "features.json")],
-                 "evaluation": [folder / "backtest.csv", folder / "slices.csv"]}
+                 "evaluation": [folder / "backtest.csv", folder / "slices.csv", folder / "test_scores.parquet",
+                                folder / "operating_points.json"]}
         if self.notes:
             (folder / "notes.json").write_text(json.dumps({"notes": self.notes}))
             files[""].append(folder / "notes.json")
@@ -192,7 +204,13 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
                     test_scores[name] = scores
     else:
         te = ds.frame
-        model, baselines, test_scores = _cross_validate(ds.frame, fit)
+        groups = _undirected(te, ds.ids)
+        repeated = len(groups) - len(set(groups))
+        if repeated:
+            notes.append(f"{repeated} labelled rows share their entity with another row (the same deal, the same "
+                         "pair at another date, or a pair labelled in both directions): folds keep each entity's "
+                         "rows together, so none is scored by a model that saw it")
+        model, baselines, test_scores = _cross_validate(ds.frame, fit, groups)
         rows = [{"split": f"cv{CV_FOLDS}", "scorer": name, **evaluate(te["label"].to_numpy(), scores)}
                 for name, scores in test_scores.items()]
     backtest = pd.DataFrame(rows)
@@ -278,23 +296,44 @@ def _entities(rows: pd.DataFrame, ids: list[str]) -> np.ndarray:
     return names.to_numpy()
 
 
-def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, Scorer]]]
+def _undirected(rows: pd.DataFrame, ids: list[str]) -> np.ndarray:
+    """The entity of each row for grouping folds: a deal, or a pair taken both ways ((A, B) is (B, A): in an
+    email log every person is a rep and a contact)."""
+    if ids[:2] != ["rep_id", "contact_id"]:
+        return _entities(rows, ids[:1])
+    a, b = rows["rep_id"].astype(str).to_numpy(), rows["contact_id"].astype(str).to_numpy()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return np.char.add(np.char.add(lo.astype(str), "\x1f"), hi.astype(str))
+
+
+def _cross_validate(frame: pd.DataFrame, fit: Callable[..., tuple[GuanxiClassifier, dict[str, Scorer]]],
+                    groups: np.ndarray | None = None
                     ) -> tuple[GuanxiClassifier, dict[str, Scorer], dict[str, np.ndarray]]:
-    """Out-of-fold scores of every scorer over stratified folds (each fold's fit keeps a quarter of its rows
-    for early stopping and calibration), then the model to register, fit the same way on every row."""
+    """Out-of-fold scores of every scorer over stratified folds that keep each entity (``groups``) in one
+    fold (each fold's fit keeps a quarter of its entities for early stopping and calibration), then the
+    model to register, fit the same way on every row."""
     y = frame["label"].to_numpy()
     counts = np.bincount(y, minlength=2)
     if counts.min() < CV_FOLDS:
         raise ValueError(f"cross-validation needs at least {CV_FOLDS} rows of each label, got {counts[1]} positive "
                          f"and {counts[0]} negative: not enough data")
+    groups = np.arange(len(frame)).astype(str) if groups is None else groups
     scores: dict[str, np.ndarray] = {}
-    for fit_idx, test_idx in StratifiedKFold(CV_FOLDS, shuffle=True, random_state=0).split(frame, y):
-        inner, hold = train_test_split(fit_idx, test_size=0.25, stratify=y[fit_idx], random_state=0)
+    folds = StratifiedGroupKFold(CV_FOLDS, shuffle=True, random_state=0)
+    for fit_idx, test_idx in folds.split(frame, y, groups):
+        inner, hold = _hold_out(fit_idx, y, groups)
         model, baselines = fit(frame.iloc[inner], frame.iloc[hold])
         scorers: dict[str, Scorer] = {"model": model, **baselines}
         for name, est in scorers.items():
             out = scores.setdefault(name, np.full(len(frame), np.nan))
             out[test_idx] = est.predict_proba(frame.iloc[test_idx][model.features_])[:, 1]
-    inner, hold = train_test_split(np.arange(len(frame)), test_size=0.25, stratify=y, random_state=0)
+    inner, hold = _hold_out(np.arange(len(frame)), y, groups)
     model, baselines = fit(frame.iloc[inner], frame.iloc[hold])
     return model, baselines, scores
+
+
+def _hold_out(idx: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A quarter of ``idx``'s entities (stratified) for early stopping and calibration, the rest to fit."""
+    split = StratifiedGroupKFold(4, shuffle=True, random_state=0).split(idx, y[idx], groups[idx])
+    inner, hold = next(split)
+    return idx[inner], idx[hold]

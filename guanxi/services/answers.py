@@ -194,7 +194,9 @@ def relationship_health(data: StoreData, model: GuanxiClassifier, settings: Sett
     health = round(100 * p)
     then = round(100 * float(model.predict_proba(before)[:, 1][0])) if len(before) else None
     why = explain(row.reset_index(drop=True), model, references(rel, p_all), lang, top=3)[0]
-    return Health(rep_id, contact_id, health, p, str(scales.band(p, settings.band_good, settings.band_fair)),
+    cuts = scales.thresholds(settings.band_good, settings.band_fair, getattr(model, "base_rate_", None),
+                             settings.band_by_base_rate)
+    return Health(rep_id, contact_id, health, p, str(scales.band(p, *cuts)),
                   {str(k): float(v) for k, v in elements.items()}, then, None if then is None else health - then,
                   _reasons(why))
 

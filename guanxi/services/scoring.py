@@ -56,7 +56,7 @@ def score_base(store: Engine, out: Path, settings: Settings, engine: str = "pand
     if tables["interactions"].empty:
         raise Refused("not_found", "the store has no interactions: import or simulate some first")
     day = pd.Timestamp(as_of, tz="UTC") if as_of else default_as_of(tables)
-    run = _prepare(store, out, settings, models.versions, day, tables["reps"]["rep_id"], chunk_reps, k, on_start)
+    run = _prepare(store, out, settings, models, day, tables["reps"]["rep_id"], chunk_reps, k, on_start)
     skipped = len(run.chunks) - len(run.pending())
     run_pandas(tables, run, models, deal_model, progress=progress)
     return _summary(run, "pandas", skipped, models.versions, started)
@@ -93,7 +93,7 @@ def _score_on_spark(store: Engine, out: Path, settings: Settings, models: Models
         if latest is None:
             raise Refused("not_found", "the source has no interactions: import or simulate some first")
         day = next_day(latest)
-    run = _prepare(store, out, settings, models.versions, day, small["reps"]["rep_id"], chunk_reps, k, on_start)
+    run = _prepare(store, out, settings, models, day, small["reps"]["rep_id"], chunk_reps, k, on_start)
     skipped = len(run.chunks) - len(run.pending())
     try:
         run_spark(where, run, settings.models_dir, small, master=master)
@@ -102,10 +102,15 @@ def _score_on_spark(store: Engine, out: Path, settings: Settings, models: Models
     return _summary(run, "spark", skipped, models.versions, started)
 
 
-def _prepare(store: Engine, out: Path, settings: Settings, versions: dict[str, str], day: pd.Timestamp,
+def _prepare(store: Engine, out: Path, settings: Settings, models: Models, day: pd.Timestamp,
              reps: pd.Series, chunk_reps: int, k: int, on_start: Callable[[int, int], None] | None) -> ScoreRun:
+    """Bands as the API draws them: the settings, scaled by the relationship model's base rate."""
+    from serving.scales import thresholds
+
+    cuts = thresholds(settings.band_good, settings.band_fair, getattr(models.relationship, "base_rate_", None),
+                      settings.band_by_base_rate)
     try:
-        run = prepare(out, day, versions, reps, chunk_reps, k, (settings.band_good, settings.band_fair))
+        run = prepare(out, day, models.versions, reps, chunk_reps, k, cuts)
     except ValueError as exc:
         raise Refused("conflict", str(exc)) from None
     record_score_output(store, out)

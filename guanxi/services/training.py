@@ -51,6 +51,9 @@ class TrainingOutcome:
     n_train: int
     n_test: int
     seconds: float
+    operating_points: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Test (or out-of-fold) figures at the accuracy-maximising threshold and at the base rate; the scores
+    themselves are the run's ``evaluation/test_scores.parquet``."""
 
     def summary(self) -> dict[str, object]:
         """Everything, flat, for ``--json``; ``oracle_auc`` is only known on a simulated world
@@ -170,4 +173,5 @@ def train_and_register(tables: Tables, kind: str, settings: Settings, options: T
     logged = log_trained(trained, options.params)
     bundle = export_champion(logged.model, settings.models_dir)
     return TrainingOutcome(logged, str(bundle), trained.label_name, trained.calibration_kind, list(trained.notes),
-                           trained.n_train, trained.n_test, round(time.perf_counter() - started, 1))
+                           trained.n_train, trained.n_test, round(time.perf_counter() - started, 1),
+                           getattr(trained, "operating_points", {}))

@@ -42,7 +42,8 @@ class Relationship(BaseModel):
     contact_id: str
     health: int = Field(ge=0, le=100, description="Calibrated P(effective) x 100.")
     p_effective: float
-    band: str = Field(description="Good, Fair or Poor (thresholds GUANXI_BAND_GOOD / GUANXI_BAND_FAIR).")
+    band: str = Field(description="Good, Fair or Poor (thresholds GUANXI_BAND_GOOD / GUANXI_BAND_FAIR, scaled by "
+                      "the model's base rate unless GUANXI_BAND_BY_BASE_RATE is false).")
     elements: dict[str, float] = Field(description="Contribution of each element to the score (log-odds).")
     health_30d_ago: int | None
     trend: int | None = Field(description="Health now minus health 30 days ago.")
