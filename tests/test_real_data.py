@@ -201,3 +201,11 @@ def test_a_pair_labelled_in_both_directions_does_not_leak_across_folds() -> None
     assert len(both.dataset.frame) > 1.9 * len(once.dataset.frame)
     assert abs(both.metrics["model"]["auc"] - once.metrics["model"]["auc"]) <= 0.01
     assert any("both directions" in n for n in both.notes)
+
+
+def test_windows_are_fitted_only_to_a_log_too_short_for_the_defaults() -> None:
+    from guanxi.services.readiness import windows
+
+    assert windows(1095, "effective_relationship") is None  # the simulated demo world: the models' own
+    horizon, history, step = windows(271, "tie_persistence")  # radoslaw-email
+    assert history + 3 * horizon + step <= 271 and horizon >= 14

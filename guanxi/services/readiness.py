@@ -43,12 +43,12 @@ class Readiness:
         return next(p for p in self.plans if p.model == model)
 
 
-def windows(span_days: float, label: str) -> tuple[int, int, int]:
-    """(horizon, min history, step) in days that fit a log of ``span_days``: the defaults when the log is
-    long enough, else shrunk so that a history, three training cutoffs, validation and test fit."""
+def windows(span_days: float, label: str) -> tuple[int, int, int] | None:
+    """(horizon, min history, step) in days that fit a log of ``span_days``, shrunk so that a history,
+    three training cutoffs, validation and test fit; None when the models' own defaults fit."""
     horizon, history = DEFAULT_HORIZON.get(label, 90), DEFAULT_MIN_HISTORY
     if history + 3 * horizon + 2 * 60 <= span_days:
-        return horizon, history, 60
+        return None
     horizon = int(max(14, min(horizon, span_days // 6)))
     history = int(max(30, min(history, span_days // 5)))
     step = int(max(7, horizon // 2))
@@ -99,7 +99,8 @@ def _relationship(levels: dict[str, bool], span: float) -> ModelPlan:
     else:
         label, why = "tie_persistence", ("no revenue-linked outcomes in the data, so the relationship model learns "
                                          "whether a tie persists in both directions (tie persistence)")
-    horizon, history, step = windows(span, label)
+    fitted = windows(span, label)
+    horizon, history, step = fitted if fitted else (DEFAULT_HORIZON[label], DEFAULT_MIN_HISTORY, None)
     return ModelPlan("relationship", True, why, label, horizon, history, step)
 
 
@@ -117,7 +118,9 @@ def _effect(levels: dict[str, bool], span: float, varied: int) -> ModelPlan:
     if varied < MIN_KINDS:
         return ModelPlan("effect", False, f"{varied} action kinds have at least {MIN_ACTIONS_PER_KIND} logged "
                          f"examples; the effect model needs {MIN_KINDS}; {prior}")
-    horizon, history, step = windows(span, "effective_relationship")
+    fitted = windows(span, "effective_relationship")
+    horizon, history, step = fitted if fitted else (DEFAULT_HORIZON["effective_relationship"], DEFAULT_MIN_HISTORY,
+                                                    None)
     return ModelPlan("effect", True, "outcomes and logged actions of enough kinds", "effective_relationship",
                      horizon, history, step)
 

@@ -106,12 +106,12 @@ def plan_models(tables: Tables, kinds: tuple[str, ...], options: TrainOptions, o
             continue
         label = plan.label if kind == "relationship" and plan is not None and options.labels is None else None
         fitted = windows(span, "tie_persistence" if kind == "tie" else (label or "effective_relationship"))
-        dated = kind != "deal"
-        todo.append((kind, dataclasses.replace(
-            options, label=label,
-            horizon_days=options.horizon_days or (fitted[0] if dated else None),
-            min_history_days=options.min_history_days if options.min_history_given else fitted[1],
-            step_days=options.step_days or (fitted[2] if dated else None))))
+        chosen = options.horizon_days or options.min_history_given or options.step_days
+        if fitted is None or kind == "deal" or chosen:  # the models' own windows fit, or the user chose
+            todo.append((kind, dataclasses.replace(options, label=label)))
+            continue
+        todo.append((kind, dataclasses.replace(options, label=label, horizon_days=fitted[0],
+                                               min_history_days=fitted[1], step_days=fitted[2])))
     return todo, skipped
 
 
