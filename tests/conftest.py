@@ -33,14 +33,19 @@ DATASETS = _datasets()
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def point_settings_at(mp: pytest.MonkeyPatch, home: Path) -> None:
+    """Every setting at ``home``: its store, its MLflow, its model bundles (not the checkout's models/)."""
+    mp.setenv("GUANXI_HOME", str(home))
+    mp.setenv("GUANXI_MODELS_DIR", str(home / "models"))
+    mp.delenv("GUANXI_DATABASE_URL", raising=False)
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh GUANXI_HOME for the test, with settings re-read."""
-    monkeypatch.setenv("GUANXI_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("GUANXI_MODELS_DIR", str(tmp_path / "home" / "models"))  # not the checkout's models/
-    monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    get_settings.cache_clear()
+    point_settings_at(monkeypatch, tmp_path / "home")
     yield tmp_path / "home"
     get_settings.cache_clear()
 

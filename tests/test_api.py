@@ -26,6 +26,7 @@ from serving.api.auth import digest
 from serving.api.deps import AppState
 from serving.catalog import load_catalog
 from serving.models import load_models
+from tests.conftest import point_settings_at
 
 pytestmark = pytest.mark.slow  # trains models or starts servers: `make test`, not `make test-fast`
 
@@ -63,11 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     """A served small world: store, registered champions, and uvicorn on a free port."""
     home = tmp_path_factory.mktemp("api-home")
     mp = pytest.MonkeyPatch()
-    mp.setenv("GUANXI_HOME", str(home))
-    mp.setenv("GUANXI_MODELS_DIR", str(home / "models"))
-    mp.delenv("GUANXI_DATABASE_URL", raising=False)
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    get_settings.cache_clear()
+    point_settings_at(mp, home)
     sim = simulate("small", seed=11)
     engine = make_engine(get_settings().db_url)
     init_db(engine)

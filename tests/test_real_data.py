@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from guanxi.cli import app
 from guanxi.settings import get_settings
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, point_settings_at
 
 pytestmark = pytest.mark.slow  # trains models
 
@@ -31,11 +31,7 @@ def email_home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     path, extra = LOGS[request.param]
     home = tmp_path_factory.mktemp(f"email-home-{request.param}")
     mp = pytest.MonkeyPatch()
-    mp.setenv("GUANXI_HOME", str(home))
-    mp.setenv("GUANXI_MODELS_DIR", str(home / "models"))
-    mp.delenv("GUANXI_DATABASE_URL", raising=False)
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    get_settings.cache_clear()
+    point_settings_at(mp, home)
     try:
         imported = runner.invoke(app, ["import", "--source", "email", *extra, str(path)])
         assert imported.exit_code == 0, imported.output
@@ -53,11 +49,7 @@ def email_home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.fixture
 def in_email_home(email_home: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     home = Path(str(email_home["home"]))
-    monkeypatch.setenv("GUANXI_HOME", str(home))
-    monkeypatch.setenv("GUANXI_MODELS_DIR", str(home / "models"))
-    monkeypatch.delenv("GUANXI_DATABASE_URL", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    get_settings.cache_clear()
+    point_settings_at(monkeypatch, home)
     return email_home
 
 
