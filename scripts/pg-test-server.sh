@@ -7,6 +7,7 @@ set -euo pipefail
 PGPORT=${GUANXI_PG_PORT:-55432}
 PGROOT=${GUANXI_PG_ROOT:-/tmp/guanxi-pg-$PGPORT}
 find_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac  # runuser lives there
 
 case "${1:-}" in
 start)
