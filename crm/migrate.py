@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +23,8 @@ VERSION_TABLE = "guanxi_schema_version"  # not alembic_version: MLflow may keep 
 BASELINE = "0001"
 """The first revision: the schema as ``create_all`` made it before migrations existed (idempotent)."""
 PG_MIGRATION_LOCK = 0x6775616E7869  # "guanxi"
+_IN_PROCESS = threading.Lock()
+"""Alembic's commands keep their context in module globals: one at a time in a process, too."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ def _config(conn: Connection) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head() -> str:
     """The latest revision the code knows."""
     return str(ScriptDirectory(str(SCRIPTS)).get_current_head())
@@ -68,8 +73,13 @@ def _one_at_a_time(engine: Engine) -> Iterator[Connection]:
 
 def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
     """Bring the store to ``revision``. A store whose tables predate migrations is adopted: the baseline
-    creates only the tables and indexes it lacks, so its data is kept, and later revisions apply as usual."""
-    with _one_at_a_time(engine) as conn:
+    creates only the tables and indexes it lacks, so its data is kept, and later revisions apply as usual.
+    A store already at the latest revision costs one query (every command and worker calls this at start)."""
+    if revision == "head":
+        with engine.connect() as conn:
+            if current(conn) == head():
+                return Upgrade(head(), head(), False)
+    with _IN_PROCESS, _one_at_a_time(engine) as conn:
         before = current(conn)
         adopted = before is None and sa.inspect(conn).has_table("interactions")
         command.upgrade(_config(conn), revision)
@@ -78,5 +88,5 @@ def upgrade(engine: Engine, revision: str = "head") -> Upgrade:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Undo revisions down to ``revision`` (``base``: an empty store); for tests and recoveries."""
-    with _one_at_a_time(engine) as conn:
+    with _IN_PROCESS, _one_at_a_time(engine) as conn:
         command.downgrade(_config(conn), revision)
