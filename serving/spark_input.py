@@ -14,6 +14,7 @@ import pandas as pd
 
 from crm.contract import TABLES
 from crm.store import typed
+from features.frames import utc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -46,7 +47,7 @@ class SparkInput:
         """A folder with ``<table>.parquet`` files (or ``<table>/`` folders of parts); interactions required."""
         if not path.is_dir():
             raise ValueError(f"--input {path}: not a folder")
-        if _table_path(path, LOG) is None:
+        if table_path(path, LOG) is None:
             raise ValueError(f"--input {path}: no {LOG}.parquet (or {LOG}/ folder of Parquet parts)")
         return cls("parquet", str(path))
 
@@ -62,7 +63,7 @@ class SparkInput:
                 engine.dispose()
         out = {}
         for name in SMALL:
-            path = _table_path(Path(self.location), name)
+            path = table_path(Path(self.location), name)
             frame = pd.read_parquet(path) if path is not None else pd.DataFrame(columns=TABLES[name].column_names)
             out[name] = typed(frame, name)
         return out
@@ -71,7 +72,7 @@ class SparkInput:
         """The interaction log as a Spark DataFrame, read by the executors."""
         columns = TABLES[LOG].column_names
         if self.kind == "parquet":
-            path = _table_path(Path(self.location), LOG)
+            path = table_path(Path(self.location), LOG)
             frame = spark.read.parquet(str(path))
             missing = [c for c in columns if c not in frame.columns]
             if missing:
@@ -102,8 +103,7 @@ class SparkInput:
             from pyspark.sql import functions as F
 
             value = self.interactions(spark).agg(F.max("ts")).collect()[0][0]
-        return None if value is None else pd.Timestamp(value).tz_localize("UTC") if pd.Timestamp(value).tzinfo \
-            is None else pd.Timestamp(value).tz_convert("UTC")
+        return None if value is None else utc(value)
 
 
 def jdbc(url: str) -> tuple[str, dict[str, Any]]:
@@ -119,7 +119,8 @@ def jdbc(url: str) -> tuple[str, dict[str, Any]]:
     return f"jdbc:postgresql://{u.host or 'localhost'}:{u.port or 5432}/{u.database}", props
 
 
-def _table_path(folder: Path, name: str) -> Path | None:
+def table_path(folder: Path, name: str) -> Path | None:
+    """``<name>.parquet`` in ``folder``, or a ``<name>/`` folder of parts; None when neither is there."""
     for candidate in (folder / f"{name}.parquet", folder / name):
         if candidate.exists():
             return candidate

@@ -65,13 +65,13 @@ def score_base(store: Engine, out: Path, settings: Settings, engine: str = "pand
 def _tables(store: Engine, source: Path | None) -> dict[str, pd.DataFrame]:
     if source is None:
         return read_all(store)
-    from serving.spark_input import LOG, SparkInput
+    from serving.spark_input import LOG, SparkInput, table_path
 
     try:
         folder = SparkInput.folder(source)
     except ValueError as exc:
         raise Refused("invalid", str(exc)) from None
-    log = pd.read_parquet(source / f"{LOG}.parquet" if (source / f"{LOG}.parquet").exists() else source / LOG)
+    log = pd.read_parquet(table_path(source, LOG))  # SparkInput.folder checked that it is there
     return {**folder.small_tables(), LOG: typed(log, LOG)}
 
 
