@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
+from crm import pair_log
 from crm.changes import plan_changes
 from crm.contract import TABLES
 from crm.store import bump_versions, erased_ids, existing_ids, init_db, lock_for_write, read_all, table_counts, upsert
@@ -162,6 +163,7 @@ def import_frames(engine: Engine, frames: Mapping[str, pd.DataFrame], sources: M
             if not len(plan.rows):
                 continue
             if name == "interactions":
+                pair_log.refresh(conn, plan.rows, plan.stored_changed)
                 reps |= set(plan.rows["rep_id"].dropna().astype(str))
                 reps |= set(plan.stored_changed.get("rep_id", pd.Series(dtype=str)).dropna().astype(str))
             else:

@@ -140,8 +140,19 @@ SERVED = sa.Table(
     sa.Column("request_id", sa.String(128)),
     comment="What was recommended to whom and when (the manager's view counts it beside the feedback)",
 )
+PAIR_LOG = sa.Table(
+    "pair_log", METADATA,
+    sa.Column("rep_id", sa.String(64), primary_key=True),
+    sa.Column("contact_id", sa.String(64), primary_key=True, index=True),
+    sa.Column("n", sa.Integer, nullable=False, comment="interactions of the pair"),
+    sa.Column("last_us", sa.BigInteger, nullable=False, comment="the latest one, µs since 1970 UTC"),
+    sa.Column("ts", sa.LargeBinary, nullable=False, comment="every timestamp, int64 µs little-endian, in order"),
+    sa.Column("code", sa.LargeBinary, nullable=False, comment="every interaction packed (crm.pair_log), int32"),
+    comment="Each (rep, contact)'s interactions packed in one row, kept by every write (crm.pair_log)",
+)
 SERVED_LOG_WAIT_MS = 250  # a recommendation log waits this long for a busy store, then is skipped
 GLOBAL = "global"
+ANY = "any"  # the data_versions scope that every write bumps
 JOURNAL_LIMIT_BYTES = 64 * 1024 * 1024  # the WAL is truncated to this after a checkpoint (a killed import's 1 GB)
 PG_WRITE_LOCK = 4_713_021  # advisory lock id serialising writers on PostgreSQL
 
@@ -205,10 +216,12 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 
 def bump_versions(conn: Connection, rep_ids: Iterable[str] = (), shared: bool = False) -> None:
-    """Tell every worker's cache that these reps' data (or, ``shared``, the shared tables) changed."""
+    """Tell every worker's cache that these reps' data (or, ``shared``, the shared tables) changed; the
+    ``any`` scope counts every such write (:func:`write_tick`)."""
     scopes = sorted({f"rep:{r}" for r in rep_ids} | ({GLOBAL} if shared else set()))
     if not scopes:
         return
+    scopes.append(ANY)
     stmt = _insert(conn)(DATA_VERSIONS)
     stmt = stmt.on_conflict_do_update(index_elements=["scope"], set_={"version": DATA_VERSIONS.c.version + 1})
     for start in range(0, len(scopes), 5000):
@@ -221,6 +234,10 @@ def data_version(conn: Connection, rep_id: str | None = None) -> tuple[int, int]
     found = dict(conn.execute(sa.select(DATA_VERSIONS.c.scope, DATA_VERSIONS.c.version)
                               .where(DATA_VERSIONS.c.scope.in_(scopes))).all())
     return int(found.get(GLOBAL, 0)), int(found.get(f"rep:{rep_id}", 0)) if rep_id is not None else 0
+
+
+WRITE_TICK_SQL = f"SELECT version FROM data_versions WHERE scope = '{ANY}'"
+"""The store's write counter: unchanged means no write since (what a worker's caches are checked by)."""
 
 
 def _insert(conn: Connection) -> Callable[..., Any]:

@@ -60,25 +60,43 @@ def treatments(tables: Tables, start: str | pd.Timestamp, days: int = TREATMENT_
     return out.to_pandas()
 
 
-def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataFrame) -> pd.DataFrame:
+def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataFrame,
+                      context: pd.DataFrame | None = None) -> pd.DataFrame:
     """``pairs`` (rep_id, contact_id, account_id) with the account's open deal at ``as_of``: its id, whether
-    there is one, its amount, and whether the contact sits on its decision chain (0 / 0 / 0 without deals)."""
+    there is one, its amount, and whether the contact sits on its decision chain (0 / 0 / 0 without deals).
+
+    ``context``: :func:`contact_deal_context` of every contact at ``as_of`` indexed by contact_id, computed
+    once for many calls (each call looks its contacts up in it)."""
     out = pairs[["rep_id", "contact_id", "account_id"]].copy()
-    cutoff = utc(as_of)
     if tables.get("opportunities") is None:
         return out.assign(opportunity_id=None, deal_open=0.0, deal_amount=0.0, on_chain=0.0)
+    out = out.astype({"contact_id": str})
+    if context is None:
+        context = contact_deal_context(tables, as_of, out[["contact_id", "account_id"]]).set_index("contact_id")
+    found = context.reindex(out["contact_id"].to_numpy())
+    for column in ("opportunity_id", *CONTEXT):
+        out[column] = found[column].to_numpy()
+    return out.fillna({c: 0.0 for c in CONTEXT})
+
+
+def contact_deal_context(tables: Tables, as_of: str | pd.Timestamp, contacts: pd.DataFrame | None = None
+                         ) -> pd.DataFrame:
+    """Per contact (of ``contacts``: contact_id, account_id; default every contact): its account's open deal
+    at ``as_of`` (the latest opened), the amount, and whether the contact is on the deal's chain."""
+    cutoff = utc(as_of)
+    if contacts is None:
+        contacts = need(tables, "contacts", ["contact_id", "account_id"]).to_pandas()
     deals = open_deals(tables, cutoff).sort("created_at").unique("account_id", keep="last")
     chain = table(tables, "opportunity_contacts", ["opportunity_id", "contact_id", "added_at"])
     per_account = deals.select("account_id", "opportunity_id", deal_amount=pl.col("amount").fill_null(0.0))
     on = pl.DataFrame(schema={"opportunity_id": pl.String, "contact_id": pl.String})
     if chain is not None:
         on = chain.filter(pl.col("added_at") <= cutoff).select("opportunity_id", "contact_id").unique()
-    ctx = (pl.from_pandas(out[["contact_id", "account_id"]].drop_duplicates().astype(str))
+    ctx = (pl.from_pandas(contacts[["contact_id", "account_id"]].drop_duplicates().astype(str))
            .join(per_account, on="account_id", how="left")
            .join(on.with_columns(on_chain=pl.lit(1.0)), on=["opportunity_id", "contact_id"], how="left")
            .select("contact_id", "opportunity_id",
                    deal_open=pl.col("opportunity_id").is_not_null().cast(pl.Float64),
                    deal_amount=pl.col("deal_amount").fill_null(0.0).cast(pl.Float64),
                    on_chain=pl.col("on_chain").fill_null(0.0)))
-    merged = out.astype({"contact_id": str}).merge(ctx.to_pandas(), on="contact_id", how="left")
-    return merged.fillna({c: 0.0 for c in CONTEXT})
+    return ctx.to_pandas()

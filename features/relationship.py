@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -22,8 +23,10 @@ import polars as pl
 
 from crm import vocab
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
+from crm.pair_log import RepLog
 from features import scan
 from features.frames import Tables, polars_engine, table, utc
+from features.logs import scan_codes
 from features.registry import RELATIONSHIP, RELATIONSHIP_IDS
 
 INTERACTION_COLUMNS = ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "favor", "with_executive"]
@@ -78,9 +81,63 @@ def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Times
             bounds, pid, ts, code = scan.partition(
                 [(p, c["ts"], c["code"]) for p, c in zip(pids, chunks, strict=True)], len(first), buckets)
             facts, deals = entities.result()
+    return _finish(tables, pairs, facts, deals, bounds, pid, ts, code, cutoff)
+
+
+@dataclass(frozen=True)
+class EntityFacts:
+    """Every contact's facts at a cutoff (account, birthdays, role; the account deal periods), computed
+    once and gathered from by :func:`relationship_features_from_log` (what each call would join again)."""
+
+    cutoff: pd.Timestamp
+    index: dict[str, int]
+    facts: pl.DataFrame  # one row per contact of ``index``, then one row of unknowns
+    deals: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def entity_facts(tables: Tables, as_of: str | pd.Timestamp) -> EntityFacts | None:
+    """:class:`EntityFacts` of every contact (None without a contacts table)."""
+    contacts = table(tables, "contacts", ["contact_id"])
+    if contacts is None:
+        return None
+    cutoff = utc(as_of)
+    ids = contacts.get_column("contact_id").unique(maintain_order=True)
+    pairs = pl.DataFrame({"rep_id": pl.Series([""] * (len(ids) + 1), dtype=pl.String),
+                          "contact_id": pl.concat([ids, pl.Series([None], dtype=pl.String)])})
+    facts, deals = _entity_facts(tables, pairs, cutoff)
+    return EntityFacts(cutoff, {str(c): i for i, c in enumerate(ids.to_list())}, facts, deals)
+
+
+def relationship_features_from_log(tables: Tables, log: RepLog, as_of: str | pd.Timestamp,
+                                   entities: EntityFacts | None = None) -> pd.DataFrame:
+    """:func:`relationship_features` of one rep from its pair logs (``crm.pair_log``), which hold each
+    pair's rows already grouped and in time order: no table read, hash or partition, the same fold.
+    ``entities``: :func:`entity_facts` at the same cutoff, shared by many calls."""
+    cutoff = utc(as_of)
+    keep = log.ts <= cutoff.value // 1000
+    lengths = np.diff(np.concatenate([[0], np.cumsum(keep)])[log.offsets])  # rows kept per pair
+    present = lengths > 0
+    pid = np.repeat(np.arange(int(present.sum()), dtype=np.int32), lengths[present])
+    pairs = pl.DataFrame({"rep_id": pl.Series([log.rep_id] * int(present.sum()), dtype=pl.String),
+                          "contact_id": pl.Series(log.contact_ids[present].tolist(), dtype=pl.String)})
+    with polars_engine(int(keep.sum())):
+        if entities is not None and entities.cutoff == cutoff:
+            unknown = len(entities.index)
+            rows = [entities.index.get(c, unknown) for c in pairs.get_column("contact_id").to_list()]
+            facts, deals = entities.facts[rows], entities.deals
+        else:
+            facts, deals = _entity_facts(tables, pairs, cutoff)
+        return _finish(tables, pairs, facts, deals, np.array([0, len(pid)], np.int64), pid, log.ts[keep],
+                       scan_codes(log.code[keep]), cutoff)
+
+
+def _finish(tables: Tables, pairs: pl.DataFrame, facts: pl.DataFrame,
+            deals: tuple[np.ndarray, np.ndarray, np.ndarray], bounds: np.ndarray, pid: np.ndarray, ts: np.ndarray,
+            code: np.ndarray, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The fold over rows grouped by pair, and the features from its per-pair figures and the entities."""
     festival, festival_base = _festival_lookup(cutoff.year)
     floats, ints, per_chan = scan.fold(
-        bounds, pid, len(first), ts, code, cutoff.value // 1000,
+        bounds, pid, pairs.height, ts, code, cutoff.value // 1000,
         vocab.CHANNELS.index("event"), len(vocab.CHANNELS), festival, festival_base, facts["acct"].to_numpy(),
         np.column_stack([facts.get_column(f"bday{k}").to_numpy() for k in range(3)]).astype(np.int64), *deals)
     entity = pl.DataFrame([facts.get_column(c) for c in ("account_id", "seniority", "buying_role", "birthday_month")])

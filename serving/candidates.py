@@ -13,29 +13,77 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
-from features.actions import pair_deal_context
+from crm.pair_log import RepLog
+from features.actions import contact_deal_context, pair_deal_context
 from features.frames import Tables, need, table, utc
+from features.logs import recent_frame
 from features.network import tie_strength
-from features.relationship import relationship_features
+from features.relationship import EntityFacts, entity_facts, relationship_features, relationship_features_from_log
 
 REQUEST_DAYS = 7
 
 
-def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Every pair of the reps in scope (all reps by default) with the rule columns."""
+def recent_tables(tables: Tables, log: RepLog, as_of: str | pd.Timestamp, days: int) -> dict[str, object]:
+    """``tables`` with the rep's interactions of the ``days`` before ``as_of`` decoded from its pair logs:
+    what the rules that read rows (open requests, cooldowns) see in a request."""
     cutoff = utc(as_of)
-    rel = relationship_features(tables, cutoff, rep_ids)
-    rel = pair_deal_context(tables, cutoff, rel).merge(rel.astype({"rep_id": str, "contact_id": str}),
-                                                       on=["rep_id", "contact_id", "account_id"])
+    until = cutoff.value // 1000
+    return {**tables, "interactions": recent_frame(log, until - days * 86_400_000_000, until)}
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """What every rep's candidates share on a day, from the small tables alone: each contact's facts and
+    its account's open deal. A worker computes it once per day and data version (``serving.store_data``)."""
+
+    cutoff: pd.Timestamp
+    entities: EntityFacts | None
+    deals: pd.DataFrame | None  # indexed by contact_id
+    occasion: pd.Series | None  # occasion_today, indexed by contact_id
+
+
+def day_context(tables: Tables, as_of: str | pd.Timestamp) -> DayContext:
+    cutoff = utc(as_of)
+    contacts = table(tables, "contacts", ["contact_id"])
+    if contacts is None:
+        return DayContext(cutoff, None, None, None)
+    ids = pd.Series(contacts.get_column("contact_id").unique(maintain_order=True).to_list(), dtype=object)
+    deals = contact_deal_context(tables, cutoff).set_index("contact_id") if tables.get("opportunities") is not None \
+        else None
+    occasion = pd.Series(occasion_today(tables, cutoff, ids), index=pd.Index(ids, name="contact_id"))
+    return DayContext(cutoff, entity_facts(tables, cutoff), deals, occasion)
+
+
+def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None,
+               log: RepLog | None = None, context: DayContext | None = None) -> pd.DataFrame:
+    """Every pair of the reps in scope (all reps by default) with the rule columns.
+
+    With one rep's pair logs (``log``, what a request reads) every column comes from them (and the small
+    tables), not from ``tables["interactions"]``; ``context`` (:func:`day_context` for ``as_of``) spares
+    recomputing what all reps share. Either way the values are the same."""
+    cutoff = utc(as_of)
+    if context is not None and context.cutoff != cutoff:
+        context = None
+    if log is not None:
+        rel = relationship_features_from_log(tables, log, cutoff, None if context is None else context.entities)
+        tables = recent_tables(tables, log, cutoff, REQUEST_DAYS)
+    else:
+        rel = relationship_features(tables, cutoff, rep_ids)
+    deals = pair_deal_context(tables, cutoff, rel, None if context is None else context.deals)
+    rel = deals.merge(rel.astype({"rep_id": str, "contact_id": str}), on=["rep_id", "contact_id", "account_id"])
     rel["tie"] = tie_strength(rel).to_numpy()
     rel["is_decision_maker"] = (rel["buying_role"] == "decision_maker").astype(float)
-    rel["occasion_today"] = occasion_today(tables, cutoff, rel["contact_id"])
+    if context is not None and context.occasion is not None:  # looked up, not recomputed for the whole base
+        rel["occasion_today"] = context.occasion.reindex(rel["contact_id"].to_numpy()).fillna(0.0).to_numpy()
+    else:
+        rel["occasion_today"] = occasion_today(tables, cutoff, rel["contact_id"])
     rel["open_request"] = _open_requests(tables, cutoff, rel[["rep_id", "contact_id"]])
     return rel
 
@@ -77,6 +125,6 @@ def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) ->
         answer=pl.col("ts").filter(pl.col("direction") == "outbound").max())
     open_ = last.filter(pl.col("request").is_not_null()
                         & (pl.col("answer").is_null() | (pl.col("answer") < pl.col("request"))))
-    flagged = open_.select("rep_id", "contact_id", flag=pl.lit(1.0)).to_pandas()
-    merged = pairs.merge(flagged, on=["rep_id", "contact_id"], how="left")
-    return merged["flag"].fillna(0.0).to_numpy()
+    flagged = set(zip(open_.get_column("rep_id").to_list(), open_.get_column("contact_id").to_list(), strict=True))
+    return np.array([(r, c) in flagged for r, c in zip(pairs["rep_id"], pairs["contact_id"], strict=True)],
+                    dtype=float)

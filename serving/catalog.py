@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import CodeType
 
 import numpy as np
 import pandas as pd
@@ -80,12 +83,56 @@ class Catalog:
 
 
 def _evaluate(frame: pd.DataFrame, expression: str, action: str) -> pd.Series:
-    # only the columns the rule names: pandas builds a resolver for every column it is given
+    """A rule's value on every row: ``DataFrame.eval``'s meaning (``and``/``or``/``not`` element-wise,
+    missing values compare false), computed on the named columns' arrays by the rule compiled once
+    (``DataFrame.eval`` cost 1.7 ms a rule, a sixth of a request); pandas reports a rule that fails."""
     used = [c for c in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", expression)) if c in frame.columns]
+    try:
+        names = {c: _array(frame[c]) for c in used}
+        value = eval(_compiled(expression), {"__builtins__": {}}, names)  # noqa: S307 - the catalog's own rules
+        return pd.Series(np.broadcast_to(np.asarray(value), (len(frame),)), index=frame.index)
+    except Exception:  # noqa: BLE001 - pandas evaluates it again and says what is wrong
+        pass
     try:
         return frame[used].eval(expression, engine="python")
     except Exception as exc:  # pandas raises many types here; all mean the rule is wrong
         raise ValueError(f"catalog action {action!r}: cannot evaluate {expression!r}: {exc}") from exc
+
+
+def _array(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    return column.astype(object).where(column.notna(), None).to_numpy()
+
+
+class _Elementwise(ast.NodeTransformer):
+    """``a and b`` -> ``a & b``, ``not a`` -> ``~a``, ``a < b < c`` -> ``(a < b) & (b < c)``."""
+
+    @staticmethod
+    def _all(values: list[ast.expr], op: ast.operator) -> ast.expr:
+        return functools.reduce(lambda a, b: ast.BinOp(a, op, b), values)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        self.generic_visit(node)
+        return self._all(node.values, ast.BitAnd() if isinstance(node.op, ast.And) else ast.BitOr())
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        return ast.UnaryOp(ast.Invert(), node.operand) if isinstance(node.op, ast.Not) else node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.expr:
+        self.generic_visit(node)
+        if len(node.ops) == 1:
+            return node
+        lefts = [node.left, *node.comparators[:-1]]
+        return self._all([ast.Compare(a, [op], [b]) for a, op, b in zip(lefts, node.ops, node.comparators,
+                                                                        strict=True)], ast.BitAnd())
+
+
+@functools.cache
+def _compiled(expression: str) -> CodeType:
+    tree = ast.fix_missing_locations(_Elementwise().visit(ast.parse(expression, mode="eval")))
+    return compile(tree, "<catalog rule>", "eval")
 
 
 def catalog_path() -> Path:

@@ -54,28 +54,41 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     unit = gain_unit(potential, amount)
     # without any money in the data, an action is worth its gain in P(effective) (the unit says so)
     rel_value = catalog.policy.relationship_value_share * potential if unit == MONEY else np.ones(len(cands))
-    frames = []
+    # columns as arrays, one DataFrame at the end: a frame per action was half of this function's time
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in SCORED}
+    base_eff, base_win = eff["_base"].to_numpy(), np.where(amount > 0, win["_base"].to_numpy(), np.nan)
+    ids = {c: cands[c].to_numpy() for c in ("rep_id", "contact_id", "account_id")}
     for action in catalog.actions:
         ok = action.allowed(cands)
         if not ok.any():
             continue
+        rows = np.flatnonzero(ok)
         d_eff = eff[action.kind].to_numpy()
         d_win = np.where(amount > 0, win[action.kind].to_numpy(), 0.0)
         gain = d_eff * rel_value + d_win * amount
         weight = action.weight(cands)
         cost = action.minutes + catalog.policy.overhead_minutes
-        frames.append(pd.DataFrame({
-            "rep_id": cands["rep_id"].to_numpy()[ok], "contact_id": cands["contact_id"].to_numpy()[ok],
-            "account_id": cands["account_id"].to_numpy()[ok], "action": action.name, "kind": action.kind,
-            "element": action.element, "minutes": float(action.minutes), "mandatory": action.mandatory,
-            "p_effective": eff["_base"].to_numpy()[ok], "p_effective_if_done": (eff["_base"] + eff[action.kind])
-            .to_numpy()[ok], "p_win": np.where(amount > 0, win["_base"], np.nan)[ok],
-            "p_win_if_done": np.where(amount > 0, win["_base"] + win[action.kind], np.nan)[ok],
-            "deal_amount": amount[ok], "gain": gain[ok], "gain_unit": unit, "priority": (gain * weight / cost)[ok],
-            "row": np.flatnonzero(ok),
-        }))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return _ordered(out)
+        n = len(rows)
+        for c in ("rep_id", "contact_id", "account_id"):
+            parts[c].append(ids[c][rows])
+        for c, value in (("action", action.name), ("kind", action.kind), ("element", action.element),
+                         ("minutes", float(action.minutes)), ("mandatory", action.mandatory), ("gain_unit", unit)):
+            parts[c].append(np.full(n, value))
+        parts["p_effective"].append(base_eff[rows])
+        parts["p_effective_if_done"].append((base_eff + d_eff)[rows])
+        parts["p_win"].append(base_win[rows])
+        parts["p_win_if_done"].append(np.where(amount > 0, win["_base"].to_numpy() + d_win, np.nan)[rows])
+        parts["deal_amount"].append(amount[rows])
+        parts["gain"].append(gain[rows])
+        parts["priority"].append((gain * weight / cost)[rows])
+        parts["row"].append(rows)
+    if not parts["row"]:
+        return pd.DataFrame()
+    return _ordered(pd.DataFrame({c: np.concatenate(v) for c, v in parts.items()}))
+
+
+SCORED = ("rep_id", "contact_id", "account_id", "action", "kind", "element", "minutes", "mandatory", "p_effective",
+          "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "gain", "gain_unit", "priority", "row")
 
 
 MONEY, PROBABILITY = "money", "p_effective"
@@ -89,10 +102,24 @@ def gain_unit(potential: np.ndarray, amount: np.ndarray) -> str:
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mandatory first, then by priority (missing last), then by (rep, contact, action): a stable order
+    (``np.lexsort`` on codes: ``sort_values`` on five keys was 3 ms)."""
     if frame.empty:
         return frame
-    return frame.sort_values(["mandatory", "priority", "rep_id", "contact_id", "action"],
-                             ascending=[False, False, True, True, True], kind="stable").reset_index(drop=True)
+    priority = frame["priority"].to_numpy(dtype=float)
+    keys = [pd.factorize(frame[c], sort=True)[0] for c in ("action", "contact_id", "rep_id")]
+    order = np.lexsort([*keys, np.where(np.isnan(priority), np.inf, -priority),
+                        ~frame["mandatory"].to_numpy(dtype=bool)])
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def history_days(history: pd.DataFrame) -> pd.Series:
+    """The history's days as UTC timestamps (``pd.to_datetime`` walks 10k values one by one even when
+    they are timestamps already: 6 ms a call)."""
+    days = history["day"]
+    if isinstance(days.dtype, pd.DatetimeTZDtype):
+        return days.dt.tz_convert("UTC")
+    return pd.to_datetime(days, utc=True)
 
 
 def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp) -> np.ndarray:
@@ -100,19 +127,23 @@ def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog
     bad = np.zeros(len(scored), dtype=bool)
     if history is None or history.empty or scored.empty:
         return bad
-    age = (day - pd.to_datetime(history["day"], utc=True)).dt.days.to_numpy()
-    h = history.assign(age=age)
-    cooldown = pd.Series({a.name: a.cooldown for a in catalog.actions})
-    h_done = h[h["status"].isin((*DONE, LOGGED))]
-    recent = h_done[h_done["age"] < h_done["action"].map(cooldown).fillna(0).to_numpy()]
-    snoozed = h[(h["status"] == "snoozed") & (h["age"] < SNOOZE_DAYS)]
-    dismissed = h[(h["status"] == "dismissed") & (h["age"] < catalog.policy.dismissal_days)]
-    paused = dismissed.groupby(["contact_id", "action"]).size()
-    paused = paused[paused >= catalog.policy.dismissals_before_pause].reset_index()[["contact_id", "action"]]
-    key = pd.MultiIndex.from_frame(scored[["contact_id", "action"]].astype(str))
+    age = (day - history_days(history)).dt.days.to_numpy()
+    status, action = history["status"].to_numpy(), history["action"].to_numpy()
+    cooldown = {a.name: a.cooldown for a in catalog.actions}
+    done = np.isin(status, [*DONE, LOGGED])
+    recent = history[done & (age < np.array([cooldown.get(a, 0) for a in action], dtype=float))]
+    snoozed = history[(status == "snoozed") & (age < SNOOZE_DAYS)]
+    dismissed = history[(status == "dismissed") & (age < catalog.policy.dismissal_days)]
+    paused = dismissed
+    if len(dismissed):
+        counts = dismissed.groupby(["contact_id", "action"]).size()
+        paused = counts[counts >= catalog.policy.dismissals_before_pause].reset_index()[["contact_id", "action"]]
+    pairs: set[tuple[str, str]] = set()
     for frame in (recent, snoozed, paused):
-        if len(frame):
-            bad |= key.isin(pd.MultiIndex.from_frame(frame[["contact_id", "action"]].astype(str)))
+        pairs.update(zip(frame["contact_id"].astype(str), frame["action"].astype(str), strict=True))
+    if pairs:  # a set of (contact, action): two MultiIndexes and isin were 5 ms
+        bad = np.fromiter(((str(c), str(a)) in pairs for c, a in zip(scored["contact_id"], scored["action"],
+                                                                      strict=True)), dtype=bool, count=len(scored))
     return bad
 
 
@@ -128,7 +159,7 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
     pool = pool[pool.groupby("rep_id", sort=False).cumcount() < per_rep_pool * max(k, 1)]
     week = {}
     if history is not None and len(history):
-        age = (day - pd.to_datetime(history["day"], utc=True)).dt.days
+        age = (day - history_days(history)).dt.days
         done = history[history["status"].isin(DONE) & (age < 7).to_numpy()]
         mandatory = {a.name for a in catalog.actions if a.mandatory}
         week = done[~done["action"].isin(mandatory)].groupby("contact_id").size().to_dict()

@@ -33,11 +33,15 @@ def record_feedback(engine: Engine, rows: list[dict[str, object]]) -> int:
     return len(rows)
 
 
-def read_history(engine: Engine, since: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Feedback as history rows (rep_id, contact_id, action, day, status)."""
+def read_history(engine: Engine, since: pd.Timestamp | None = None, contact_ids: list[str] | None = None
+                 ) -> pd.DataFrame:
+    """Feedback as history rows (rep_id, contact_id, action, day, status), about these contacts if given
+    (by any rep: the contact policy protects the contact)."""
     query = sa.select(FEEDBACK.c.rep_id, FEEDBACK.c.contact_id, FEEDBACK.c.action, FEEDBACK.c.ts, FEEDBACK.c.status)
     if since is not None:
         query = query.where(FEEDBACK.c.ts >= since.to_pydatetime())
+    if contact_ids is not None:
+        query = query.where(FEEDBACK.c.contact_id.in_(contact_ids))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).fetchall(), columns=["rep_id", "contact_id", "action", "day",
                                                                       "status"])
@@ -47,8 +51,8 @@ def read_history(engine: Engine, since: pd.Timestamp | None = None) -> pd.DataFr
 
 def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
                         rep_ids: list[str] | None = None) -> pd.DataFrame:
-    """Outbound interactions of the last 90 days as ``logged`` actions (one per catalog action of their kind):
-    they start cooldowns but do not use up the weekly cap, which is for recommended actions."""
+    """Outbound interactions of the last 90 days as ``logged`` actions, the latest per pair and catalog action
+    of their kind: they start cooldowns but do not use up the weekly cap, which is for recommended actions."""
     cutoff = utc(as_of)
     inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
                                            "opportunity_id", "favor", "with_executive"])
@@ -57,16 +61,20 @@ def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Cata
     if rep_ids is not None:
         recent = recent.filter(pl.col("rep_id").is_in(list(rep_ids)))
     by_kind = pl.DataFrame({"kind": [a.kind for a in catalog.actions], "action": [a.name for a in catalog.actions]})
+    # a cooldown only asks for the latest touch of each (pair, action): one row each (a rep's 90 days
+    # expanded to every catalog action of the kind were 10k rows, and the policy's filters' time)
     rows = (recent.with_columns(kind=kind_expr()).join(by_kind, on="kind")
-            .select("rep_id", "contact_id", "action", day=pl.col("ts"), status=pl.lit(LOGGED)))
+            .group_by("rep_id", "contact_id", "action").agg(day=pl.col("ts").max())
+            .sort("rep_id", "contact_id", "action").with_columns(status=pl.lit(LOGGED)))
     return rows.to_pandas()[HISTORY_COLUMNS]
 
 
 def history(engine: Engine | None, tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
-            rep_ids: list[str] | None = None) -> pd.DataFrame:
-    """Feedback plus logged touches, the input of the contact policy."""
+            rep_ids: list[str] | None = None, contact_ids: list[str] | None = None) -> pd.DataFrame:
+    """Feedback plus logged touches, the input of the contact policy; ``contact_ids``: the feedback about
+    these contacts only (a rep's candidates: the policy reads nothing else), not the whole table's."""
     parts = [interaction_history(tables, as_of, catalog, rep_ids)]
     if engine is not None:
-        parts.append(read_history(engine, utc(as_of) - pd.Timedelta(days=LOOKBACK_DAYS)))
+        parts.append(read_history(engine, utc(as_of) - pd.Timedelta(days=LOOKBACK_DAYS), contact_ids))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HISTORY_COLUMNS)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crm.pair_log import RepLog
 from features.frames import Tables, utc
-from serving.candidates import candidates
+from serving.candidates import DayContext, candidates
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
 from serving.reasons import action_reason, explain, references
@@ -16,12 +17,13 @@ COLUMNS = ["rank", "rep_id", "contact_id", "account_id", "action", "element", "p
 
 
 def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id: str, k: int = 10,
-              lang: str = "en", history: pd.DataFrame | None = None, catalog: Catalog | None = None
-              ) -> pd.DataFrame:
-    """The rep's top ``k`` actions for the day starting at ``as_of``, each with ``reasons`` (a list)."""
+              lang: str = "en", history: pd.DataFrame | None = None, catalog: Catalog | None = None,
+              log: RepLog | None = None, context: DayContext | None = None) -> pd.DataFrame:
+    """The rep's top ``k`` actions for the day starting at ``as_of``, each with ``reasons`` (a list);
+    ``log``, ``context``: the rep's pair logs and the day's shared context (see ``candidates``)."""
     catalog = catalog or load_catalog()
     day = utc(as_of)
-    cands = candidates(tables, day, [rep_id])
+    cands = candidates(tables, day, [rep_id], log=log, context=context)
     if cands.empty:
         return pd.DataFrame(columns=[*COLUMNS, "reasons"])
     scored = score(cands, models, catalog)

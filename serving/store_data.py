@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 import polars as pl
@@ -21,11 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crm.contract import FUTURE_DAYS
-from crm.store import METADATA, data_version, read_polars, read_table
+from crm.pair_log import RepLog, read_rep
+from crm.store import METADATA, WRITE_TICK_SQL, data_version, read_polars, read_table
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
 REP_CACHE = 64  # reps whose interactions a worker keeps
 ANSWER_CACHE = 512  # answers a worker keeps (a rep's actions for a day, k and language)
+SHARED_CACHE = 8  # values from the shared tables a worker keeps (a day's contact context)
 T = TypeVar("T")
 
 
@@ -40,12 +42,74 @@ class StoreData:
         self._teams: dict[str, str | None] = {}
         self._reps: OrderedDict[str, tuple[tuple[int, int], pl.DataFrame]] = OrderedDict()
         self._answers: OrderedDict[tuple[object, ...], object] = OrderedDict()
+        self._shared: dict[tuple[object, ...], tuple[int, object]] = {}
+        self._tick_lock = threading.Lock()
+        self._tick_conn: Any = None
+        self._versions: dict[str | None, tuple[int, int]] = {}
+        self._versions_tick: int | None = None
+        self._latest: tuple[int, pd.Timestamp | None] | None = None
         self.on_lookup: Callable[[bool], None] | None = None
         """Told whether each ``memo`` lookup was a hit (the API counts them)."""
 
+    def close(self) -> None:
+        """Give back the connection the write counter is read on."""
+        with self._tick_lock:
+            if self._tick_conn is not None:
+                self._tick_conn.close()
+                self._tick_conn = None
+
+    def __enter__(self) -> StoreData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def tick(self) -> int:
+        """The store's write counter (``crm.store.WRITE_TICK_SQL``), read on a connection of its own: one
+        indexed row, ~10 µs on SQLite, where a pooled SQLAlchemy connection cost ~130 µs a read and a cached
+        answer asked three times (rep scope, default day, rep version)."""
+        with self._tick_lock:
+            for attempt in (1, 2):
+                try:
+                    if self._tick_conn is None:
+                        self._tick_conn = self._connect_raw()
+                    cursor = self._tick_conn.cursor()
+                    try:
+                        cursor.execute(WRITE_TICK_SQL)
+                        row = cursor.fetchone()
+                    finally:
+                        cursor.close()
+                    return int(row[0]) if row else 0
+                except Exception:  # a dropped connection: open a new one once, then let the error out
+                    self._tick_conn = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _connect_raw(self) -> Any:
+        """A pooled connection kept checked out for the worker's life (the pool's proxy is kept, so the
+        pool never lends it to anyone else)."""
+        conn = self.engine.raw_connection()
+        if self.engine.dialect.name != "sqlite":
+            conn.driver_connection.autocommit = True  # type: ignore[union-attr]  # each read sees the latest commit
+        return conn
+
     def version(self, rep_id: str | None = None) -> tuple[int, int]:
+        """(shared tables' version, the rep's version), read again only after a write (the tick moved)."""
+        tick = self.tick()
+        with self._lock:
+            if self._versions_tick != tick:
+                self._versions.clear()
+                self._versions_tick = tick
+            hit = self._versions.get(rep_id)
+        if hit is not None:
+            return hit
         with self.engine.connect() as conn:
-            return data_version(conn, rep_id)
+            found = data_version(conn, rep_id)
+        with self._lock:
+            if self._versions_tick == tick:
+                self._versions[rep_id] = found
+        return found
 
     def memo(self, rep_id: str, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()``'s answer about a rep, kept while the rep's data (and the shared tables) are
@@ -67,6 +131,21 @@ class StoreData:
             self._answers[full] = value
             while len(self._answers) > ANSWER_CACHE:
                 self._answers.popitem(last=False)
+        return value
+
+    def shared(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()``'s value from the shared tables alone, kept until they change (a few per worker:
+        e.g. a day's contact context, which every rep's answer reads)."""
+        version = self.version()[0]
+        with self._lock:
+            hit = self._shared.get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._shared[key] = (version, value)
+            while len(self._shared) > SHARED_CACHE:
+                self._shared.pop(next(iter(self._shared)))
         return value
 
     def static(self) -> dict[str, pd.DataFrame]:
@@ -120,6 +199,11 @@ class StoreData:
                 self._reps.popitem(last=False)
         return frame
 
+    def rep_log(self, rep_id: str) -> RepLog:
+        """One rep's pair logs (``crm.pair_log``): one indexed row per tie, a few ms for any rep."""
+        with self.engine.connect() as conn:
+            return read_rep(conn, rep_id)
+
     def tables(self, rep_ids: list[str] | None = None, contact_ids: list[str] | None = None
                ) -> dict[str, pd.DataFrame | pl.DataFrame]:
         """The feature builders' input: the small tables (Polars) and the interactions asked for."""
@@ -129,7 +213,16 @@ class StoreData:
 
     def latest(self) -> pd.Timestamp | None:
         """The latest interaction up to now plus the accepted clock skew: a row stored later than that
-        (before timestamps were bounded) does not move everyone's default day."""
+        (before timestamps were bounded) does not move everyone's default day. Read again after a write."""
+        tick = self.tick()
+        cached = self._latest
+        if cached is not None and cached[0] == tick:
+            return cached[1]
+        value = self._read_latest()
+        self._latest = (tick, value)
+        return value
+
+    def _read_latest(self) -> pd.Timestamp | None:
         t = METADATA.tables["interactions"]
         bound = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=self.future_days)
         with self.engine.connect() as conn:

@@ -192,6 +192,39 @@ def test_the_cli_and_the_api_recommend_the_same_actions(client: httpx.Client) ->
     assert bad.exit_code == 2 and "no rep 'NOBODY'" in bad.output and "Traceback" not in bad.output
 
 
+def test_the_api_ranks_what_batch_scoring_of_the_whole_store_ranks(client: httpx.Client,
+                                                                   server: dict[str, object]) -> None:
+    """The API reads the rep's pair logs and the day's shared context; `guanxi score` reads the whole log:
+    the same actions at the same ranks, the same priorities (1e-9). R0006 has no feedback, which only
+    the API reads."""
+    from guanxi.services.answers import rep_actions
+    from serving.api import encode
+    from serving.api.schemas import Freshness, NextBestActions
+    from serving.batch import score_chunk
+    from serving.catalog import load_catalog
+    from serving.store_data import StoreData
+
+    api = client.get("/v1/reps/R0006/next-best-actions?limit=10").json()
+    day = pd.Timestamp(api["freshness"]["as_of"])
+    models, _ = load_models(get_settings().models_dir)
+    catalog = load_catalog()
+    batch = score_chunk(read_all(server["engine"]), day, ["R0006"], models, catalog, k=10, bands=(0.5, 0.2))
+    ranked = batch.dropna(subset=["recommended_rank"]).sort_values("recommended_rank")
+    assert [a["contact_id"] for a in api["actions"]] == ranked["contact_id"].tolist()
+    for action, row in zip(api["actions"], ranked.itertuples(), strict=True):
+        if row.best_action == action["action"]:
+            assert action["priority"] == pytest.approx(row.best_priority, rel=1e-9)
+    # the bytes a cached answer is sent as equal the response model's own encoding
+    with StoreData(server["engine"]) as data:
+        actions = rep_actions(data, models, catalog, "R0006", day, 10, "en")
+    fresh = Freshness(as_of=day.to_pydatetime(), data_latest=None, data_age_hours=None)
+    body, _ = encode.next_best_actions("R0006", fresh, models.versions, models.labels, actions)
+    model = NextBestActions.model_validate({"rep_id": "R0006", "freshness": fresh, "models": models.versions,
+                                            "labels": models.labels, "actions": actions}, from_attributes=True)
+    assert json.loads(body) == json.loads(model.model_dump_json())
+    assert body == model.model_dump_json().encode()
+
+
 def test_bad_rows_are_reported_per_row_and_nothing_is_written(client: httpx.Client,
                                                               server: dict[str, object]) -> None:
     before = table_counts(server["engine"])["interactions"]

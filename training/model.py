@@ -73,6 +73,24 @@ class GuanxiClassifier:
                 out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
         return out
 
+    def _array(self, X: pd.DataFrame) -> np.ndarray:
+        """``_matrix`` as LightGBM turns it into numbers (categories as their codes, unknown ones NaN),
+        built column by column: prediction on a few hundred rows spent 12 ms in pandas conversions."""
+        missing = [f for f in self.features_ if f not in X.columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {', '.join(missing)}")
+        out = np.empty((len(X), len(self.features_)))
+        for j, col in enumerate(self.features_):
+            values = X[col]
+            if col in self.categories_:  # a level's index, as pd.Categorical's codes (NaN: not a level)
+                index = {level: float(i) for i, level in enumerate(self.categories_[col])}
+                out[:, j] = [index.get(v, np.nan) for v in values.astype("object").tolist()]
+            elif values.dtype == np.float64:
+                out[:, j] = values.to_numpy()
+            else:
+                out[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return out
+
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray,
             val_outcomes: int | None = None, groups: np.ndarray | None = None,
             val_groups: np.ndarray | None = None) -> GuanxiClassifier:
@@ -152,7 +170,7 @@ class GuanxiClassifier:
         return booster, linear
 
     def _raw(self, booster: lgb.Booster, linear: LinearScore | None, iteration: int, X: pd.DataFrame) -> np.ndarray:
-        log_odds = np.asarray(booster.predict(self._matrix(X), num_iteration=iteration, raw_score=True))
+        log_odds = np.asarray(booster.predict(self._array(X), num_iteration=iteration, raw_score=True))
         if linear is not None:
             w = self.linear_weight
             log_odds = (1 - w) * log_odds + w * linear.log_odds(X[self.features_])
@@ -169,7 +187,7 @@ class GuanxiClassifier:
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions to the log-odds (LightGBM ``pred_contrib``, mixed with each feature's
         linear term like the log-odds are); the last column is the bias. They sum to the log-odds."""
-        contrib = self.booster_.predict(self._matrix(X), num_iteration=self.best_iteration_, pred_contrib=True)
+        contrib = self.booster_.predict(self._array(X), num_iteration=self.best_iteration_, pred_contrib=True)
         out = pd.DataFrame(contrib, columns=[*self.features_, "bias"], index=X.index)
         if self.linear_ is not None:
             w = self.linear_weight

@@ -15,9 +15,11 @@ another pair's outcome (they do, a little, through the account's deals).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightgbm as lgb
@@ -33,6 +35,7 @@ from training.datasets import as_polars, data_span
 from training.evaluate import evaluate
 from training.hyperparams import lgb_params
 from training.labels import effective_relationship
+from training.trees import FlatBooster, NotFlat, flatten, predict_variants
 
 TREATMENTS = [f"t_{k}" for k in KINDS]
 OUTCOMES = ("effective", "win")
@@ -91,6 +94,14 @@ class EffectModel:
     boosters: dict[str, list[lgb.Booster]]
     metrics: dict[str, dict[str, float]]
     horizon_days: int = 180
+    flat: dict[str, list[FlatBooster]] | None = field(default=None, init=False, repr=False, compare=False)
+    """The boosters as flat arrays (``training.trees``), made once: what ``effects`` scores with."""
+
+    def __post_init__(self) -> None:
+        try:
+            self.flat = {o: [flatten(b) for b in bag] for o, bag in self.boosters.items()}
+        except NotFlat:
+            self.flat = None  # LightGBM scores every variant instead
 
     @property
     def columns(self) -> list[str]:
@@ -108,20 +119,28 @@ class EffectModel:
         for outcome in OUTCOMES:
             # P(win) only where the account has an open deal: 0 uplift and no base elsewhere
             rows = np.ones(len(X), dtype=bool) if outcome == "effective" else X["deal_open"].to_numpy() > 0
-            sub = X[rows]
-            none = np.zeros((len(sub), len(KINDS)))
-            variants = [none]
-            for k in kinds:
-                t = none.copy()
-                t[:, KINDS.index(k)] = 1.0
-                variants.append(t)
-            # one call over every variant: the boosters' per-call overhead is paid once
-            p = self.predict(outcome, pd.concat([sub] * len(variants)), np.vstack(variants)).reshape(len(variants), -1)
+            p = self._variants(outcome, X[rows], kinds)
             frame = pd.DataFrame(0.0, index=X.index, columns=kinds)
             frame.loc[rows, kinds] = (p[1:] - p[0]).T
             out[outcome] = frame.assign(_base=np.nan)
             out[outcome].loc[rows, "_base"] = p[0]
         return out
+
+    def _variants(self, outcome: str, X: pd.DataFrame, kinds: list[str]) -> np.ndarray:
+        """P(outcome), shape (1 + len(kinds), rows): with no action, then with one action of each kind."""
+        none = np.zeros((len(X), len(KINDS)))
+        if self.flat is not None:  # one walk of each tree per row, forking at the treatment splits
+            m = np.column_stack([X[self.features].to_numpy(dtype=float), none])
+            columns = np.array([len(self.features) + KINDS.index(k) for k in kinds], np.int64)
+            bag = self.flat[outcome]  # boosters on two threads (the walk holds no GIL), averaged in bag order
+            return np.mean(list(_pool().map(lambda b: predict_variants(b, m, columns), bag)), axis=0).T
+        variants = [none]
+        for k in kinds:
+            t = none.copy()
+            t[:, KINDS.index(k)] = 1.0
+            variants.append(t)
+        # one call over every variant: the boosters' per-call overhead is paid once
+        return self.predict(outcome, pd.concat([X] * len(variants)), np.vstack(variants)).reshape(len(variants), -1)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,6 +164,11 @@ class EffectModel:
             boosters = {o: [lgb.Booster(model_file=str(folder / f"{o}.{i}.txt")) for i in range(bags[o])]
                         for o in OUTCOMES}
         return cls(meta["features"], boosters, meta["metrics"], meta["horizon_days"])
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="effects")
 
 
 def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None, bags: int = BAGS) -> EffectModel:

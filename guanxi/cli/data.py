@@ -127,6 +127,19 @@ def upgrade_cmd(revision: Annotated[str, typer.Option(help="Target revision (def
         out.print(f"{where}: {done.before or 'empty'} -> {done.after}{adopted}")
 
 
+@db_app.command("rebuild-pair-log")
+def rebuild_pair_log_cmd() -> None:
+    """Rewrite every tie's pair log (what the API reads) from the interactions table: needed only after
+    rows were written to the table by hand, around `guanxi import` and the API."""
+    from crm.pair_log import rebuild_all
+    from crm.store import lock_for_write
+
+    with store() as engine, engine.begin() as conn:
+        lock_for_write(conn)
+        pairs = rebuild_all(conn)
+    out.print(f"{pairs:,} pair logs rewritten")
+
+
 @db_app.command("init")
 def init_cmd() -> None:
     """Create or migrate the store's tables and indexes (the same as `guanxi db upgrade`)."""

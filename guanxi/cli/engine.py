@@ -48,8 +48,7 @@ def recommend_cmd(
 
     settings = get_settings()
     models = _models(settings.models_dir)
-    with store() as engine, refusals():
-        data = StoreData(engine, settings.future_days)
+    with store() as engine, refusals(), StoreData(engine, settings.future_days) as data:
         if rep not in data.teams():
             raise Refused("invalid", f"--rep: no rep {rep!r} in the store")
         day = plan_day(data, settings, as_of.date() if as_of else None)

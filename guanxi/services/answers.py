@@ -4,6 +4,7 @@ line give, each from one function with a typed result, on the same data path (:c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 
@@ -13,14 +14,14 @@ import pandas as pd
 from features.deal import deal_features
 from features.network import tie_strength
 from features.registry import DEAL
-from features.relationship import relationship_features
+from features.relationship import relationship_features, relationship_features_from_log
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving import scales
-from serving.candidates import next_day
+from serving.candidates import day_context, next_day, recent_tables
 from serving.catalog import Catalog
 from serving.engine import Models
-from serving.feedback import history
+from serving.feedback import LOOKBACK_DAYS, history
 from serving.reasons import ELEMENT_OF, explain, references
 from serving.recommend import recommend
 from serving.store_data import StoreData
@@ -121,25 +122,36 @@ def finite(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@functools.lru_cache(maxsize=64)
+def _day_start(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(day, tz="UTC")
+
+
+@functools.lru_cache(maxsize=64)
+def _next_day(latest: pd.Timestamp) -> pd.Timestamp:
+    return next_day(latest)
+
+
 def plan_day(data: StoreData, settings: Settings, as_of: dt.date | None) -> Day:
     """``as_of`` if given (within the data's range plus a margin), else the day after the latest data —
     never later than tomorrow, so that no stored row can move the day for everyone."""
     latest = data.latest()
-    now = pd.Timestamp.now(tz="UTC")
-    if as_of is not None:
-        lo = pd.Timestamp(settings.earliest_ts).tz_convert("UTC")
-        hi = (max(latest, now) if latest is not None else now) + pd.Timedelta(days=settings.as_of_margin_days)
-        if not lo.date() <= as_of <= hi.date():
-            raise Refused("invalid", f"as_of: {as_of} is outside the accepted range {lo.date()} .. {hi.date()} "
-                          f"(the data and today plus {settings.as_of_margin_days} days)",
-                          [{"location": "query.as_of", "message": "outside the accepted range"}])
-        day = pd.Timestamp(as_of, tz="UTC")
-    elif latest is not None:
-        day = min(next_day(latest), next_day(now))
-    else:
-        day = now.floor("D")
-    age = None if latest is None else round((now - latest).total_seconds() / 3600, 2)
-    return Day(day, latest, age)
+    if as_of is None:  # every request asks this: plain datetimes and cached days (pandas cost 160 µs here)
+        now = dt.datetime.now(dt.UTC)
+        tomorrow = _day_start(now.date() + dt.timedelta(days=1))
+        if latest is None:
+            return Day(_day_start(now.date()), None, None)
+        return Day(min(_next_day(latest), tomorrow), latest,
+                   round((now - latest.to_pydatetime()).total_seconds() / 3600, 2))
+    now_ts = pd.Timestamp.now(tz="UTC")
+    lo = pd.Timestamp(settings.earliest_ts).tz_convert("UTC")
+    hi = (max(latest, now_ts) if latest is not None else now_ts) + pd.Timedelta(days=settings.as_of_margin_days)
+    if not lo.date() <= as_of <= hi.date():
+        raise Refused("invalid", f"as_of: {as_of} is outside the accepted range {lo.date()} .. {hi.date()} "
+                      f"(the data and today plus {settings.as_of_margin_days} days)",
+                      [{"location": "query.as_of", "message": "outside the accepted range"}])
+    age = None if latest is None else round((now_ts - latest).total_seconds() / 3600, 2)
+    return Day(pd.Timestamp(as_of, tz="UTC"), latest, age)
 
 
 def _reasons(items: list[dict[str, object]]) -> list[Reason]:
@@ -158,11 +170,14 @@ def rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, 
 
 def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, day: pd.Timestamp, k: int,
                  lang: str) -> list[Recommendation]:
-    tables = data.tables(rep_ids=[rep_id])
-    if not len(tables["interactions"]):
+    log = data.rep_log(rep_id)
+    if not log.rows:
         return []
-    past = history(data.engine, tables, day, catalog, [rep_id])
-    recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog)
+    tables = recent_tables(data.frames(), log, day, LOOKBACK_DAYS)  # what the contact policy reads
+    past = history(data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist())
+    context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
+    recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog, log=log,
+                     context=context)
     return [Recommendation(
         rank=int(r["rank"]), contact_id=str(r["contact_id"]), account_id=str(r["account_id"]),
         opportunity_id=None if r["opportunity_id"] is None else str(r["opportunity_id"]), action=str(r["action"]),
@@ -177,10 +192,11 @@ def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str,
 def relationship_health(data: StoreData, model: GuanxiClassifier, settings: Settings, rep_id: str, contact_id: str,
                         day: pd.Timestamp, lang: str) -> Health:
     """Health 0–100 (calibrated P(effective)), band, per-element contributions, trend and reasons."""
-    tables = data.tables(rep_ids=[rep_id])
-    if not len(tables["interactions"]):
+    log = data.rep_log(rep_id)
+    if not log.rows:
         raise Refused("not_found", f"rep {rep_id!r} has no interactions")
-    rel = relationship_features(tables, day, [rep_id])
+    context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
+    rel = relationship_features_from_log(data.frames(), log, day, context.entities)
     row = rel[rel["contact_id"] == contact_id]
     if row.empty:
         raise Refused("not_found", f"rep {rep_id!r} has no interaction with contact {contact_id!r} up to "
@@ -189,7 +205,7 @@ def relationship_health(data: StoreData, model: GuanxiClassifier, settings: Sett
     p = float(p_all[row.index[0]])
     contrib = model.contributions(row).drop(columns="bias").iloc[0]
     elements = contrib.groupby(contrib.index.map(lambda f: ELEMENT_OF.get(f, "value"))).sum()
-    before = relationship_features(tables, day - pd.Timedelta(days=TREND_DAYS), [rep_id])
+    before = relationship_features_from_log(data.frames(), log, day - pd.Timedelta(days=TREND_DAYS))
     before = before[before["contact_id"] == contact_id]
     health = round(100 * p)
     then = round(100 * float(model.predict_proba(before)[:, 1][0])) if len(before) else None

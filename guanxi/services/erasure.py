@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from crm import pair_log
 from crm.store import (
     ERASURES,
     FEEDBACK,
@@ -72,6 +73,7 @@ def erase_contact(engine: Engine, contact_id: str, settings: Settings, requested
             sa.select(t.c.rep_id).where(t.c.contact_id == contact_id).distinct()).scalars()}
         deleted = {name: int(conn.execute(sa.delete(t).where(t.c.contact_id == contact_id)).rowcount)
                    for name, t in tables.items()}
+        pair_log.delete_contact(conn, contact_id)
         if not conn.execute(sa.select(sa.func.count()).select_from(TOMBSTONES)
                             .where(TOMBSTONES.c.contact_token == token)).scalar_one():
             conn.execute(sa.insert(TOMBSTONES).values(contact_token=token, ts=now))

@@ -278,12 +278,16 @@ def _at_risk(rel: pd.DataFrame, rep_names: dict[str, str], contacts: pd.DataFram
             for r in risky.itertuples()]
 
 
+def served_rows(rep_id: str, actions: list[Recommendation], versions: dict[str, str], request_id: str | None,
+                now: dt.datetime | None = None) -> list[dict[str, object]]:
+    """The record of what was recommended (the manager's view and the feedback report count it)."""
+    stamp, versions_text = now or dt.datetime.now(dt.UTC), ",".join(f"{k}={v}" for k, v in sorted(versions.items()))
+    return [{"ts": stamp, "rep_id": rep_id, "contact_id": a.contact_id, "action": a.action, "rank": a.rank,
+             "priority": a.priority, "model_versions": versions_text, "request_id": request_id} for a in actions]
+
+
 def log_served(data: StoreData, rep_id: str, actions: list[Recommendation], versions: dict[str, str],
                request_id: str | None, now: dt.datetime | None = None) -> None:
-    """Record what was recommended (the manager's view and the feedback report count it); a store busy with
-    a long write skips the record rather than hold the answer."""
-    stamp, versions_text = now or dt.datetime.now(dt.UTC), ",".join(f"{k}={v}" for k, v in sorted(versions.items()))
-    rows: list[dict[str, object]] = [
-        {"ts": stamp, "rep_id": rep_id, "contact_id": a.contact_id, "action": a.action, "rank": a.rank,
-         "priority": a.priority, "model_versions": versions_text, "request_id": request_id} for a in actions]
-    log_served_rows(data.engine, rows)
+    """Record what was recommended, now; a store busy with a long write skips the record rather than hold
+    the answer (the API queues its records instead: ``serving.served_log``)."""
+    log_served_rows(data.engine, served_rows(rep_id, actions, versions, request_id, now))

@@ -18,6 +18,7 @@ from serving.api.model_state import Loaded, ModelHolder
 from serving.api.problems import Problem
 from serving.api.schemas import ID_PATTERN
 from serving.catalog import Catalog
+from serving.served_log import ServedLog
 from serving.store_data import StoreData
 
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
@@ -33,6 +34,7 @@ class AppState:
     keys: list[ApiKey]
     catalog: Catalog
     metrics: Metrics
+    served: ServedLog
 
 
 def state(request: Request) -> AppState:

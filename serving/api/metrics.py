@@ -35,9 +35,10 @@ class Metrics:
         self.reloads = Counter("guanxi_model_reloads", "New champions loaded while serving", registry=own)
         self.model_version = Gauge("guanxi_model_version", "Registered version each worker serves", ["model"],
                                    registry=own, multiprocess_mode="liveall")
-        self.predictions = Histogram("guanxi_prediction_probability", "Probabilities in the answers served",
-                                     ["model"], buckets=PROBABILITY_BUCKETS, registry=own)
-        self.gains = Histogram("guanxi_action_expected_gain", "Expected gain of the actions served", ["action"],
+        self.predictions = Histogram("guanxi_prediction_probability",
+                                     "Probabilities in the answers computed (a cached answer counts once)", ["model"],
+                                     buckets=PROBABILITY_BUCKETS, registry=own)
+        self.gains = Histogram("guanxi_action_expected_gain", "Expected gain of the actions computed", ["action"],
                                buckets=GAIN_BUCKETS, registry=own)
         self.cache = Counter("guanxi_answer_cache", "Answers asked of a worker's cache", ["result"], registry=own)
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
 from guanxi.services.writes import write_feedback, write_interactions
+from serving.api import encode
 from serving.api.deps import AnswerDay, Caller, Id, Rep, Served, St, check_rep, may_access
 from serving.api.problems import Problem
 from serving.api.schemas import (
@@ -40,14 +41,13 @@ def freshness(day: Day) -> Freshness:
 @router.get("/reps/{rep_id}/next-best-actions", response_model=NextBestActions,
             summary="A rep's ranked next-best actions with reasons")
 def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
-                      limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> NextBestActions:
+                      limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> Response:
     actions = answers.rep_actions(st.data, served.models, st.catalog, rep_id, day.as_of, limit, lang.value)
-    views.log_served(st.data, rep_id, actions, served.models.versions, request.state.request_id)
-    st.metrics.actions(actions)
-    return NextBestActions.model_validate({"rep_id": rep_id, "freshness": freshness(day),
-                                           "models": served.models.versions, "labels": served.models.labels,
-                                           "actions": actions},
-                                          from_attributes=True)
+    st.served.add(views.served_rows(rep_id, actions, served.models.versions, request.state.request_id))
+    body, new = encode.next_best_actions(rep_id, freshness(day), served.models.versions, served.models.labels, actions)
+    if new:  # the distributions count each computed answer once, not each time a page asks again
+        st.metrics.actions(actions)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/relationships/{rep_id}/{contact_id}", response_model=Relationship,

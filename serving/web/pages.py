@@ -63,7 +63,7 @@ def index(request: Request, st: St, caller: Caller, lang: PageLang = Lang.en) ->
 def rep_page(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay, lang: PageLang = Lang.en,
              recorded: str | None = None) -> HTMLResponse:
     page = views.rep_day(st.data, served.models, st.catalog, rep_id, day.as_of, K, lang.value)
-    views.log_served(st.data, rep_id, page.actions, served.models.versions, request.state.request_id)
+    st.served.add(views.served_rows(rep_id, page.actions, served.models.versions, request.state.request_id))
     return render(request, "rep.html", lang, day=page, as_of=day.as_of.date(), recorded=recorded)
 
 
