@@ -10,7 +10,8 @@ and `wrk` (Debian's package; `apt-get install wrk`). Reports:
   restart, one at a time;
 - ``cached_rps`` / ``cached_p99_ms``: 8 keep-alive connections on one rep for ``--seconds`` (wrk);
 - ``bare_rps``: a bare FastAPI endpoint returning a list of the same size, on the same server stack
-  (uvicorn with the same workers), in the same run; ``ratio`` = cached / bare;
+  (uvicorn with the same workers), in the same run; ``ratio`` = cached / bare. Cached and bare are
+  loaded in turns, three rounds each (medians; ``ratio_per_round`` shows the spread);
 - ``write_to_fresh_ms``: from a POSTed interaction (a contact's business request) until both workers'
   next answers hold the mandatory answer to it;
 - p50 / p99 of the other endpoints, and the resident memory of each worker.
@@ -21,7 +22,9 @@ from __future__ import annotations
 import _path  # noqa: F401  (keeps this folder from shadowing the `features` package)
 
 import argparse
+import contextlib
 import datetime as dt
+import http.client
 import json
 import os
 import re
@@ -32,6 +35,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 WRK = "wrk"
@@ -53,6 +57,23 @@ def _wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> dict[
     p99 = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p99_ms": p99, "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def _timed_get(port: int, path: str) -> float:
+    """Milliseconds of one GET on a new connection (http.client: ``httpx.get`` builds a client and its TLS
+    context per call, ~20 ms of the client's own time)."""
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    elapsed = (time.perf_counter() - t0) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: {response.status}")
+    return elapsed
 
 
 def _rss_mib(pid: int) -> list[float]:
@@ -106,21 +127,24 @@ def main() -> None:
             reps = sorted({m for m in re.findall(r'href="/reps/([^?"]+)', c.get("/").text)})
             first = []
             for rep in reps:  # a new connection each, as a page opening would
-                t0 = time.perf_counter()
-                r = httpx.get(f"{base}/v1/reps/{rep}/next-best-actions?limit=10", timeout=60)
-                first.append((time.perf_counter() - t0) * 1000)
-                r.raise_for_status()
+                first.append(_timed_get(port, f"/v1/reps/{rep}/next-best-actions?limit=10"))
             figures.update(reps=len(reps), uncached_p50_ms=statistics.median(first), uncached_p99_ms=_pct(first, .99),
                            uncached_max_ms=max(first))
-            cached = _wrk(f"{base}/v1/reps/{reps[1]}/next-best-actions?limit=10", args.seconds)
-            figures.update(cached_rps=cached["rps"], cached_p99_ms=cached["p99_ms"], cached_non_2xx=cached["non_2xx"])
+            # cached and bare in turns, three rounds each, medians: this machine's speed drifts by up to 2x
+            # from one minute to the next, so one run of each, minutes apart, compared drift as much as code
+            with _bare(args.workers) as bare_url:
+                rounds = [(_wrk(f"{base}/v1/reps/{reps[1]}/next-best-actions?limit=10", args.seconds),
+                           _wrk(bare_url, args.seconds)) for _ in range(3)]
+            cached = {k: statistics.median(r[0][k] for r in rounds) for k in ("rps", "p99_ms", "non_2xx")}
+            figures.update(cached_rps=cached["rps"], cached_p99_ms=cached["p99_ms"], cached_non_2xx=cached["non_2xx"],
+                           bare_rps=statistics.median(r[1]["rps"] for r in rounds),
+                           ratio_per_round=[round(c["rps"] / b["rps"], 3) for c, b in rounds])
             figures["write_to_fresh_ms"] = _write_to_fresh(base, reps[2])
             figures["endpoints"] = _endpoints(c, reps)
             figures["rss_mib_per_worker"] = _rss_mib(server.pid)
     finally:
         launch.stop(server)
         scratch.cleanup()
-    figures["bare_rps"] = _bare(args.workers, args.seconds)
     figures["ratio"] = figures["cached_rps"] / figures["bare_rps"]  # type: ignore[operator]
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
 
@@ -174,8 +198,9 @@ def _endpoints(c: object, reps: list[str]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _bare(workers: int, seconds: int) -> float:
-    """The same server stack (uvicorn, the same workers) with one bare endpoint."""
+@contextlib.contextmanager
+def _bare(workers: int) -> Iterator[str]:
+    """The same server stack (uvicorn, the same workers) with one bare endpoint; yields its URL."""
     from serving import launch
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,7 +217,7 @@ def _bare(workers: int, seconds: int) -> float:
             except httpx.HTTPError:
                 time.sleep(0.1)
         try:
-            return _wrk(f"http://127.0.0.1:{port}/bare", seconds)["rps"]
+            yield f"http://127.0.0.1:{port}/bare"
         finally:
             launch.stop(proc)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -16,25 +19,35 @@ COLUMNS = ["rank", "rep_id", "contact_id", "account_id", "action", "element", "p
            "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "minutes", "mandatory", "gain_unit"]
 
 
+@functools.cache
+def pool() -> ThreadPoolExecutor:
+    """Threads for the parts of one answer that run without the GIL (LightGBM, Polars, SQL) beside each other."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="answer")
+
+
 def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id: str, k: int = 10,
-              lang: str = "en", history: pd.DataFrame | None = None, catalog: Catalog | None = None,
-              log: RepLog | None = None, context: DayContext | None = None) -> pd.DataFrame:
+              lang: str = "en", history: pd.DataFrame | Future[pd.DataFrame] | None = None,
+              catalog: Catalog | None = None, log: RepLog | None = None, context: DayContext | None = None
+              ) -> pd.DataFrame:
     """The rep's top ``k`` actions for the day starting at ``as_of``, each with ``reasons`` (a list);
-    ``log``, ``context``: the rep's pair logs and the day's shared context (see ``candidates``)."""
+    ``log``, ``context``: the rep's pair logs and the day's shared context (see ``candidates``);
+    ``history`` may still be on its way (a future: read when the contact policy needs it)."""
     catalog = catalog or load_catalog()
     day = utc(as_of)
     cands = candidates(tables, day, [rep_id], log=log, context=context)
     if cands.empty:
         return pd.DataFrame(columns=[*COLUMNS, "reasons"])
+    relationship = models.relationship
+    # the relationship model's scores (LightGBM, without the GIL) while the effects are scored
+    p_all = None if relationship is None else pool().submit(lambda: relationship.predict_proba(cands)[:, 1])
     scored = score(cands, models, catalog)
-    chosen = select(scored, history, catalog, day, k)
+    chosen = select(scored, history.result() if isinstance(history, Future) else history, catalog, day, k)
     if chosen.empty:
         return pd.DataFrame(columns=[*COLUMNS, "reasons"])
     rows = cands.iloc[chosen["row"].to_numpy()].reset_index(drop=True)
     reasons: list[list[dict[str, object]]] = [[] for _ in range(len(chosen))]
-    if models.relationship is not None:
-        p_all = models.relationship.predict_proba(cands)[:, 1]
-        reasons = explain(rows, models.relationship, references(cands, p_all), lang)
+    if relationship is not None and p_all is not None:
+        reasons = explain(rows, relationship, references(cands, p_all.result()), lang)
     out = chosen[COLUMNS].reset_index(drop=True)
     out.insert(5, "title", [catalog[a].label(lang) for a in out["action"]])
     out.insert(4, "opportunity_id", rows["opportunity_id"].to_numpy())

@@ -111,6 +111,17 @@ class StoreData:
                 self._versions[rep_id] = found
         return found
 
+    def peek(self, rep_id: str, key: tuple[object, ...]) -> object | None:
+        """``memo``'s kept answer, or None (counted as a hit only when found: ``memo`` counts the miss)."""
+        full = (rep_id, self.version(rep_id), *key)
+        with self._lock:
+            found = self._answers.get(full)
+            if found is not None:
+                self._answers.move_to_end(full)
+        if found is not None and self.on_lookup is not None:
+            self.on_lookup(True)
+        return found
+
     def memo(self, rep_id: str, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()``'s answer about a rep, kept while the rep's data (and the shared tables) are
         unchanged: the key holds their versions, which every write, feedback and erasure bumps, so every
@@ -147,6 +158,16 @@ class StoreData:
             while len(self._shared) > SHARED_CACHE:
                 self._shared.pop(next(iter(self._shared)))
         return value
+
+    def current_teams(self) -> dict[str, str | None] | None:
+        """``teams()`` if the small tables held are current (one read of the write counter), else None:
+        then ``teams()`` must reload them."""
+        return self._teams if self._version == self.version()[0] else None
+
+    def current_latest(self) -> tuple[bool, pd.Timestamp | None]:
+        """(True, ``latest()``) when it is known without a query, else (False, None)."""
+        cached = self._latest
+        return (True, cached[1]) if cached is not None and cached[0] == self.tick() else (False, None)
 
     def static(self) -> dict[str, pd.DataFrame]:
         """The small tables, re-read when a write changed them."""

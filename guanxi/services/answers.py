@@ -23,7 +23,7 @@ from serving.catalog import Catalog
 from serving.engine import Models
 from serving.feedback import LOOKBACK_DAYS, history
 from serving.reasons import ELEMENT_OF, explain, references
-from serving.recommend import recommend
+from serving.recommend import pool, recommend
 from serving.store_data import StoreData
 from training.model import GuanxiClassifier
 
@@ -132,10 +132,12 @@ def _next_day(latest: pd.Timestamp) -> pd.Timestamp:
     return next_day(latest)
 
 
-def plan_day(data: StoreData, settings: Settings, as_of: dt.date | None) -> Day:
+def plan_day(data: StoreData, settings: Settings, as_of: dt.date | None, latest: pd.Timestamp | None = None
+             ) -> Day:
     """``as_of`` if given (within the data's range plus a margin), else the day after the latest data —
-    never later than tomorrow, so that no stored row can move the day for everyone."""
-    latest = data.latest()
+    never later than tomorrow, so that no stored row can move the day for everyone. ``latest``: the
+    store's latest interaction if the caller has just read it."""
+    latest = data.latest() if latest is None else latest
     if as_of is None:  # every request asks this: plain datetimes and cached days (pandas cost 160 µs here)
         now = dt.datetime.now(dt.UTC)
         tomorrow = _day_start(now.date() + dt.timedelta(days=1))
@@ -164,8 +166,18 @@ def rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, 
                 lang: str) -> list[Recommendation]:
     """The rep's top ``k`` actions for ``day``, from the rep's interactions and the contact policy's history;
     an answer is kept until the rep's data, the shared tables or the models change."""
-    key = ("actions", tuple(sorted(models.versions.items())), id(models), day, k, lang)
-    return data.memo(rep_id, key, lambda: _rep_actions(data, models, catalog, rep_id, day, k, lang))
+    return data.memo(rep_id, _actions_key(models, day, k, lang),
+                     lambda: _rep_actions(data, models, catalog, rep_id, day, k, lang))
+
+
+def kept_rep_actions(data: StoreData, models: Models, rep_id: str, day: pd.Timestamp, k: int, lang: str
+                     ) -> list[Recommendation] | None:
+    """:func:`rep_actions`' answer if the worker holds it (nothing is computed), else None."""
+    return data.peek(rep_id, _actions_key(models, day, k, lang))  # type: ignore[return-value]
+
+
+def _actions_key(models: Models, day: pd.Timestamp, k: int, lang: str) -> tuple[object, ...]:
+    return ("actions", tuple(sorted(models.versions.items())), id(models), day, k, lang)
 
 
 def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, day: pd.Timestamp, k: int,
@@ -174,7 +186,8 @@ def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str,
     if not log.rows:
         return []
     tables = recent_tables(data.frames(), log, day, LOOKBACK_DAYS)  # what the contact policy reads
-    past = history(data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist())
+    # the contact policy's history (the store's feedback, Polars) is read while the candidates are built
+    past = pool().submit(history, data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist())
     context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
     recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog, log=log,
                      context=context)

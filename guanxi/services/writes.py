@@ -73,7 +73,7 @@ def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: 
     frame = pd.DataFrame([{**row, "ts": pd.Timestamp(row["ts"]).tz_convert("UTC")} for row in rows]).astype(object)
     frame = frame.where(frame.notna(), None)
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key(),
-                            authorize=authorize)
+                            authorize=authorize, counts=False)
     try:
         result = import_frames(engine, {"interactions": frame}, {"interactions": "interactions"}, options)
     except ConflictError as exc:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from guanxi.services.answers import Day, plan_day
 from guanxi.settings import Settings
@@ -37,14 +38,19 @@ class AppState:
     served: ServedLog
 
 
-def state(request: Request) -> AppState:
+# The dependencies are ``async``: they compute nothing or read one indexed row, and a sync dependency costs a
+# hop to the thread pool each (five per request were a third of a cached answer's time). What may take
+# longer (reloading the shared tables after a write) is sent to the thread pool.
+
+
+async def state(request: Request) -> AppState:
     return request.app.state.guanxi
 
 
 St = Annotated[AppState, Depends(state)]
 
 
-def principal(request: Request, st: St, authorization: Annotated[str | None, Header()] = None,
+async def principal(request: Request, st: St, authorization: Annotated[str | None, Header()] = None,
               x_api_key: Annotated[str | None, Header()] = None) -> Principal:
     if not st.keys:
         return Principal(None)
@@ -67,9 +73,9 @@ def may_access(st: AppState, caller: Principal) -> Callable[[str], bool]:
     return lambda rep_id: caller.may_see(rep_id, teams.get(rep_id))
 
 
-def check_rep(st: AppState, caller: Principal, rep_id: str) -> str:
+def check_rep(st: AppState, caller: Principal, rep_id: str, teams: dict[str, str | None] | None = None) -> str:
     """``rep_id`` if it exists (else 404) and the caller may read it (else 403)."""
-    teams = st.data.teams()  # one read of the shared tables' version per check
+    teams = st.data.teams() if teams is None else teams  # one read of the shared tables' version per check
     if rep_id not in teams:
         raise Problem(404, f"no rep {rep_id!r}")
     if not caller.may_see(rep_id, teams[rep_id]):
@@ -77,14 +83,17 @@ def check_rep(st: AppState, caller: Principal, rep_id: str) -> str:
     return rep_id
 
 
-def readable_rep(rep_id: Id, st: St, caller: Caller) -> str:
-    return check_rep(st, caller, rep_id)
+async def readable_rep(rep_id: Id, st: St, caller: Caller) -> str:
+    teams = st.data.current_teams()
+    if teams is not None:
+        return check_rep(st, caller, rep_id, teams)
+    return await run_in_threadpool(check_rep, st, caller, rep_id)
 
 
 Rep = Annotated[str, Depends(readable_rep)]
 
 
-def loaded(st: St) -> Loaded:
+async def loaded(st: St) -> Loaded:
     if st.holder.current is None:
         raise Problem(503, "models are not loaded yet: train them (`guanxi train all`) or check /ready")
     return st.holder.current
@@ -93,9 +102,12 @@ def loaded(st: St) -> Loaded:
 Served = Annotated[Loaded, Depends(loaded)]
 
 
-def answer_day(st: St, as_of: Annotated[dt.date | None, Query(
+async def answer_day(st: St, as_of: Annotated[dt.date | None, Query(
         description="Day to score (default: the day after the latest data).")] = None) -> Day:
-    return plan_day(st.data, st.settings, as_of)
+    known, latest = st.data.current_latest()
+    if known:
+        return plan_day(st.data, st.settings, as_of, latest)
+    return await run_in_threadpool(plan_day, st.data, st.settings, as_of)
 
 
 AnswerDay = Annotated[Day, Depends(answer_day)]

@@ -1,12 +1,14 @@
 """The /v1 endpoints. Each handler parses, calls one application function (``guanxi.services``) and
 shapes the answer; access rules are dependencies (``deps.py``). Handlers are plain functions, run in the
-thread pool: scoring never blocks the event loop."""
+thread pool: scoring never blocks the event loop (next-best actions sends an answer the worker already
+holds from the loop, and computes a new one in the pool)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
@@ -40,9 +42,13 @@ def freshness(day: Day) -> Freshness:
 
 @router.get("/reps/{rep_id}/next-best-actions", response_model=NextBestActions,
             summary="A rep's ranked next-best actions with reasons")
-def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
-                      limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> Response:
-    actions = answers.rep_actions(st.data, served.models, st.catalog, rep_id, day.as_of, limit, lang.value)
+async def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
+                            limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> Response:
+    # an answer the worker holds is sent from here; computing one goes to the thread pool
+    actions = answers.kept_rep_actions(st.data, served.models, rep_id, day.as_of, limit, lang.value)
+    if actions is None:
+        actions = await run_in_threadpool(answers.rep_actions, st.data, served.models, st.catalog, rep_id,
+                                          day.as_of, limit, lang.value)
     st.served.add(views.served_rows(rep_id, actions, served.models.versions, request.state.request_id))
     body, new = encode.next_best_actions(rep_id, freshness(day), served.models.versions, served.models.labels, actions)
     if new:  # the distributions count each computed answer once, not each time a page asks again
