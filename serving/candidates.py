@@ -76,8 +76,9 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
         tables = recent_tables(tables, log, cutoff, REQUEST_DAYS)
     else:
         rel = relationship_features(tables, cutoff, rep_ids)
-    deals = pair_deal_context(tables, cutoff, rel, None if context is None else context.deals)
-    rel = deals.merge(rel.astype({"rep_id": str, "contact_id": str}), on=["rep_id", "contact_id", "account_id"])
+    deals = pair_deal_context(tables, cutoff, rel, None if context is None else context.deals)  # rel's row order
+    keys = ["rep_id", "contact_id", "account_id"]
+    rel = pd.concat([deals.reset_index(drop=True), rel.drop(columns=keys).reset_index(drop=True)], axis=1)
     rel["tie"] = tie_strength(rel).to_numpy()
     rel["is_decision_maker"] = (rel["buying_role"] == "decision_maker").astype(float)
     if context is not None and context.occasion is not None:  # looked up, not recomputed for the whole base

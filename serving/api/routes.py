@@ -14,7 +14,7 @@ from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
 from guanxi.services.writes import write_feedback, write_interactions
 from serving.api import encode
-from serving.api.deps import AnswerDay, Caller, Id, Rep, Served, St, check_rep, may_access
+from serving.api.deps import AnswerDay, Caller, ForRep, Id, Rep, Served, St, check_rep, may_access
 from serving.api.problems import Problem
 from serving.api.schemas import (
     Erased,
@@ -42,8 +42,9 @@ def freshness(day: Day) -> Freshness:
 
 @router.get("/reps/{rep_id}/next-best-actions", response_model=NextBestActions,
             summary="A rep's ranked next-best actions with reasons")
-async def next_best_actions(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerDay,
-                            limit: Annotated[int, Query(ge=1, le=100)] = 10, lang: Lang = Lang.en) -> Response:
+async def next_best_actions(request: Request, call: ForRep, limit: Annotated[int, Query(ge=1, le=100)] = 10,
+                            lang: Lang = Lang.en) -> Response:
+    st, rep_id, served, day = call.st, call.rep_id, call.served, call.day
     # an answer the worker holds is sent from here; computing one goes to the thread pool
     actions = answers.kept_rep_actions(st.data, served.models, rep_id, day.as_of, limit, lang.value)
     if actions is None:
