@@ -49,3 +49,11 @@ def test_a_stuck_store_cannot_grow_the_queue_without_bound(tmp_path: Path) -> No
     log.add(_rows(6))
     assert log.dropped == 2
     assert log.flush() and _stored(engine) == ["q2", "q3", "q4", "q5"]
+
+
+def test_a_long_queue_is_written_in_short_transactions(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 's.db'}")
+    init_db(engine)
+    log = ServedLog(engine, interval=3600, batch=3)
+    log.add(_rows(10))
+    assert log.flush() and len(_stored(engine)) == 10
