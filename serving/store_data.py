@@ -94,9 +94,10 @@ class StoreData:
             conn.driver_connection.autocommit = True  # type: ignore[union-attr]  # each read sees the latest commit
         return conn
 
-    def version(self, rep_id: str | None = None) -> tuple[int, int]:
-        """(shared tables' version, the rep's version), read again only after a write (the tick moved)."""
-        tick = self.tick()
+    def version(self, rep_id: str | None = None, tick: int | None = None) -> tuple[int, int]:
+        """(shared tables' version, the rep's version), read again only after a write (the tick moved);
+        ``tick``: the write counter as the caller read it at the start of its request."""
+        tick = self.tick() if tick is None else tick
         with self._lock:
             if self._versions_tick != tick:
                 self._versions.clear()
@@ -111,9 +112,9 @@ class StoreData:
                 self._versions[rep_id] = found
         return found
 
-    def peek(self, rep_id: str, key: tuple[object, ...]) -> object | None:
+    def peek(self, rep_id: str, key: tuple[object, ...], tick: int | None = None) -> object | None:
         """``memo``'s kept answer, or None (counted as a hit only when found: ``memo`` counts the miss)."""
-        full = (rep_id, self.version(rep_id), *key)
+        full = (rep_id, self.version(rep_id, tick), *key)
         with self._lock:
             found = self._answers.get(full)
             if found is not None:
@@ -159,15 +160,16 @@ class StoreData:
                 self._shared.pop(next(iter(self._shared)))
         return value
 
-    def current_teams(self) -> dict[str, str | None] | None:
+    def current_teams(self, tick: int | None = None) -> dict[str, str | None] | None:
         """``teams()`` if the small tables held are current (one read of the write counter), else None:
         then ``teams()`` must reload them."""
-        return self._teams if self._version == self.version()[0] else None
+        return self._teams if self._version == self.version(None, tick)[0] else None
 
-    def current_latest(self) -> tuple[bool, pd.Timestamp | None]:
+    def current_latest(self, tick: int | None = None) -> tuple[bool, pd.Timestamp | None]:
         """(True, ``latest()``) when it is known without a query, else (False, None)."""
         cached = self._latest
-        return (True, cached[1]) if cached is not None and cached[0] == self.tick() else (False, None)
+        tick = self.tick() if tick is None else tick
+        return (True, cached[1]) if cached is not None and cached[0] == tick else (False, None)
 
     def static(self) -> dict[str, pd.DataFrame]:
         """The small tables, re-read when a write changed them."""

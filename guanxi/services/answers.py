@@ -170,10 +170,11 @@ def rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, 
                      lambda: _rep_actions(data, models, catalog, rep_id, day, k, lang))
 
 
-def kept_rep_actions(data: StoreData, models: Models, rep_id: str, day: pd.Timestamp, k: int, lang: str
-                     ) -> list[Recommendation] | None:
-    """:func:`rep_actions`' answer if the worker holds it (nothing is computed), else None."""
-    return data.peek(rep_id, _actions_key(models, day, k, lang))  # type: ignore[return-value]
+def kept_rep_actions(data: StoreData, models: Models, rep_id: str, day: pd.Timestamp, k: int, lang: str,
+                     tick: int | None = None) -> list[Recommendation] | None:
+    """:func:`rep_actions`' answer if the worker holds it (nothing is computed), else None; ``tick``: the
+    store's write counter as the request read it (see ``StoreData.version``)."""
+    return data.peek(rep_id, _actions_key(models, day, k, lang), tick)  # type: ignore[return-value]
 
 
 def _actions_key(models: Models, day: pd.Timestamp, k: int, lang: str) -> tuple[object, ...]:

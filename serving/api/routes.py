@@ -46,7 +46,7 @@ async def next_best_actions(request: Request, call: ForRep, limit: Annotated[int
                             lang: Lang = Lang.en) -> Response:
     st, rep_id, served, day = call.st, call.rep_id, call.served, call.day
     # an answer the worker holds is sent from here; computing one goes to the thread pool
-    actions = answers.kept_rep_actions(st.data, served.models, rep_id, day.as_of, limit, lang.value)
+    actions = answers.kept_rep_actions(st.data, served.models, rep_id, day.as_of, limit, lang.value, call.tick)
     if actions is None:
         actions = await run_in_threadpool(answers.rep_actions, st.data, served.models, st.catalog, rep_id,
                                           day.as_of, limit, lang.value)
