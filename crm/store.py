@@ -143,7 +143,7 @@ SERVED = sa.Table(
 PAIR_LOG = sa.Table(
     "pair_log", METADATA,
     sa.Column("rep_id", sa.String(64), primary_key=True),
-    sa.Column("contact_id", sa.String(64), primary_key=True, index=True),
+    sa.Column("contact_id", sa.String(64), primary_key=True),
     sa.Column("n", sa.Integer, nullable=False, comment="interactions of the pair"),
     sa.Column("last_us", sa.BigInteger, nullable=False, comment="the latest one, µs since 1970 UTC"),
     sa.Column("ts", sa.LargeBinary, nullable=False, comment="every timestamp, int64 µs little-endian, in order"),

@@ -29,12 +29,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("rep_id", "contact_id"),
         comment="Each (rep, contact)'s interactions packed in one row, kept by every write (crm.pair_log)",
     )
-    op.create_index(op.f("ix_pair_log_contact_id"), "pair_log", ["contact_id"], unique=False)
     from crm.pair_log import rebuild_all  # a store with interactions gets its pair logs now
 
     rebuild_all(op.get_bind())
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_pair_log_contact_id"), table_name="pair_log")
     op.drop_table("pair_log")
