@@ -65,15 +65,17 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
                log: RepLog | None = None, context: DayContext | None = None) -> pd.DataFrame:
     """Every pair of the reps in scope (all reps by default) with the rule columns.
 
-    With one rep's pair logs (``log``, what a request reads) every column comes from them (and the small
-    tables), not from ``tables["interactions"]``; ``context`` (:func:`day_context` for ``as_of``) spares
-    recomputing what all reps share. Either way the values are the same."""
+    With one rep's pair logs (``log``, what a request reads) the features come from them (and the small
+    tables); ``tables["interactions"]``, if given, must hold the rep's rows of at least the last week (the
+    open requests read them), else they are decoded from the log. ``context`` (:func:`day_context` for
+    ``as_of``) spares recomputing what all reps share. Either way the values are the same."""
     cutoff = utc(as_of)
     if context is not None and context.cutoff != cutoff:
         context = None
     if log is not None:
         rel = relationship_features_from_log(tables, log, cutoff, None if context is None else context.entities)
-        tables = recent_tables(tables, log, cutoff, REQUEST_DAYS)
+        if tables.get("interactions") is None:  # a request's tables hold the recent rows decoded already
+            tables = recent_tables(tables, log, cutoff, REQUEST_DAYS)
     else:
         rel = relationship_features(tables, cutoff, rep_ids)
     deals = pair_deal_context(tables, cutoff, rel, None if context is None else context.deals)  # rel's row order

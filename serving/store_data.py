@@ -52,10 +52,11 @@ class StoreData:
         """Told whether each ``memo`` lookup was a hit (the API counts them)."""
 
     def close(self) -> None:
-        """Give back the connection the write counter is read on."""
+        """Close the connection the write counter is read on (closed, not given back: on PostgreSQL it
+        is in autocommit mode, which a later borrower's transaction must not inherit)."""
         with self._tick_lock:
             if self._tick_conn is not None:
-                self._tick_conn.close()
+                self._tick_conn.invalidate()
                 self._tick_conn = None
 
     def __enter__(self) -> StoreData:
@@ -81,6 +82,8 @@ class StoreData:
                         cursor.close()
                     return int(row[0]) if row else 0
                 except Exception:  # a dropped connection: open a new one once, then let the error out
+                    if self._tick_conn is not None:
+                        self._tick_conn.invalidate()
                     self._tick_conn = None
                     if attempt == 2:
                         raise
