@@ -35,6 +35,13 @@ REL_COLUMNS = ["rep_id", "contact_id", "account_id", "p_effective", "health", "b
 MANIFEST = "_manifest.json"
 
 
+def no_ties() -> pd.DataFrame:
+    """A chunk without ties, typed like one with ties (Parquet parts must agree on their schema)."""
+    text = ("rep_id", "contact_id", "account_id", "band", "best_action")
+    return pd.DataFrame({c: pd.Series([], dtype="string" if c in text else "int64" if c == "health" else "float64")
+                         for c in REL_COLUMNS})
+
+
 @dataclass
 class ScoreRun:
     out: Path
@@ -43,6 +50,8 @@ class ScoreRun:
     chunks: list[list[str]]
     k: int = 3
     bands: tuple[float, float] = (0.5, 0.2)  # (good, fair): prepare() takes them from the settings
+    days: dict[str, str] = field(default_factory=dict)
+    """Reps planned for another day than ``as_of`` (``serving.candidates.rep_days``: data of an earlier era)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def part(self, i: int) -> Path:
@@ -63,17 +72,27 @@ def chunk_reps(rep_ids: Iterable[str], size: int) -> list[list[str]]:
 
 def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models: Models, catalog: Catalog,
                 k: int, bands: tuple[float, float]) -> pd.DataFrame:
-    """Scores of every (rep, contact) of these reps: health, P(effective), best action, today's top-k rank."""
-    cands = candidates(tables, as_of, rep_ids)
+    """Scores of every (rep, contact) of these reps: health, P(effective), best action, today's top-k rank.
+    Actions on deals without contacts take their place in the ranking but have no row here (``deals.parquet``
+    scores every open deal)."""
+    everything = candidates(tables, as_of, rep_ids)
+    if everything.empty:
+        return no_ties()
+    scored = score(everything, models, catalog)
+    chosen = select(scored, interaction_history(tables, as_of, catalog, rep_ids), catalog, as_of, k)
+    if "deal_only" in everything:  # ties only from here on
+        keep = everything["deal_only"].to_numpy(dtype=float, na_value=0.0) == 0
+        cands, scored, chosen = everything[keep], scored[scored["contact_id"].notna()], \
+            chosen[chosen["contact_id"].notna()]
+    else:
+        cands = everything
     if cands.empty:
-        return pd.DataFrame(columns=REL_COLUMNS)
+        return no_ties()
     if models.relationship is not None:
         p = models.relationship.predict_proba(cands)[:, 1]
     else:
         p = models.effect.effects(cands)["effective"]["_base"].to_numpy()
-    scored = score(cands, models, catalog)
     best = scored.drop_duplicates(["rep_id", "contact_id"]).set_index(["rep_id", "contact_id"])
-    chosen = select(scored, interaction_history(tables, as_of, catalog, rep_ids), catalog, as_of, k)
     rank = chosen.set_index(["rep_id", "contact_id"])["rank"]
     key = pd.MultiIndex.from_frame(cands[["rep_id", "contact_id"]].astype(str))
     out = pd.DataFrame({
@@ -86,6 +105,22 @@ def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models:
         "recommended_rank": rank.reindex(key).to_numpy(dtype=float),
     })
     return out.sort_values(["rep_id", "contact_id"]).reset_index(drop=True)
+
+
+def score_reps(tables: Tables, run: ScoreRun, rep_ids: list[str], models: Models, catalog: Catalog) -> pd.DataFrame:
+    """:func:`score_chunk` for a chunk's reps, each on its day (``run.days``, else ``run.as_of``), the day
+    in every row."""
+    groups: dict[str, list[str]] = {}
+    for rep in rep_ids:
+        groups.setdefault(run.days.get(rep, ""), []).append(rep)
+    frames = []
+    for day, reps in sorted(groups.items()):
+        as_of = pd.Timestamp(day) if day else run.as_of
+        frame = score_chunk(tables, as_of, reps, models, catalog, run.k, run.bands)
+        frames.append(frame.assign(as_of=pd.Series(as_of.as_unit("us"), index=frame.index,
+                                                   dtype=pd.DatetimeTZDtype("us", "UTC"))))
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return out.sort_values(["rep_id", "contact_id"]).reset_index(drop=True) if len(frames) > 1 else out
 
 
 def write_atomic(frame: pd.DataFrame, path: Path, metadata: dict[str, str]) -> None:
@@ -102,8 +137,10 @@ def write_atomic(frame: pd.DataFrame, path: Path, metadata: dict[str, str]) -> N
 def stamp(frame: pd.DataFrame, run: ScoreRun) -> pd.DataFrame:
     """as_of and model versions in every row as well as in the file metadata."""
     # one unit whatever the day was parsed from (a string gives seconds, arithmetic nanoseconds)
-    return frame.assign(as_of=pd.Timestamp(run.as_of).as_unit("us"),
-                        model_versions=json.dumps(run.versions, sort_keys=True))
+    as_of = frame["as_of"] if "as_of" in frame else pd.Timestamp(run.as_of).as_unit("us")
+    return frame.assign(as_of=as_of,
+                        model_versions=pd.Series(json.dumps(run.versions, sort_keys=True), index=frame.index,
+                                                 dtype="string"))
 
 
 def metadata(run: ScoreRun) -> dict[str, str]:
@@ -111,16 +148,17 @@ def metadata(run: ScoreRun) -> dict[str, str]:
 
 
 def prepare(out: Path, as_of: pd.Timestamp, versions: dict[str, str], rep_ids: Iterable[str], chunk_size: int,
-            k: int, bands: tuple[float, float] | None = None) -> ScoreRun:
-    """Start a run, or resume one with the same as_of, models, chunks and bands (default: the settings')."""
+            k: int, bands: tuple[float, float] | None = None, days: dict[str, str] | None = None) -> ScoreRun:
+    """Start a run, or resume one with the same as_of, models, chunks and bands (default: the settings');
+    ``days``: reps planned for another day (``ScoreRun.days``)."""
     if bands is None:
         from guanxi.settings import get_settings
 
         settings = get_settings()
         bands = (settings.band_good, settings.band_fair)
-    run = ScoreRun(out, as_of, versions, chunk_reps(rep_ids, chunk_size), k, bands)
+    run = ScoreRun(out, as_of, versions, chunk_reps(rep_ids, chunk_size), k, bands, dict(days or {}))
     manifest = {"as_of": as_of.isoformat(), "model_versions": versions, "chunks": run.chunks, "k": k,
-                "bands": list(bands)}
+                "bands": list(bands), **({"rep_days": run.days} if run.days else {})}
     path = out / MANIFEST
     if path.exists():
         old = json.loads(path.read_text())
@@ -184,7 +222,7 @@ def run_pandas(tables: Tables, run: ScoreRun, models: Models, deal_model: Guanxi
             continue
         if stop_after is not None and done >= stop_after:
             raise RuntimeError(f"stopped after {done} chunks (as asked)")
-        frame = score_chunk(part, run.as_of, run.chunks[i], models, catalog, run.k, run.bands)
+        frame = score_reps(part, run, run.chunks[i], models, catalog)
         write_atomic(stamp(frame, run), run.part(i), metadata(run))
         done += 1
         if progress:

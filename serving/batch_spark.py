@@ -20,12 +20,12 @@ import pandas as pd
 
 from serving.batch import (
     DEAL_COLUMNS,
-    REL_COLUMNS,
     ScoreRun,
     mark_done,
     metadata,
-    score_chunk,
+    no_ties,
     score_deals,
+    score_reps,
     stamp,
     write_atomic,
     write_deals,
@@ -110,15 +110,14 @@ def run_spark(source: SparkInput, run: ScoreRun, models_dir: Path, small: dict[s
         def score_group(pdf: pd.DataFrame) -> pd.DataFrame:
             chunk = int(pdf["chunk"].iloc[0])
             models, _ = _executor_models(SparkFiles.get(bundle_name))
-            frame = score_chunk({**static.value, LOG: _log_frame(pdf)}, run.as_of, run.chunks[chunk], models,
-                                catalog, run.k, run.bands)
+            frame = score_reps({**static.value, LOG: _log_frame(pdf)}, run, run.chunks[chunk], models, catalog)
             write_atomic(stamp(frame, run), run.part(chunk), metadata(run))
             return pd.DataFrame({"chunk": [chunk], "rows": [len(frame)]})
 
         chunks = log.join(F.broadcast(spark.createDataFrame(plan, schema="rep_id string, chunk long")), on="rep_id")
         chunks.groupBy("chunk").applyInPandas(score_group, schema="chunk long, rows long").collect()
     for i in run.pending():  # reps without any interaction: an empty part, so the run is complete
-        write_atomic(stamp(pd.DataFrame(columns=REL_COLUMNS), run), run.part(i), metadata(run))
+        write_atomic(stamp(no_ties(), run), run.part(i), metadata(run))
     run.timings["relationships_s"] = time.perf_counter() - started
     started = time.perf_counter()
     if not run.deals_path.exists():

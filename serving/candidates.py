@@ -7,6 +7,9 @@ Columns beyond the relationship features (docs/features.md):
     is_decision_maker                  the contact's usual buying role is decision maker
     occasion_today                     a festival greeting window or the contact's birthday is today (or within 3 days)
     open_request                       the contact's business request of the last 7 days is not yet answered
+    deal_only                          1 on a row for a deal whose account has no contact in the CRM (an export
+                                       of deals alone): the target is the deal, ``contact_id`` is missing, the
+                                       deal's own features (docs/features.md, deal) fill the row
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import polars as pl
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
 from crm.pair_log import RepLog
 from features.actions import contact_deal_context, pair_deal_context
+from features.deal import deal_features
 from features.frames import Tables, need, table, utc
 from features.logs import recent_frame
 from features.network import tie_strength
@@ -47,18 +51,50 @@ class DayContext:
     entities: EntityFacts | None
     deals: pd.DataFrame | None  # indexed by contact_id
     occasion: pd.Series | None  # occasion_today, indexed by contact_id
+    contactless: pd.DataFrame | None = None  # every rep's rows for deals without contacts (:func:`deal_rows`)
 
 
 def day_context(tables: Tables, as_of: str | pd.Timestamp) -> DayContext:
     cutoff = utc(as_of)
     contacts = table(tables, "contacts", ["contact_id"])
     if contacts is None:
-        return DayContext(cutoff, None, None, None)
+        return DayContext(cutoff, None, None, None, deal_rows(tables, cutoff))
     ids = pd.Series(contacts.get_column("contact_id").unique(maintain_order=True).to_list(), dtype=object)
     deals = contact_deal_context(tables, cutoff).set_index("contact_id") if tables.get("opportunities") is not None \
         else None
     occasion = pd.Series(occasion_today(tables, cutoff, ids), index=pd.Index(ids, name="contact_id"))
-    return DayContext(cutoff, entity_facts(tables, cutoff), deals, occasion)
+    return DayContext(cutoff, entity_facts(tables, cutoff), deals, occasion, deal_rows(tables, cutoff))
+
+
+def deal_rows(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """One candidate row per deal open at ``as_of`` (of these owners) whose account has no contact in the
+    CRM: a deals-only export (maven-crm) still gets actions, on its deals. No interaction can name such
+    an account, so the deal's features are computed without the interaction log: a request (which holds
+    only the rep's recent rows) and batch scoring (the whole log) get the same values."""
+    if tables.get("opportunities") is None or not len(tables["opportunities"]):
+        return pd.DataFrame()
+    opps = need(tables, "opportunities", ["opportunity_id", "account_id", "owner_rep_id"])
+    contacts = table(tables, "contacts", ["account_id"])
+    with_contacts = set() if contacts is None else set(contacts.get_column("account_id").drop_nulls().to_list())
+    owners = None if rep_ids is None else set(rep_ids)
+    wanted = opps.filter(~pl.col("account_id").is_in(list(with_contacts)) & pl.col("owner_rep_id").is_not_null()
+                         & (pl.lit(True) if owners is None else pl.col("owner_rep_id").is_in(list(owners))))
+    if wanted.is_empty():
+        return pd.DataFrame()
+    small = {k: v for k, v in tables.items() if k != "interactions"}
+    feats = deal_features(small, as_of, deal_ids=wanted.get_column("opportunity_id").to_list())
+    if feats.empty:
+        return pd.DataFrame()
+    owner = dict(zip(opps.get_column("opportunity_id").to_list(), opps.get_column("owner_rep_id").to_list(),
+                     strict=True))
+    amount = feats["amount"].astype(float)
+    out = pd.DataFrame({"rep_id": feats["opportunity_id"].map(owner).to_numpy(), "contact_id": None,
+                        "account_id": feats["account_id"].to_numpy(), "opportunity_id": feats["opportunity_id"],
+                        "deal_open": 1.0, "deal_amount": amount.fillna(0.0).to_numpy(), "on_chain": 0.0,
+                        "is_decision_maker": 0.0, "occasion_today": 0.0, "open_request": 0.0, "deal_only": 1.0})
+    extra = feats.drop(columns=[c for c in feats.columns if c in out.columns])
+    out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+    return out.sort_values(["rep_id", "opportunity_id"], kind="stable").reset_index(drop=True)
 
 
 def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None,
@@ -70,6 +106,7 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
     open requests read them), else they are decoded from the log. ``context`` (:func:`day_context` for
     ``as_of``) spares recomputing what all reps share. Either way the values are the same."""
     cutoff = utc(as_of)
+    rep_ids = None if rep_ids is None else list(rep_ids)
     if context is not None and context.cutoff != cutoff:
         context = None
     if log is not None:
@@ -88,6 +125,14 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
     else:
         rel["occasion_today"] = occasion_today(tables, cutoff, rel["contact_id"])
     rel["open_request"] = _open_requests(tables, cutoff, rel[["rep_id", "contact_id"]])
+    if context is not None:
+        extra = context.contactless
+        if extra is not None and len(extra) and rep_ids is not None:
+            extra = extra[extra["rep_id"].isin(list(rep_ids))]
+    else:
+        extra = deal_rows(tables, cutoff, rep_ids)
+    if extra is not None and len(extra):
+        rel = pd.concat([rel.assign(deal_only=0.0), extra], ignore_index=True)
     return rel
 
 
@@ -114,8 +159,60 @@ def next_day(latest: pd.Timestamp) -> pd.Timestamp:
 
 
 def default_as_of(tables: Tables) -> pd.Timestamp:
-    """The day after the last interaction: recommendations for the next working day."""
-    return next_day(pd.Timestamp(tables["interactions"]["ts"].max()))
+    """The day after the data (the last interaction, deal creation or close): recommendations for the next
+    working day, also in an export of deals alone."""
+    stamps = [pd.Series(tables[name][col]).max() for name, col in DATA_DATES
+              if tables.get(name) is not None and len(tables[name])]
+    stamps = [utc(pd.Timestamp(t)) for t in stamps if t is not None and not pd.isna(t)]
+    if not stamps:
+        raise ValueError("the data has no dated interaction or deal")
+    return next_day(max(stamps))
+
+
+DATA_DATES = (("interactions", "ts"), ("opportunities", "created_at"), ("opportunities", "closed_at"))
+"""The columns whose latest value is where the data ends."""
+ERA_GAP_DAYS = 365
+"""Reps' data whose ends lie more than this far apart, with no rep's end between, belong to different eras:
+an email archive of 2010 imported beside deals of 2017 is two organisations' histories, and its ties are
+not seven years silent. A rep is planned for the day after the end of their era's data, not the store's.
+Within a live CRM every active rep is in the last era; only reps long gone form an earlier one."""
+
+
+def era_ends(rep_latest: dict[str, pd.Timestamp]) -> dict[str, pd.Timestamp]:
+    """Each rep's era end (the latest end among the reps of its era), for the reps not in the last era."""
+    order = sorted(rep_latest.items(), key=lambda item: item[1])
+    out: dict[str, pd.Timestamp] = {}
+    era: list[str] = []
+    gap = pd.Timedelta(days=ERA_GAP_DAYS)
+    for i, (rep, end) in enumerate(order):
+        era.append(rep)
+        if i + 1 < len(order) and order[i + 1][1] - end > gap:  # the next rep starts a later era
+            out.update({r: end for r in era})
+            era = []
+    return out
+
+
+def rep_latest_dates(tables: Tables) -> dict[str, pd.Timestamp]:
+    """The end of each rep's own data: their last interaction or the last date of a deal they own."""
+    latest: dict[str, pd.Timestamp] = {}
+    inter = tables.get("interactions")
+    if inter is not None and len(inter):
+        frame = need(tables, "interactions", ["rep_id", "ts"]).group_by("rep_id").agg(pl.col("ts").max())
+        latest.update({str(r): utc(pd.Timestamp(t)) for r, t in frame.iter_rows()})
+    if tables.get("opportunities") is not None and len(tables["opportunities"]):
+        opps = need(tables, "opportunities", ["owner_rep_id", "created_at", "closed_at"])
+        frame = opps.group_by("owner_rep_id").agg(pl.max_horizontal(pl.col("created_at").max(),
+                                                                    pl.col("closed_at").max()).alias("t"))
+        for r, t in frame.iter_rows():
+            if r is not None and t is not None:
+                stamp = utc(pd.Timestamp(t))
+                latest[str(r)] = max(stamp, latest.get(str(r), stamp))
+    return latest
+
+
+def rep_days(tables: Tables) -> dict[str, str]:
+    """ISO days of the reps of an earlier era (:data:`ERA_GAP_DAYS`): the day after their era's end."""
+    return {rep: next_day(end).isoformat() for rep, end in sorted(era_ends(rep_latest_dates(tables)).items())}
 
 
 def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) -> np.ndarray:

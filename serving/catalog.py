@@ -17,6 +17,7 @@ from features.actions import KINDS
 from features.registry import ELEMENTS
 
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
+TARGETS = ("contact", "deal")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Action:
     mandatory: bool = False
     title: str = ""
     title_zh: str = ""
+    target: str = "contact"
+    """``contact`` (a rep's tie) or ``deal`` (a deal whose account has no contact in the CRM: ``deal_only``)."""
 
     def label(self, lang: str) -> str:
         return (self.title_zh if lang == "zh" else self.title) or self.name
@@ -42,8 +45,12 @@ class Action:
         return [r for r in (self.eligible, self.applicable, self.suitable) if r]
 
     def allowed(self, candidates: pd.DataFrame) -> np.ndarray:
-        """Rows where every rule of the action holds (missing values fail a rule)."""
-        ok = np.ones(len(candidates), dtype=bool)
+        """Rows of the action's target where every rule of the action holds (missing values fail a rule)."""
+        deal = candidates["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in candidates \
+            else np.zeros(len(candidates), dtype=bool)
+        ok = deal.copy() if self.target == "deal" else ~deal
+        if not ok.any():  # no row of its target: its rules may name columns only such rows carry
+            return ok
         for rule in self.rules():
             ok &= _evaluate(candidates, rule, self.name).fillna(False).to_numpy(dtype=bool)
         return ok
@@ -164,6 +171,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
             raise ValueError(f"{where}: kind {action.kind!r} is not one of {', '.join(KINDS)}")
         if action.element not in ELEMENTS:
             raise ValueError(f"{where}: element {action.element!r} is not one of {', '.join(ELEMENTS)}")
+        if action.target not in TARGETS:
+            raise ValueError(f"{where}: target {action.target!r} is not one of {', '.join(TARGETS)}")
         if action.minutes <= 0 or action.cooldown < 0:
             raise ValueError(f"{where}: minutes must be > 0 and cooldown >= 0")
         actions.append(action)

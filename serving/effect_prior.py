@@ -10,6 +10,7 @@ without one, the prior's ``base_effective``."""
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,12 @@ def load_prior(path: Path = PRIOR_FILE) -> EffectPrior:
     return prior
 
 
+@functools.cache
+def shipped_prior() -> EffectPrior:
+    """The repository's prior, read once per process."""
+    return load_prior()
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -85,11 +92,16 @@ class PriorEffects:
         else:
             base = np.full(len(X), self.prior.base_effective)
         deal = X["deal_open"].to_numpy(dtype=float) > 0 if "deal_open" in X else np.zeros(len(X), dtype=bool)
-        out = {}
-        for outcome, start in (("effective", base), ("win", np.full(len(X), self.prior.base_win))):
-            shifts = getattr(self.prior, outcome)
-            frame = pd.DataFrame({k: _sigmoid(_logit(start) + shifts[k]) - start for k in kinds}, index=X.index)
-            if outcome == "win":
-                frame.loc[~deal, kinds] = 0.0
-            out[outcome] = frame.assign(_base=start if outcome == "effective" else np.where(deal, start, np.nan))
-        return out
+        effective = pd.DataFrame({k: _sigmoid(_logit(base) + self.prior.effective[k]) - base for k in kinds},
+                                 index=X.index).assign(_base=base)
+        return {"effective": effective, "win": self.win_effects(len(X), kinds, None, deal).set_axis(X.index)}
+
+    def win_effects(self, n: int, kinds: list[str], p_win: np.ndarray | None = None,
+                    open_deal: np.ndarray | None = None) -> pd.DataFrame:
+        """Uplift of one action of each kind on P(win) from ``p_win`` (the deal model's score; the prior's
+        ``base_win`` without one), 0 where no deal is open (``open_deal``; every row by default)."""
+        start = np.full(n, self.prior.base_win) if p_win is None else np.asarray(p_win, dtype=float)
+        frame = pd.DataFrame({k: _sigmoid(_logit(start) + self.prior.win[k]) - start for k in kinds})
+        deal = np.ones(n, dtype=bool) if open_deal is None else open_deal
+        frame.loc[~deal, kinds] = 0.0
+        return frame.assign(_base=np.where(deal, start, np.nan))

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from serving.catalog import Catalog
-from serving.effect_prior import PriorEffects
+from serving.effect_prior import PriorEffects, shipped_prior
 from training.model import GuanxiClassifier
 from training.uplift import EffectModel
 
@@ -33,6 +33,8 @@ class Models:
     versions: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     """What each classifier learned (``guanxi-relationship`` may be ``tie_persistence``)."""
+    deal: GuanxiClassifier | None = None
+    """P(win) of a deal without contacts (``deal_only`` rows): the base its actions' effects move."""
 
     @property
     def effect_source(self) -> str:
@@ -45,12 +47,11 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     if cands.empty:
         return pd.DataFrame(columns=["rep_id", "contact_id", "account_id", "action", "priority"])
     kinds = sorted({a.kind for a in catalog.actions})
-    effects = models.effect.effects(cands, kinds)
-    eff, win = effects["effective"], effects["win"]
-    known = cands["account_potential"].astype(float)
-    typical = float(known.median()) if known.notna().any() else catalog.policy.default_account_value
-    potential = known.fillna(typical).to_numpy(dtype=float)
+    deal_only = cands["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in cands \
+        else np.zeros(len(cands), dtype=bool)
+    eff, win = _effects(cands, deal_only, models, kinds)
     amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy(dtype=float)
+    potential = account_values(cands["account_potential"].to_numpy(dtype=float), amount, catalog)
     unit = gain_unit(potential, amount)
     # without any money in the data, an action is worth its gain in P(effective) (the unit says so)
     rel_value = catalog.policy.relationship_value_share * potential if unit == MONEY else np.ones(len(cands))
@@ -58,6 +59,11 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     parts: dict[str, list[np.ndarray]] = {c: [] for c in SCORED}
     base_eff, base_win = eff["_base"].to_numpy(), np.where(amount > 0, win["_base"].to_numpy(), np.nan)
     ids = {c: cands[c].to_numpy() for c in ("rep_id", "contact_id", "account_id")}
+    # the contact policy's one-action-a-day-per-target: the contact, or the deal of a deal-only row
+    ids["target"] = ids["contact_id"]
+    if deal_only.any():
+        ids["target"] = np.where(deal_only, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
+    source = np.where(deal_only, "prior", models.effect_source)
     for action in catalog.actions:
         ok = action.allowed(cands)
         if not ok.any():
@@ -69,8 +75,9 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
         weight = action.weight(cands)
         cost = action.minutes + catalog.policy.overhead_minutes
         n = len(rows)
-        for c in ("rep_id", "contact_id", "account_id"):
+        for c in ("rep_id", "contact_id", "account_id", "target"):
             parts[c].append(ids[c][rows])
+        parts["effect_source"].append(source[rows])
         for c, value in (("action", action.name), ("kind", action.kind), ("element", action.element),
                          ("minutes", float(action.minutes)), ("mandatory", action.mandatory), ("gain_unit", unit)):
             parts[c].append(np.full(n, value))
@@ -83,17 +90,55 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
         parts["priority"].append((gain * weight / cost)[rows])
         parts["row"].append(rows)
     if not parts["row"]:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=list(SCORED))
     return _ordered(pd.DataFrame({c: np.concatenate(v) for c, v in parts.items()}))
 
 
 SCORED = ("rep_id", "contact_id", "account_id", "action", "kind", "element", "minutes", "mandatory", "p_effective",
-          "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "gain", "gain_unit", "priority", "row")
+          "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "gain", "gain_unit", "priority", "row",
+          "target", "effect_source")
+
+
+def _effects(cands: pd.DataFrame, deal_only: np.ndarray, models: Models, kinds: list[str]
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Uplifts on P(effective) and P(win) per row and kind (``_base``: the probability without an action).
+    A deal-only row has no tie to move (0 on P(effective), no base) and its P(win) effects come from the
+    shipped prior on the deal model's score: an effect model learns from ties, not from bare deals."""
+    if not deal_only.any():
+        effects = models.effect.effects(cands, kinds)
+        return effects["effective"], effects["win"]
+    pairs = ~deal_only
+    eff = pd.DataFrame(0.0, index=cands.index, columns=kinds).assign(_base=np.nan)
+    win = eff.copy()
+    if pairs.any():
+        effects = models.effect.effects(cands[pairs], kinds)
+        eff.loc[pairs] = effects["effective"][eff.columns].to_numpy()
+        win.loc[pairs] = effects["win"][win.columns].to_numpy()
+    deals = cands[deal_only]
+    prior = models.effect if isinstance(models.effect, PriorEffects) else PriorEffects(shipped_prior())
+    p_win = models.deal.predict_proba(deals)[:, 1] if models.deal is not None else None
+    win.loc[deal_only] = prior.win_effects(len(deals), kinds, p_win)[win.columns].to_numpy()
+    return eff, win
 
 
 MONEY, PROBABILITY = "money", "p_effective"
 """Units of an action's expected gain: the account's money, or points of P(effective) when no account
 potential, default account value or deal amount is known."""
+
+
+def account_values(potential: np.ndarray, amount: np.ndarray, catalog: Catalog) -> np.ndarray:
+    """Each account's yearly value: its potential; where unknown, the typical known potential; with none
+    known, the catalog's ``default_account_value``, else one typical open deal's amount (an account worth
+    about a deal a year); with no money anywhere, 0 (and actions rank by their gain in P(effective))."""
+    known = potential[np.isfinite(potential)]
+    deals = amount[np.isfinite(amount) & (amount > 0)]
+    if len(known):
+        typical = float(np.median(known))
+    elif catalog.policy.default_account_value > 0:
+        typical = catalog.policy.default_account_value
+    else:
+        typical = float(np.median(deals)) if len(deals) else 0.0
+    return np.where(np.isfinite(potential), potential, typical)
 
 
 def gain_unit(potential: np.ndarray, amount: np.ndarray) -> str:
@@ -167,7 +212,8 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
     count: dict[str, int] = {}
     contacts_today: set[str] = set()
     keep = []
-    for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], pool["contact_id"], pool["minutes"],
+    targets = pool["target"] if "target" in pool else pool["contact_id"]  # a deal-only row's target is its deal
+    for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], targets, pool["minutes"],
                                                    pool["mandatory"], strict=True):
         cap = k if limits is None else min(k, limits.get(rep, 0))
         if count.get(rep, 0) >= cap or contact in contacts_today:

@@ -43,8 +43,9 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
     (:class:`StaleBundle`), not at the first request it would fail."""
     effect_dir = folder / EFFECT_MODEL
     learned = (effect_dir / "effect.json").exists()
-    if not learned and not (folder / registered_name("relationship") / "model.json").exists():
-        raise FileNotFoundError(f"no effect or relationship model bundle in {folder}: run `guanxi train all` first")
+    if not learned and not any((folder / registered_name(k) / "model.json").exists() for k in ("relationship", "deal")):
+        raise FileNotFoundError(f"no effect, relationship or deal model bundle in {folder}: run `guanxi train all` "
+                                "first")
     versions: dict[str, str] = {}
     loaded: dict[str, GuanxiClassifier | None] = {}
     for kind in ("relationship", "deal"):
@@ -63,7 +64,8 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
         versions[EFFECT_MODEL] = prior.name
     labels = {registered_name(k): label_of(folder / registered_name(k)) for k in ("relationship", "deal")
               if loaded[k] is not None}
-    return Models(effect, loaded["relationship"], dict(sorted(versions.items())), labels), loaded["deal"]
+    return Models(effect, loaded["relationship"], dict(sorted(versions.items())), labels, loaded["deal"]), \
+        loaded["deal"]
 
 
 def label_of(folder: Path) -> str:

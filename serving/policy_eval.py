@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from crm.sim.degrade import Degrade
 from crm.sim.params import A
 from crm.sim.rollout import BUILTIN, View, rollout
 from crm.sim.simulate import SimResult
@@ -59,6 +60,10 @@ class _Planner:
     history: list[pd.DataFrame] = field(default_factory=list)
     offered: list[pd.DataFrame] = field(default_factory=list)
     """Every day's chosen rows as served (rank, priority, kind), for the served log of a rollout."""
+    degrade: Degrade = field(default_factory=Degrade)
+    """What the CRM export leaves out: the planner sees the log through it, the world keeps its truth."""
+    seen: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """The log as the planner saw it on its last replan."""
 
     def day_ts(self, day: int) -> pd.Timestamp:
         return self.sim.pop.start + pd.Timedelta(days=day)
@@ -66,7 +71,7 @@ class _Planner:
     def __call__(self, view: PlanView) -> tuple[np.ndarray, np.ndarray]:
         scored, cands = self.scored, self.cands
         if scored is None or cands is None or view.day - self.planned_on >= self.replan_days:
-            tables = view.tables()
+            self.seen = tables = self.degrade.apply(view.tables())
             self.cands = cands = candidates(tables, self.day_ts(view.day))
             self.scored = scored = self.rescore(view, cands)
             self.logged = interaction_history(tables, self.day_ts(view.day), self.catalog)
@@ -129,11 +134,13 @@ class PropensityPolicy(_Planner):
         if self.relationship is None:
             raise ValueError("the propensity policy needs a relationship model")
         p_eff = self.relationship.predict_proba(cands)[:, 1]
-        pot = cands["account_potential"].fillna(cands["account_potential"].median()).to_numpy()
+        pot = cands["account_potential"].astype(float)
+        # no potential in the export: every account alike (the ranking is by P(effective) alone)
+        pot = pot.fillna(pot.median()).fillna(1.0).to_numpy()
         value = p_eff * self.catalog.policy.relationship_value_share * pot
         deal_value = np.zeros(len(cands))
         if self.deal is not None:
-            deals = deal_features(view.tables(), self.day_ts(view.day))
+            deals = deal_features(self.seen, self.day_ts(view.day))
             if len(deals):
                 p_win = self.deal.predict_proba(deals)[:, 1]
                 per_account = pd.Series(p_win * deals["amount"].fillna(0).to_numpy(),
@@ -156,10 +163,12 @@ class PropensityPolicy(_Planner):
 
 def evaluate_policies(sim: SimResult, models: Models, deal_model: Scorer | None = None, weeks: int = 26,
                       k: int = 3, compliance: float = 0.8, seed: int = 0, policies: tuple[str, ...] = POLICIES,
-                      catalog: Catalog | None = None,
-                      progress: Callable[[str], None] | None = None) -> dict[str, dict[str, float]]:
+                      catalog: Catalog | None = None, progress: Callable[[str], None] | None = None,
+                      degrade: Degrade | None = None) -> dict[str, dict[str, float]]:
     """Each policy's won revenue, new effective relationships, actions done and contact-policy breaches,
-    all on the same future (common random numbers) from the end of the history."""
+    all on the same future (common random numbers) from the end of the history. ``degrade``: what the
+    CRM export Guanxi and the propensity ranking read leaves out (the world and the oracle keep it all)."""
+    seen = degrade or Degrade()
     catalog = catalog or load_catalog()
     results: dict[str, dict[str, float]] = {}
     # Guanxi runs last with, each day and for each rep, no more slots than the baselines used
@@ -171,11 +180,12 @@ def evaluate_policies(sim: SimResult, models: Models, deal_model: Scorer | None 
         done: list[pd.DataFrame] = []
         planner: _Planner | None = None
         if name == "guanxi":
-            planner = GuanxiPolicy(sim, catalog, models=models, budget=_budget(used, ("propensity", "oracle")))
+            planner = GuanxiPolicy(sim, catalog, models=models, budget=_budget(used, ("propensity", "oracle")),
+                                   degrade=seen)
         elif name == "propensity":
             if models.relationship is None:
                 raise ValueError("the propensity policy needs the relationship model")
-            planner = PropensityPolicy(sim, catalog, relationship=models.relationship, deal=deal_model)
+            planner = PropensityPolicy(sim, catalog, relationship=models.relationship, deal=deal_model, degrade=seen)
         policy = _counted(planner if planner is not None else BUILTIN[name], sim, used.setdefault(name, {}))
 
         def record(day: int, pairs: np.ndarray, acts: np.ndarray, _done: list[pd.DataFrame] = done) -> None:
@@ -324,7 +334,8 @@ def log_policy_evaluation(payload: dict[str, Any]) -> str:
 
     configure()
     with mlflow.start_run(experiment_id=experiment("guanxi-policy")) as run:
-        mlflow.log_params({k: payload[k] for k in ("weeks", "k", "compliance", "size", "seed")})
+        mlflow.log_params({k: payload[k] for k in ("weeks", "k", "compliance", "size", "seed", "variant", "export")
+                           if k in payload})
         for name, row in payload["policies"].items():
             mlflow.log_metrics({f"{name}_{k}": float(v) for k, v in row.items() if isinstance(v, int | float)})
         if payload.get("offpolicy"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.registry import RELATIONSHIP
+from features.registry import DEAL, RELATIONSHIP
 from training.model import GuanxiClassifier
 
 LANGS = ("en", "zh")
@@ -97,11 +97,48 @@ GENERIC = ("{name} is {v}; healthy ties: {ref}", "{name} 为 {v}；良好关系�
 SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share", "maintenance_share_365d"}
 
 
+DEAL_ELEMENT_OF = {f.name: f.element for f in DEAL}
+# deal feature -> (English, Chinese); {v} is the deal's value, {ref} the median over the rep's open deals
+DEAL_TEMPLATES: dict[str, tuple[str, str]] = {
+    "stage_rank": ("the deal is at stage {v} of 4 (0 prospecting ... 4 negotiation)",
+                   "商机处于第 {v} 阶段（0 初步接触 … 4 谈判，共 4 级）"),
+    "days_in_stage": ("{v} days in its current stage; your other open deals: {ref}",
+                      "当前阶段已停留 {v} 天；您其他在谈商机：{ref} 天"),
+    "age_days": ("open for {v} days; your other open deals: {ref}", "已开启 {v} 天；您其他在谈商机：{ref} 天"),
+    "stage_changes": ("{v} stage changes so far", "迄今阶段变化 {v} 次"),
+    "regressions": ("moved back a stage {v} times", "阶段倒退 {v} 次"),
+    "amount": ("worth {v}; your other open deals: {ref}", "金额 {v}；您其他在谈商机：{ref}"),
+    "log_amount": ("worth about e^{v}", "金额约为 e^{v}"),
+    "competitors": ("{v} competitors known", "已知竞争对手 {v} 家"),
+    "activity_30d": ("{v} touches about the deal in 30 days", "30 天内围绕商机的互动 {v} 次"),
+    "activity_90d": ("{v} touches about the deal in 90 days", "90 天内围绕商机的互动 {v} 次"),
+    "chain_size": ("{v} people known on the decision chain", "已知决策链人数 {v}"),
+    "chain_coverage": ("{v} of the decision chain has a strong tie with us", "决策链中与我方关系紧密的占 {v}"),
+    "dm_best_tie": ("our best tie to a decision maker scores {v}", "我方与决策者的最强关系得分 {v}"),
+    "owner_dm_tie": ("your own best tie to a decision maker scores {v}", "您与决策者的最强关系得分 {v}"),
+    "chain_champions": ("{v} champions or supporters on the chain", "决策链上的支持者 {v} 人"),
+    "chain_blockers": ("{v} skeptics or blockers on the chain", "决策链上的怀疑者或阻碍者 {v} 人"),
+    "exec_touches_90d": ("{v} touches with our executives at the account in 90 days",
+                         "90 天内我方高管与该客户接触 {v} 次"),
+    "account_breadth": ("{v} of the account's contacts have a strong tie with us", "该客户联系人中关系紧密的占 {v}"),
+    "owner_win_rate": ("your win rate is {v}", "您的赢单率为 {v}"),
+    "owner_closed_deals_365d": ("you closed {v} deals in the last year", "您过去一年成交或结束商机 {v} 笔"),
+    "account_won_deals_365d": ("the account gave us {v} won deals in the last year", "该客户过去一年与我方成交 {v} 笔"),
+    "days_per_stage": ("{v} days per stage; your other open deals: {ref}",
+                       "每阶段平均 {v} 天；您其他在谈商机：{ref} 天"),
+    "type": ("deal type {v}", "商机类型 {v}"),
+    "product": ("product {v}", "产品 {v}"),
+}
+"""Every deal feature has a phrase in both languages (a test holds this); a custom attribute (``attr_*``) reads
+as its name and value."""
+DEAL_SHARES = {"chain_coverage", "account_breadth", "owner_win_rate"}
+
+
 def number(name: str, value: float) -> str:
     """One formatting for both languages, so the numbers match."""
     if value is None or not np.isfinite(value):
         return "n/a"
-    if name in SHARES:
+    if name in SHARES or name in DEAL_SHARES:
         return f"{value:.0%}"
     return f"{value:.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.2f}"
 
@@ -154,6 +191,53 @@ def explain(rel: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: st
                           "contribution": float(C[i, j]), "text": sentence(feat, value, reference, lang)})
         out.append(items)
     return out
+
+
+def deal_sentence(feature: str, value: object, ref: float, lang: str) -> str:
+    en, zh = DEAL_TEMPLATES.get(feature, (f"{feature.removeprefix('attr_')} is {{v}}",
+                                          f"{feature.removeprefix('attr_')} 为 {{v}}"))
+    shown = number(feature, float(value)) if isinstance(value, int | float | np.number) else str(value)
+    body = (en if lang == "en" else zh).format(v=shown, ref=number(feature, ref))
+    element = ELEMENT_NAMES[lang][DEAL_ELEMENT_OF.get(feature, "deal")]
+    return f"{element}: {body}" if lang == "en" else f"{element}：{body}"
+
+
+def explain_deal(deals: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: str = "en", top: int = 2
+                 ) -> list[list[dict[str, object]]]:
+    """For each deal row, the ``top`` features pulling P(win) down most (up, when nothing pulls down);
+    ``ref``: the median of each feature over the rep's open deals."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    contrib = model.contributions(deals).drop(columns="bias")
+    out = []
+    for i in range(len(deals)):
+        row = contrib.iloc[i]
+        down = row[row < 0].sort_values()
+        picked = down if len(down) else row[row > 0].sort_values(ascending=False)
+        items = []
+        for feat in list(picked.index[:top]):
+            value = deals[feat].iloc[i]
+            value = None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+            number_value = float(value) if isinstance(value, int | float | np.number) else np.nan
+            items.append({"element": DEAL_ELEMENT_OF.get(feat, "deal"), "feature": feat, "value": number_value,
+                          "reference": float(ref.get(feat, np.nan)), "contribution": float(row[feat]),
+                          "text": deal_sentence(feat, "n/a" if value is None else value,
+                                                float(ref.get(feat, np.nan)), lang)})
+        out.append(items)
+    return out
+
+
+def deal_action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str,
+                       source: str = "prior") -> dict[str, object]:
+    """Why this action on a deal: its expected move of P(win), worth the move times the deal's amount."""
+    name = ELEMENT_NAMES[lang][element]
+    now, done, amount, origin = f"{p_now * 100:.1f}", f"{p_done * 100:.1f}", number("gain", gain), SOURCES[lang][source]
+    if lang == "en":
+        text = (f"{name}: if you {action}, P(win) should move from {now}% to {done}%, worth about {amount} in "
+                f"expected business; {origin}")
+    else:
+        text = f"{name}：若{action}，赢单概率预计从 {now}% 变为 {done}%，预期业务价值约 {amount}；{origin}"
+    return {"element": element, "feature": None, "value": p_done, "reference": p_now, "text": text}
 
 
 SOURCES = {"en": {"learned": "effect learned from your own data", "prior": "effect from the shipped prior, "

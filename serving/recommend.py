@@ -13,10 +13,12 @@ from features.frames import Tables, utc
 from serving.candidates import DayContext, candidates
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
-from serving.reasons import action_reason, explain, references
+from serving.reasons import action_reason, deal_action_reason, explain, explain_deal, references
 
 COLUMNS = ["rank", "rep_id", "contact_id", "account_id", "action", "element", "priority", "gain", "p_effective",
            "p_effective_if_done", "p_win", "p_win_if_done", "deal_amount", "minutes", "mandatory", "gain_unit"]
+"""Every answer's columns (``effect_source``, ``title``, ``opportunity_id``, ``channel`` and ``reasons`` besides);
+``contact_id`` is missing on an action on a deal without contacts (``opportunity_id`` names the deal)."""
 
 
 @functools.cache
@@ -45,16 +47,28 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
     if chosen.empty:
         return pd.DataFrame(columns=[*COLUMNS, "reasons"])
     rows = cands.iloc[chosen["row"].to_numpy()].reset_index(drop=True)
+    deal_only = rows["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in rows \
+        else np.zeros(len(rows), dtype=bool)
     reasons: list[list[dict[str, object]]] = [[] for _ in range(len(chosen))]
-    if relationship is not None and p_all is not None:
-        reasons = explain(rows, relationship, references(cands, p_all.result()), lang)
-    out = chosen[COLUMNS].reset_index(drop=True)
+    if relationship is not None and p_all is not None and (~deal_only).any():
+        ties = np.flatnonzero(~deal_only)
+        for i, why in zip(ties, explain(rows.iloc[ties], relationship, references(cands, p_all.result()), lang),
+                          strict=True):
+            reasons[i] = why
+    if models.deal is not None and deal_only.any():
+        deals = np.flatnonzero(deal_only)
+        ref = cands[cands["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0].select_dtypes("number").median()
+        for i, why in zip(deals, explain_deal(rows.iloc[deals], models.deal, ref, lang), strict=True):
+            reasons[i] = why
+    out = chosen[[*COLUMNS, "effect_source"]].reset_index(drop=True)
     out.insert(5, "title", [catalog[a].label(lang) for a in out["action"]])
     out.insert(4, "opportunity_id", rows["opportunity_id"].to_numpy())
     out["channel"] = [catalog[a].channel for a in out["action"]]
     out["reasons"] = [
-        [action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
-                       lang, r.gain_unit, models.effect_source), *why]
-        for r, why in zip(out.itertuples(), reasons, strict=True)
+        [deal_action_reason(catalog[r.action].label(lang), r.element, r.p_win, r.p_win_if_done, r.gain, lang,
+                            r.effect_source) if on_deal else
+         action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
+                       lang, r.gain_unit, r.effect_source), *why]
+        for r, why, on_deal in zip(out.itertuples(), reasons, deal_only, strict=True)
     ]
     return out.replace({np.nan: None})

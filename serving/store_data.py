@@ -22,7 +22,8 @@ from sqlalchemy.engine import Engine
 
 from crm.contract import FUTURE_DAYS
 from crm.pair_log import RepLog, read_rep
-from crm.store import METADATA, WRITE_TICK_SQL, data_version, read_polars, read_table
+from crm.store import METADATA, PAIR_LOG, WRITE_TICK_SQL, data_version, read_polars, read_table
+from serving.candidates import DATA_DATES, ERA_GAP_DAYS, era_ends, rep_latest_dates
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
 REP_CACHE = 64  # reps whose interactions a worker keeps
@@ -48,6 +49,8 @@ class StoreData:
         self._versions: dict[str | None, tuple[int, int]] = {}
         self._versions_tick: int | None = None
         self._latest: tuple[int, pd.Timestamp | None] | None = None
+        self._eras: dict[str, pd.Timestamp | None] = {}
+        self._eras_tick = -1
         self.on_lookup: Callable[[bool], None] | None = None
         """Told whether each ``memo`` lookup was a hit (the API counts them)."""
 
@@ -237,6 +240,48 @@ class StoreData:
             return {**self.frames(), "interactions": self.rep_interactions(rep_ids[0])}
         return {**self.frames(), "interactions": self.interactions(rep_ids, contact_ids)}
 
+    def era_end(self, rep_id: str, tick: int | None = None) -> tuple[bool, pd.Timestamp | None]:
+        """(True, the end of the rep's era's data, None in the store's last era) when known without a query
+        at this ``tick``, else (False, None): :meth:`read_era_end` reads it."""
+        tick = self.tick() if tick is None else tick
+        with self._lock:
+            if self._eras_tick != tick:
+                self._eras.clear()
+                self._eras_tick = tick
+            if rep_id in self._eras:
+                return True, self._eras[rep_id]
+        return False, None
+
+    def read_era_end(self, rep_id: str, tick: int | None = None) -> pd.Timestamp | None:
+        """The end of the rep's era (``serving.candidates.ERA_GAP_DAYS``; None: the store's last era). One
+        indexed query for a rep whose data reaches the last year of the store's; every rep's ends otherwise."""
+        tick = self.tick() if tick is None else tick
+        known, value = self.era_end(rep_id, tick)
+        if known:
+            return value
+        latest, own = self.latest(), self._rep_ends([rep_id]).get(rep_id)
+        found = None
+        if latest is not None and own is not None and latest - own > pd.Timedelta(days=ERA_GAP_DAYS):
+            found = era_ends(self._rep_ends(None)).get(rep_id)
+        with self._lock:
+            if self._eras_tick == tick:
+                self._eras[rep_id] = found
+        return found
+
+    def _rep_ends(self, rep_ids: list[str] | None) -> dict[str, pd.Timestamp]:
+        """The end of each rep's own data: the pair logs' last timestamps and the dates of deals they own."""
+        t = PAIR_LOG.c
+        query = sa.select(t.rep_id, sa.func.max(t.last_us)).group_by(t.rep_id)
+        if rep_ids is not None:
+            query = query.where(t.rep_id.in_(rep_ids))
+        with self.engine.connect() as conn:
+            ends = {str(r): pd.Timestamp(int(us), unit="us", tz="UTC") for r, us in conn.execute(query).all()
+                    if us is not None}
+        for rep, stamp in rep_latest_dates({"opportunities": self.frames()["opportunities"]}).items():
+            if rep_ids is None or rep in rep_ids:
+                ends[rep] = max(stamp, ends.get(rep, stamp))
+        return ends
+
     def latest(self) -> pd.Timestamp | None:
         """The latest interaction up to now plus the accepted clock skew: a row stored later than that
         (before timestamps were bounded) does not move everyone's default day. Read again after a write."""
@@ -249,13 +294,17 @@ class StoreData:
         return value
 
     def _read_latest(self) -> pd.Timestamp | None:
-        t = METADATA.tables["interactions"]
+        """Where the data ends (``serving.candidates.DATA_DATES``: interactions, else deals' dates)."""
         bound = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=self.future_days)
+        values = []
         with self.engine.connect() as conn:
-            value = conn.execute(sa.select(sa.func.max(t.c.ts)).where(t.c.ts <= bound.to_pydatetime())
-                                 ).scalar_one_or_none()
-        return None if value is None else pd.Timestamp(value, tz="UTC") if pd.Timestamp(value).tzinfo is None \
-            else pd.Timestamp(value).tz_convert("UTC")
+            for name, col in DATA_DATES:
+                c = METADATA.tables[name].c[col]
+                value = conn.execute(sa.select(sa.func.max(c)).where(c <= bound.to_pydatetime())).scalar_one_or_none()
+                if value is not None:
+                    stamp = pd.Timestamp(value)
+                    values.append(stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC"))
+        return max(values) if values else None
 
     def reachable(self) -> bool:
         try:

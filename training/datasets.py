@@ -61,9 +61,11 @@ def as_polars(tables: Tables) -> dict[str, pl.DataFrame]:
     return {name: need(tables, name) for name in tables if tables[name] is not None}
 
 
-def data_span(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp]:
+def data_span(tables: Tables, entity: str = "relationship") -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last timestamp the label's entity can be seen at: the interaction log for relationships,
+    the deals' own dates for deals (an email archive of 2010 may share the store with deals of 2017)."""
     inter = tables.get("interactions")
-    if inter is not None and len(inter):
+    if entity != "deal" and inter is not None and len(inter):
         ts = need(tables, "interactions", ["ts"])["ts"]
     else:
         opps = need(tables, "opportunities", ["created_at", "closed_at"])

@@ -258,7 +258,7 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
         ds = build_snapshot_dataset(tables, label, [as_of])
     else:
         label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
-        start, end = data_span(tables)
+        start, end = data_span(tables, label.entity)
         step = step_days or (15 if label.entity == "deal" else 60)
         plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
                             min_history_days=min_history_days, spread=label.entity == "deal",

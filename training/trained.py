@@ -100,7 +100,7 @@ class EffectRun:
         uplift = {f"mean_uplift_{o}_{k}": float(effects[o][k].mean()) for o in OUTCOMES
                   for k in effects[o].columns if k != "_base"}
         return {"model": {**self.model.metrics["effective"], **uplift},
-                **{o: self.model.metrics[o] for o in OUTCOMES if o != "effective"}}
+                **{o: self.model.metrics[o] for o in OUTCOMES if o != "effective" and o in self.model.metrics}}
 
     def evaluation_set(self) -> pd.DataFrame:
         test = self.rows[self._last]

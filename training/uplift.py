@@ -117,13 +117,17 @@ class EffectModel:
         kinds = kinds or list(KINDS)
         out = {}
         for outcome in OUTCOMES:
-            # P(win) only where the account has an open deal: 0 uplift and no base elsewhere
+            # P(win) only where the account has an open deal: 0 uplift and no base elsewhere (and nowhere
+            # when the data had no deals to learn it from)
             rows = np.ones(len(X), dtype=bool) if outcome == "effective" else X["deal_open"].to_numpy() > 0
-            p = self._variants(outcome, X[rows], kinds)
-            frame = pd.DataFrame(0.0, index=X.index, columns=kinds)
-            frame.loc[rows, kinds] = (p[1:] - p[0]).T
-            out[outcome] = frame.assign(_base=np.nan)
-            out[outcome].loc[rows, "_base"] = p[0]
+            if outcome not in self.boosters:
+                rows = np.zeros(len(X), dtype=bool)
+            frame = pd.DataFrame(0.0, index=X.index, columns=kinds).assign(_base=np.nan)
+            if rows.any():
+                p = self._variants(outcome, X[rows], kinds)
+                frame.loc[rows, kinds] = (p[1:] - p[0]).T
+                frame.loc[rows, "_base"] = p[0]
+            out[outcome] = frame
         return out
 
     def _variants(self, outcome: str, X: pd.DataFrame, kinds: list[str]) -> np.ndarray:
@@ -161,8 +165,8 @@ class EffectModel:
         if bags is None:  # a bundle from before bagging: one booster per outcome
             boosters = {o: [lgb.Booster(model_file=str(folder / f"{o}.txt"))] for o in OUTCOMES}
         else:
-            boosters = {o: [lgb.Booster(model_file=str(folder / f"{o}.{i}.txt")) for i in range(bags[o])]
-                        for o in OUTCOMES}
+            boosters = {o: [lgb.Booster(model_file=str(folder / f"{o}.{i}.txt")) for i in range(n)]
+                        for o, n in bags.items()}
         return cls(meta["features"], boosters, meta["metrics"], meta["horizon_days"])
 
 
@@ -190,9 +194,11 @@ def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None
         data = rows[rows[outcome].notna()]
         parts = {"train": data[data["cutoff"] < valid_c], "valid": data[data["cutoff"] == valid_c],
                  "test": data[data["cutoff"] == test_c]}
-        for name, part in parts.items():
-            if part[outcome].nunique() < 2:
-                raise ValueError(f"effect model ({outcome}): the {name} cutoff has one label value only")
+        single = [name for name, part in parts.items() if part[outcome].nunique() < 2]
+        if single and outcome == "win" and data.empty:
+            continue  # no deals in the data: no P(win) head, and no action moves P(win)
+        if single:
+            raise ValueError(f"effect model ({outcome}): the {single[0]} cutoff has one label value only")
         train = lgb.Dataset(parts["train"][cols].to_numpy(float), label=parts["train"][outcome].to_numpy(),
                             free_raw_data=False)
         valid = lgb.Dataset(parts["valid"][cols].to_numpy(float), label=parts["valid"][outcome].to_numpy(),

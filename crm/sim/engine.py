@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
-from crm.sim.params import ACTIONS, DEALS, DYN, A
+from crm.sim.params import ACTIONS, DEALS, DYN, VARIANTS, A, Variant
 from crm.sim.population import Population
 
 EFFECT = np.array(ACTIONS.effects)
@@ -134,8 +134,10 @@ class DayOut:
 class World:
     """The dynamics; ``step`` advances a :class:`State` by one day in place."""
 
-    def __init__(self, pop: Population, days: int) -> None:
+    def __init__(self, pop: Population, days: int, variant: Variant = VARIANTS["base"]) -> None:
         self.pop = pop
+        self.variant = variant
+        self.effect = np.array(variant.effects)
         self.cal = Calendar.build(pop, days)
         self.pair_acct = pop.pair_acct
         self.pair_sen = pop.con_seniority[pop.pair_con]
@@ -201,7 +203,7 @@ class World:
         pop = self.pop
         k = np.maximum(kind, 0)
         saturation = np.exp(-bond / DYN.saturation)
-        eff = EFFECT[k] * pop.rep_value[pop.pair_rep][None, :] * saturation
+        eff = self.effect[k] * pop.rep_value[pop.pair_rep][None, :] * saturation
         eff = np.where(kind == A["greet"], eff * np.where(occasion, DYN.occasion_multiplier, DYN.off_occasion_greeting),
                        eff)
         eff = np.where(need & np.isin(kind, (A["business"], A["visit"], A["check_in"])), eff * DYN.need_discount, eff)
@@ -264,7 +266,7 @@ class World:
         eff = fatigued(eff, s.load)
         b = np.maximum(b + np.where(acts, eff, 0.0), 0.0)
         bonded = acts & (eff > 0)
-        s.ledger += np.where(acts & (kind == A["favor"]), 1.0, 0.0) - np.where(ask, 0.7, 0.0)
+        s.ledger += np.where(acts & (kind == A["favor"]), self.variant.favor_ledger, 0.0) - np.where(ask, 0.7, 0.0)
         s.ledger *= np.exp(-1.0 / DYN.ledger_decay_days)
         s.load = s.load * 0.5 ** (1 / DYN.fatigue_half_life_days) + acts
         s.tenure_start = np.where(bonded & np.isnan(s.tenure_start), day, s.tenure_start)

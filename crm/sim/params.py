@@ -4,6 +4,9 @@ They were set from the base rates below and the essay's logic before any model w
 the world. CHANGELOG (a change needs a reason here, never "the model scored better"):
 
 - v1 (2026-11-27): first calibration to the documented base rates.
+- variants (2026-11-30): named worlds whose action effects differ from v1 (``VARIANTS``), so that a model
+  or prior tuned to v1's theory can be checked on a world that contradicts it. v1 is the ``base`` variant
+  and is unchanged.
 
 Documented base rates (tested in ``tests/test_sim.py``):
 - 10-25 % of active pairs become effective within 180 days;
@@ -50,6 +53,31 @@ class Actions:
 
 ACTIONS = Actions()
 A = {name: code for code, name in enumerate(ACTIONS.names)}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A world's truth about the actions: each kind's base effect on the bond and what a favor adds to
+    the contact's ledger of goodwill owed (the return hazard reads the ledger)."""
+
+    name: str
+    effects: tuple[float, ...] = ACTIONS.effects
+    favor_ledger: float = 1.0
+    why: str = "v1: the essay's theory as first calibrated"
+
+
+VARIANTS: dict[str, Variant] = {
+    "base": Variant("base"),
+    # festival and birthday greetings do nothing, favors backfire (an unasked favor reads as a bribe and
+    # leaves the contact uneasy, not indebted), a like costs a little standing; the rest as in v1
+    "contrarian": Variant(
+        "contrarian",
+        effects=tuple({"greet": 0.0, "favor": -0.12, "like": -0.01}.get(n, e)
+                      for n, e in zip(ACTIONS.names, ACTIONS.effects, strict=True)),
+        favor_ledger=-0.5,
+        why="contradicts the shipped effect prior for greet, favor and like: greetings do nothing, favors "
+            "and likes backfire"),
+}
 
 
 @dataclass(frozen=True)

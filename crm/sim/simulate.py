@@ -11,7 +11,7 @@ import pandas as pd
 
 from crm import vocab
 from crm.sim.engine import N_STAGES, DayOut, State, World, initial_state
-from crm.sim.params import ACTIONS, DYN, SIZES, A, Size
+from crm.sim.params import ACTIONS, DYN, SIZES, VARIANTS, A, Size
 from crm.sim.population import INDUSTRIES, REGIONS, Population, build_population
 
 STAGE_NAMES = vocab.OPEN_STAGES[:2] + vocab.OPEN_STAGES[3:5]  # prospecting, qualification, proposal, negotiation
@@ -67,11 +67,13 @@ class SimResult:
 
 
 def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int, ...] = (),
-             progress: bool = False) -> SimResult:
-    """Simulate ``size.days`` days of history from ``seed``; same seed, same tables."""
+             progress: bool = False, variant: str = "base") -> SimResult:
+    """Simulate ``size.days`` days of history from ``seed``; same seed and variant, same tables."""
     size = SIZES[size] if isinstance(size, str) else size
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown world variant {variant!r}: one of {', '.join(VARIANTS)}")
     pop = build_population(size, seed)
-    world = World(pop, size.days + 400)
+    world = World(pop, size.days + 400, VARIANTS[variant])
     state = initial_state(pop)
     rng, out_rng = path_rng(seed), outcome_rng(seed)
     rec = Recorder(pop, world, np.random.default_rng([seed, 4]))

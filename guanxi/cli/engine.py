@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from guanxi.cli.errors import Refused, refusals
-from guanxi.cli.options import parse_day
+from guanxi.cli.options import degraded, parse_day
 
 if TYPE_CHECKING:
     from guanxi.services.answers import Recommendation
@@ -51,7 +51,7 @@ def recommend_cmd(
     with store() as engine, refusals(), StoreData(engine, settings.future_days) as data:
         if rep not in data.teams():
             raise Refused("invalid", f"--rep: no rep {rep!r} in the store")
-        day = plan_day(data, settings, as_of.date() if as_of else None)
+        day = plan_day(data, settings, as_of.date() if as_of else None, era_end=data.read_era_end(rep))
         actions = rep_actions(data, models, load_catalog(), rep, day.as_of, k, lang.value)
     if as_json:
         typer.echo(json.dumps({"rep_id": rep, "as_of": str(day.as_of.date()), "models": models.versions,
@@ -64,8 +64,12 @@ def recommend_cmd(
 
 def _lines(a: Recommendation) -> str:
     gain = f"{a.expected_gain:,.0f}" if a.gain_unit == "money" else f"{100 * a.expected_gain:+.1f} pts"
-    head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {gain}  "
-            f"P(effective) {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
+    if a.contact_id is None:  # an action on a deal without contacts
+        head = (f"{a.rank:>2}. {a.action:<22} deal {a.opportunity_id} ({a.account_id or 'no account'})  gain {gain}  "
+                f"P(win) {a.p_win or 0:.0%} -> {a.p_win_if_done or 0:.0%}")
+    else:
+        head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {gain}  "
+                f"P(effective) {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
     return "\n".join([head, *(f"      - {r.text}" for r in a.reasons)])
 
 
@@ -86,6 +90,11 @@ def evaluate_policy_cmd(
     compliance: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of recommendations reps do.")] = 0.8,
     k: Annotated[int, typer.Option(min=1, help="Actions per rep per day.")] = 3,
     offpolicy: Annotated[bool, typer.Option(help="Also check the off-policy estimate against the truth.")] = True,
+    variant: Annotated[str, typer.Option(help="World variant (as given to `guanxi simulate`).")] = "base",
+    drop: Annotated[list[str] | None, typer.Option(help="What the policies' export leaves out: deals, potential "
+                                                   "(as given to `guanxi simulate`).")] = None,
+    thin_actions: Annotated[float | None, typer.Option(help="Share of the reps' logged actions the export keeps.")]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Roll the simulated world forward under each policy, on the same future, and compare what they bring."""
@@ -94,7 +103,8 @@ def evaluate_policy_cmd(
 
     say = (lambda m: None) if as_json else (lambda m: typer.echo(m, err=True))
     with refusals():
-        report = evaluate_policy(get_settings(), size.value, seed, weeks, compliance, k, offpolicy, say)
+        report = evaluate_policy(get_settings(), size.value, seed, weeks, compliance, k, offpolicy, say, variant,
+                                 degraded(drop, thin_actions))
     typer.echo(json.dumps(dataclasses.asdict(report), default=str) if as_json else _policy_table(report))
 
 

@@ -52,8 +52,9 @@ class Reason:
 @dataclass(frozen=True)
 class Recommendation:
     rank: int
-    contact_id: str
-    account_id: str
+    contact_id: str | None
+    """Missing on an action on a deal whose account has no contact in the CRM (``opportunity_id`` names it)."""
+    account_id: str | None
     opportunity_id: str | None
     action: str
     title: str
@@ -132,19 +133,20 @@ def _next_day(latest: pd.Timestamp) -> pd.Timestamp:
     return next_day(latest)
 
 
-def plan_day(data: StoreData, settings: Settings, as_of: dt.date | None, latest: pd.Timestamp | None = None
-             ) -> Day:
+def plan_day(data: StoreData, settings: Settings, as_of: dt.date | None, latest: pd.Timestamp | None = None,
+             era_end: pd.Timestamp | None = None) -> Day:
     """``as_of`` if given (within the data's range plus a margin), else the day after the latest data —
     never later than tomorrow, so that no stored row can move the day for everyone. ``latest``: the
-    store's latest interaction if the caller has just read it."""
+    store's latest data if the caller has just read it; ``era_end``: the end of the rep's era's data when
+    it is an earlier one than the store's (``serving.candidates.ERA_GAP_DAYS``): the rep's day follows it."""
     latest = data.latest() if latest is None else latest
     if as_of is None:  # every request asks this: plain datetimes and cached days (pandas cost 160 µs here)
         now = dt.datetime.now(dt.UTC)
         tomorrow = _day_start(now.date() + dt.timedelta(days=1))
         if latest is None:
             return Day(_day_start(now.date()), None, None)
-        return Day(min(_next_day(latest), tomorrow), latest,
-                   round((now - latest.to_pydatetime()).total_seconds() / 3600, 2))
+        end = era_end if era_end is not None else latest
+        return Day(min(_next_day(end), tomorrow), end, round((now - end.to_pydatetime()).total_seconds() / 3600, 2))
     now_ts = pd.Timestamp.now(tz="UTC")
     lo = pd.Timestamp(settings.earliest_ts).tz_convert("UTC")
     hi = (max(latest, now_ts) if latest is not None else now_ts) + pd.Timedelta(days=settings.as_of_margin_days)
@@ -184,22 +186,24 @@ def _actions_key(models: Models, day: pd.Timestamp, k: int, lang: str) -> tuple[
 def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str, day: pd.Timestamp, k: int,
                  lang: str) -> list[Recommendation]:
     log = data.rep_log(rep_id)
-    if not log.rows:
+    context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
+    deals = context.contactless
+    if not log.rows and (deals is None or not deals["rep_id"].eq(rep_id).any()):
         return []
     tables = recent_tables(data.frames(), log, day, LOOKBACK_DAYS)  # what the contact policy reads
     # the contact policy's history (the store's feedback, Polars) is read while the candidates are built
     past = pool().submit(history, data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist())
-    context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
     recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog, log=log,
                      context=context)
     return [Recommendation(
-        rank=int(r["rank"]), contact_id=str(r["contact_id"]), account_id=str(r["account_id"]),
+        rank=int(r["rank"]), contact_id=None if r["contact_id"] is None else str(r["contact_id"]),
+        account_id=None if r["account_id"] is None else str(r["account_id"]),
         opportunity_id=None if r["opportunity_id"] is None else str(r["opportunity_id"]), action=str(r["action"]),
         title=str(r["title"]), element=str(r["element"]), channel=str(r["channel"]), minutes=float(r["minutes"]),
         mandatory=bool(r["mandatory"]), priority=finite(r["priority"]) or 0.0, expected_gain=finite(r["gain"]) or 0.0,
         p_effective=finite(r["p_effective"]), p_effective_if_done=finite(r["p_effective_if_done"]),
         p_win=finite(r["p_win"]), p_win_if_done=finite(r["p_win_if_done"]), reasons=_reasons(r["reasons"]),
-        gain_unit=str(r["gain_unit"]), effect_source=models.effect_source)
+        gain_unit=str(r["gain_unit"]), effect_source=str(r["effect_source"]))
         for r in recs.to_dict(orient="records")]
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from features.frames import Tables
 from training.labels import RETURN_OCCASIONS
 
-DEFAULT_HORIZON = {"effective_relationship": 180, "tie_persistence": 90}
+DEFAULT_HORIZON = {"effective_relationship": 180, "tie_persistence": 90, "deal_won": 180}
 DEFAULT_MIN_HISTORY = 180
 MIN_SPAN_DAYS = 60
 """Shorter logs cannot hold a history, a horizon and a test period: no relationship model."""
@@ -43,10 +43,20 @@ class Readiness:
         return next(p for p in self.plans if p.model == model)
 
 
+DEAL_STEP_DAYS = 15
+
+
 def windows(span_days: float, label: str) -> tuple[int, int, int] | None:
     """(horizon, min history, step) in days that fit a log of ``span_days``, shrunk so that a history,
-    three training cutoffs, validation and test fit; None when the models' own defaults fit."""
+    three training cutoffs, validation and test fit; None when the models' own defaults fit. Deals are
+    snapshotted every ``DEAL_STEP_DAYS`` up to validation (``training.datasets.plan_cutoffs(spread=True)``),
+    so they need a history, two horizons and a step."""
     horizon, history = DEFAULT_HORIZON.get(label, 90), DEFAULT_MIN_HISTORY
+    if label == "deal_won":
+        if history + 2 * horizon + DEAL_STEP_DAYS <= span_days:
+            return None
+        fitted = int(max(14, span_days // 5))
+        return min(horizon, fitted), min(history, fitted), DEAL_STEP_DAYS
     if history + 3 * horizon + 2 * 60 <= span_days:
         return None
     horizon = int(max(14, min(horizon, span_days // 6)))
@@ -62,7 +72,9 @@ def assess(tables: Tables) -> Readiness:
     accounts = pd.DataFrame(tables.get("accounts", pd.DataFrame()))
     chain = pd.DataFrame(tables.get("opportunity_contacts", pd.DataFrame()))
     ts = pd.to_datetime(inter["ts"], utc=True) if len(inter) else pd.Series(dtype="datetime64[ns, UTC]")
-    span = float((ts.max() - ts.min()) / pd.Timedelta(days=1)) if len(ts) else 0.0
+    span = _days(ts)
+    deal_span = _days(pd.concat([pd.to_datetime(opps[c], utc=True) for c in ("created_at", "closed_at")]).dropna()
+                      ) if len(opps) else 0.0
     closed = opps[opps["outcome"].isin(["won", "lost"])] if len(opps) else opps
     dated = int(opps["created_at"].notna().sum()) if len(opps) else 0
     requests = int((inter["direction"].eq("inbound") & inter["occasion"].isin(RETURN_OCCASIONS)).sum()) \
@@ -73,7 +85,7 @@ def assess(tables: Tables) -> Readiness:
     varied = sum(1 for n in kinds.values() if n >= MIN_ACTIONS_PER_KIND)
     potential = int(pd.to_numeric(accounts.get("potential"), errors="coerce").gt(0).sum()) if len(accounts) else 0
     facts: dict[str, object] = {
-        "interactions": len(inter), "span_days": round(span, 1),
+        "interactions": len(inter), "span_days": round(span, 1), "deal_span_days": round(deal_span, 1),
         "reps": int(inter["rep_id"].nunique()) if len(inter) else 0,
         "contacts": int(inter["contact_id"].nunique()) if len(inter) else 0,
         "accounts_with_potential": potential, "deals": len(opps), "dated_deals": dated,
@@ -84,7 +96,8 @@ def assess(tables: Tables) -> Readiness:
     levels = {"interactions": len(inter) > 0, "account_value": potential > 0 or bool(
         len(opps) and pd.to_numeric(opps["amount"], errors="coerce").gt(0).any()),
         "dated_deals": dated > 0, "outcomes": outcomes, "action_variety": varied >= MIN_KINDS}
-    return Readiness(levels, facts, [_relationship(levels, span), _deal(len(closed)), _effect(levels, span, varied)])
+    return Readiness(levels, facts, [_relationship(levels, span), _deal(len(closed), deal_span),
+                                     _effect(levels, span, varied)])
 
 
 def _relationship(levels: dict[str, bool], span: float) -> ModelPlan:
@@ -104,11 +117,18 @@ def _relationship(levels: dict[str, bool], span: float) -> ModelPlan:
     return ModelPlan("relationship", True, why, label, horizon, history, step)
 
 
-def _deal(closed: int) -> ModelPlan:
+def _days(ts: pd.Series) -> float:
+    return float((ts.max() - ts.min()) / pd.Timedelta(days=1)) if len(ts) else 0.0
+
+
+def _deal(closed: int, span: float) -> ModelPlan:
     if closed < MIN_CLOSED_DEALS:
         return ModelPlan("deal", False, f"{closed} won or lost deals; the deal model needs at least "
                          f"{MIN_CLOSED_DEALS}")
-    return ModelPlan("deal", True, f"{closed} won or lost deals", "deal_won")
+    fitted = windows(span, "deal_won")
+    if fitted is None:
+        return ModelPlan("deal", True, f"{closed} won or lost deals", "deal_won")
+    return ModelPlan("deal", True, f"{closed} won or lost deals over {span:.0f} days", "deal_won", *fitted)
 
 
 def _effect(levels: dict[str, bool], span: float, varied: int) -> ModelPlan:

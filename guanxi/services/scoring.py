@@ -16,7 +16,7 @@ from crm.store import read_all, record_score_output, typed
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving.batch import ScoreRun, prepare, run_pandas
-from serving.candidates import default_as_of, next_day
+from serving.candidates import default_as_of, next_day, rep_days
 from serving.engine import Models
 from serving.models import load_models
 
@@ -53,10 +53,11 @@ def score_base(store: Engine, out: Path, settings: Settings, engine: str = "pand
         return _score_on_spark(store, out, settings, models, as_of, chunk_reps, k, master, on_start, source,
                                partitions, started)
     tables = _tables(store, source)
-    if tables["interactions"].empty:
-        raise Refused("not_found", "the store has no interactions: import or simulate some first")
+    if tables["interactions"].empty and tables["opportunities"].empty:
+        raise Refused("not_found", "the store has no interactions or deals: import or simulate some first")
     day = pd.Timestamp(as_of, tz="UTC") if as_of else default_as_of(tables)
-    run = _prepare(store, out, settings, models, day, tables["reps"]["rep_id"], chunk_reps, k, on_start)
+    days = {} if as_of else rep_days(tables)
+    run = _prepare(store, out, settings, models, day, tables["reps"]["rep_id"], chunk_reps, k, on_start, days)
     skipped = len(run.chunks) - len(run.pending())
     run_pandas(tables, run, models, deal_model, progress=progress)
     return _summary(run, "pandas", skipped, models.versions, started)
@@ -103,14 +104,15 @@ def _score_on_spark(store: Engine, out: Path, settings: Settings, models: Models
 
 
 def _prepare(store: Engine, out: Path, settings: Settings, models: Models, day: pd.Timestamp,
-             reps: pd.Series, chunk_reps: int, k: int, on_start: Callable[[int, int], None] | None) -> ScoreRun:
+             reps: pd.Series, chunk_reps: int, k: int, on_start: Callable[[int, int], None] | None,
+             days: dict[str, str] | None = None) -> ScoreRun:
     """Bands as the API draws them: the settings, scaled by the relationship model's base rate."""
     from serving.scales import thresholds
 
     cuts = thresholds(settings.band_good, settings.band_fair, getattr(models.relationship, "base_rate_", None),
                       settings.band_by_base_rate)
     try:
-        run = prepare(out, day, models.versions, reps, chunk_reps, k, cuts)
+        run = prepare(out, day, models.versions, reps, chunk_reps, k, cuts, days)
     except ValueError as exc:
         raise Refused("conflict", str(exc)) from None
     record_score_output(store, out)

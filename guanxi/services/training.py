@@ -99,15 +99,21 @@ def plan_models(tables: Tables, kinds: tuple[str, ...], options: TrainOptions, o
     todo: list[tuple[str, TrainOptions]] = []
     skipped: list[Skipped] = []
     span = float(ready.facts["span_days"])  # type: ignore[arg-type]
+    chosen = options.horizon_days or options.min_history_given or options.step_days
     for kind in kinds:
         plan = ready.plan(kind) if kind in ("relationship", "deal", "effect") else None
         if only_ready and plan is not None and not plan.trains:
             skipped.append(Skipped(kind, plan.why))
             continue
         label = plan.label if kind == "relationship" and plan is not None and options.labels is None else None
-        fitted = windows(span, "tie_persistence" if kind == "tie" else (label or "effective_relationship"))
-        chosen = options.horizon_days or options.min_history_given or options.step_days
-        if fitted is None or kind == "deal" or chosen:  # the models' own windows fit, or the user chose
+        if kind == "tie":
+            fitted = windows(span, "tie_persistence")
+        elif kind == "deal":  # fitted to the deals' own dates
+            fitted = (plan.horizon_days, plan.min_history_days or 0, plan.step_days or 0) \
+                if plan is not None and plan.horizon_days else None
+        else:
+            fitted = windows(span, label or "effective_relationship")
+        if fitted is None or chosen:  # the models' own windows fit, or the user chose
             todo.append((kind, dataclasses.replace(options, label=label)))
             continue
         todo.append((kind, dataclasses.replace(options, label=label, horizon_days=fitted[0],
@@ -124,9 +130,17 @@ def train_models(tables: Tables, kinds: tuple[str, ...], settings: Settings, opt
         raise Refused("conflict", "nothing to train: " + "; ".join(f"{s.model}: {s.why}" for s in skipped))
     trained = []
     for kind, kind_options in todo:
-        trained.append(train_and_register(tables, kind, settings, kind_options))
+        try:
+            trained.append(train_and_register(tables, kind, settings, kind_options))
+        except Refused as exc:
+            if not only_ready or exc.kind != "conflict":
+                raise
+            skipped.append(Skipped(kind, exc.detail))  # `train all` goes on with the models it can train
+            continue
         if on_trained:
             on_trained(trained[-1])
+    if not trained:
+        raise Refused("conflict", "nothing trained: " + "; ".join(f"{s.model}: {s.why}" for s in skipped))
     return TrainingRun(trained, skipped)
 
 
@@ -167,8 +181,9 @@ def train_and_register(tables: Tables, kind: str, settings: Settings, options: T
     except ValueError as exc:
         hint = ""
         if "not enough history" in str(exc):
-            hint = (f" (this run used --horizon {options.horizon_days} and --min-history "
-                    f"{options.min_history_days}; smaller values fit a shorter log)")
+            horizon = f"--horizon {options.horizon_days}" if options.horizon_days else "the label's own horizon"
+            hint = (f" (this run used {horizon} and --min-history {options.min_history_days}; smaller values fit "
+                    "a shorter log)")
         raise Refused("conflict", f"{kind}: cannot train: {exc}{hint}") from None
     logged = log_trained(trained, options.params)
     bundle = export_champion(logged.model, settings.models_dir)

@@ -116,15 +116,28 @@ async def answer_day(st: St, as_of: AsOf = None) -> Day:
     return await _day(st, as_of)
 
 
-async def _day(st: AppState, as_of: dt.date | None, tick: int | None = None) -> Day:
-    """``plan_day`` on the loop when the latest interaction is known, else in the thread pool (it queries)."""
+async def rep_answer_day(st: St, rep_id: Id, as_of: AsOf = None) -> Day:
+    """The day of a rep's answer: a rep whose data ends an era before the store's has their own."""
+    return await _day(st, as_of, None, rep_id)
+
+
+async def _day(st: AppState, as_of: dt.date | None, tick: int | None = None, rep_id: str | None = None) -> Day:
+    """``plan_day`` on the loop when the latest data (and the rep's era) is known, else in the thread pool
+    (it queries)."""
     known, latest = st.data.current_latest(tick)
-    if known:
-        return plan_day(st.data, st.settings, as_of, latest)
-    return await run_in_threadpool(plan_day, st.data, st.settings, as_of)
+    era_known, era_end = (True, None) if rep_id is None or as_of is not None else st.data.era_end(rep_id, tick)
+    if known and era_known:
+        return plan_day(st.data, st.settings, as_of, latest, era_end)
+
+    def read() -> Day:
+        end = None if rep_id is None or as_of is not None else st.data.read_era_end(rep_id, tick)
+        return plan_day(st.data, st.settings, as_of, None, end)
+
+    return await run_in_threadpool(read)
 
 
 AnswerDay = Annotated[Day, Depends(answer_day)]
+RepAnswerDay = Annotated[Day, Depends(rep_answer_day)]
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,7 @@ async def rep_call(request: Request, caller: Caller, rep_id: Id, as_of: AsOf = N
     tick = st.data.tick()
     rep = await _readable(st, caller, rep_id, tick)
     served = await loaded(st)
-    return RepCall(st, rep, served, await _day(st, as_of, tick), tick)
+    return RepCall(st, rep, served, await _day(st, as_of, tick, rep), tick)
 
 
 ForRep = Annotated[RepCall, Depends(rep_call)]

@@ -14,7 +14,7 @@ from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
 from guanxi.services.writes import write_feedback, write_interactions
 from serving.api import encode
-from serving.api.deps import AnswerDay, Caller, ForRep, Id, Rep, Served, St, check_rep, may_access
+from serving.api.deps import AnswerDay, Caller, ForRep, Id, Rep, RepAnswerDay, Served, St, check_rep, may_access
 from serving.api.problems import Problem
 from serving.api.schemas import (
     Erased,
@@ -59,7 +59,7 @@ async def next_best_actions(request: Request, call: ForRep, limit: Annotated[int
 
 @router.get("/relationships/{rep_id}/{contact_id}", response_model=Relationship,
             summary="Health of one relationship, by element, with its trend and reasons")
-def relationship(rep_id: Rep, contact_id: Id, st: St, served: Served, day: AnswerDay,
+def relationship(rep_id: Rep, contact_id: Id, st: St, served: Served, day: RepAnswerDay,
                  lang: Lang = Lang.en) -> Relationship:
     if served.models.relationship is None:
         raise Problem(503, "no relationship model is loaded")
