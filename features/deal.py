@@ -66,6 +66,7 @@ def _deal_features(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | Non
     out = out.with_columns(
         age_days=(pl.lit(cutoff) - pl.col("created_at")).dt.total_seconds() / 86_400,
         log_amount=pl.col("amount").cast(pl.Float64).log1p())
+    out = out.with_columns(owner=pl.col("owner_rep_id"))
     out = out.join(_stage_snapshot(tables, cutoff, ids), on="opportunity_id", how="left")
     out = out.join(_activity(tables, cutoff, ids), on="opportunity_id", how="left")
     if rel is None and tables.get("interactions") is not None:
@@ -79,7 +80,7 @@ def _deal_features(tables: Tables, cutoff: pd.Timestamp, rel: pd.DataFrame | Non
     zero_if_known = [c for c, source in counted.items() if tables.get(source) is not None]
     out = out.with_columns(pl.col(zero_if_known).fill_null(0)) if zero_if_known else out
     names = [f.name for f in DEAL]
-    categories = ("type", "product")
+    categories = ("type", "product", "owner")
     numeric = [n for n in names if n not in categories]
     frame = out.with_columns(pl.col(numeric).cast(pl.Float64)).select([*DEAL_IDS, *names, "attributes"])
     result = frame.drop("attributes").sort("opportunity_id").to_pandas()

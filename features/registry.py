@@ -139,7 +139,12 @@ DEAL: tuple[Feature, ...] = (
     _f("owner_closed_deals_365d", "value", "deals", "Deals the owner closed in the 365 days before as_of."),
     _f("account_won_deals_365d", "value", "deals", "Deals won at the account in the 365 days before as_of."),
     _f("days_per_stage", "deal", "days", "Age over stages reached: the deal's pace."),
+    _f("owner", "value", "category", "The deal's owner (rep id). Learned from only where the deals carry no "
+       "dates: without them owner_win_rate is one number for everyone, and the owner is the only trace of "
+       "each rep's record."),
 )
+UNDATED_ONLY = ("owner",)
+"""Deal features the model learns from only when the deals carry no dates (a timeline has better ones)."""
 """Deal features; custom fields from ``attributes`` are appended as ``attr_<name>`` (numeric or category)."""
 
 

@@ -33,6 +33,9 @@ class EffectPrior:
     base_effective: float = 0.1
     base_win: float = 0.3
     notes: dict[str, str] = field(default_factory=dict)
+    examples: float = 100.0
+    """How many logged examples of a kind the prior counts as against a learned effect model
+    (``training.uplift.EffectModel.shrink_toward``): a kind seen this often is half learned, half prior."""
 
     @property
     def name(self) -> str:
@@ -54,7 +57,9 @@ def load_prior(path: Path = PRIOR_FILE) -> EffectPrior:
         raise ValueError(f"{path}: every effect must be a finite log-odds shift")
     prior = EffectPrior(str(raw["version"]), values["effective"], values["win"],
                         float(raw.get("base_effective", 0.1)), float(raw.get("base_win", 0.3)),
-                        {k: str(kinds[k].get("why", "")) for k in KINDS})
+                        {k: str(kinds[k].get("why", "")) for k in KINDS}, float(raw.get("prior_examples", 100)))
+    if prior.examples < 0:
+        raise ValueError(f"{path}: prior_examples must be >= 0")
     if not (0 < prior.base_effective < 1 and 0 < prior.base_win < 1):
         raise ValueError(f"{path}: base_effective and base_win must lie in (0, 1)")
     return prior

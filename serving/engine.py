@@ -41,6 +41,11 @@ class Models:
         """``learned`` (this organisation's effect model) or ``prior`` (the shipped prior)."""
         return "prior" if isinstance(self.effect, PriorEffects) else "learned"
 
+    def source(self, kind: str) -> str:
+        """Where an action kind's effect comes from: ``prior`` when the shipped prior carries half its weight
+        or more (no effect model, or one that saw the kind too rarely), else ``learned``."""
+        return "prior" if isinstance(self.effect, PriorEffects) else self.effect.source(kind)
+
 
 def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame:
     """One row per allowed (pair, action): uplifts, gain and priority, best first."""
@@ -63,7 +68,6 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     ids["target"] = ids["contact_id"]
     if deal_only.any():
         ids["target"] = np.where(deal_only, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
-    source = np.where(deal_only, "prior", models.effect_source)
     for action in catalog.actions:
         ok = action.allowed(cands)
         if not ok.any():
@@ -77,7 +81,7 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
         n = len(rows)
         for c in ("rep_id", "contact_id", "account_id", "target"):
             parts[c].append(ids[c][rows])
-        parts["effect_source"].append(source[rows])
+        parts["effect_source"].append(np.where(deal_only[rows], "prior", models.source(action.kind)))
         for c, value in (("action", action.name), ("kind", action.kind), ("element", action.element),
                          ("minutes", float(action.minutes)), ("mandatory", action.mandatory), ("gain_unit", unit)):
             parts[c].append(np.full(n, value))

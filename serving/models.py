@@ -56,7 +56,9 @@ def load_models(folder: Path) -> tuple[Models, GuanxiClassifier | None]:
             versions[registered_name(kind)] = bundle_version(path)
         loaded[kind] = model
     if learned:
-        effect: EffectModel | PriorEffects = EffectModel.load(effect_dir)
+        prior = load_prior()
+        effect: EffectModel | PriorEffects = EffectModel.load(effect_dir).shrink_toward(
+            {"effective": prior.effective, "win": prior.win}, prior.examples)
         versions[EFFECT_MODEL] = bundle_version(effect_dir)
     else:
         prior = load_prior()

@@ -126,8 +126,8 @@ DEAL_TEMPLATES: dict[str, tuple[str, str]] = {
     "account_won_deals_365d": ("the account gave us {v} won deals in the last year", "该客户过去一年与我方成交 {v} 笔"),
     "days_per_stage": ("{v} days per stage; your other open deals: {ref}",
                        "每阶段平均 {v} 天；您其他在谈商机：{ref} 天"),
-    "type": ("deal type {v}", "商机类型 {v}"),
-    "product": ("product {v}", "产品 {v}"),
+    "type": ("the deal is of type {v}", "商机类型为 {v}"),
+    "product": ("the product is {v}", "产品为 {v}"),
 }
 """Every deal feature has a phrase in both languages (a test holds this); a custom attribute (``attr_*``) reads
 as its name and value."""

@@ -166,6 +166,10 @@ def test_deals_without_dates_fall_back_to_cross_validation(small) -> None:  # no
     closed = small.tables["opportunities"]["outcome"].isin(["won", "lost"]).sum()
     assert len(result.dataset.frame) == closed and result.metrics["model"]["n"] == closed
     assert result.label.describe()["definition"].startswith("1 if the deal was won")
+    # without dates the owner is a feature (owner_win_rate is one number for everyone); with dates it is not
+    assert "owner" in result.dataset.features and "owner" in result.model.features_
+    dated = train(small.tables, "deal", horizon_days=90, min_history_days=90)
+    assert "owner" not in dated.dataset.features and "owner_win_rate" in dated.dataset.features
     with pytest.raises(ValueError, match="at least 5 rows of each label"):
         few = tables["opportunities"].assign(outcome=np.where(np.arange(len(tables["opportunities"])) < 3, "won",
                                                               "lost"))

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from features.frames import Tables
+from features.registry import UNDATED_ONLY
 from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline, Scorer
 from training.datasets import (
     Dataset,
@@ -254,8 +255,10 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
                         description="1 if the deal was won, 0 if lost (the deals carry no dates)")
         notes.append(f"no usable timeline: the deals carry no dates; every won or lost deal is one row with its "
                      f"features as of {as_of.date()}, and figures are from stratified {CV_FOLDS}-fold "
-                     "cross-validation — optimistic, since activity after a deal closed is counted too")
+                     "cross-validation — optimistic, since activity after a deal closed is counted too; the "
+                     "owner is a categorical feature (without dates there is no win rate to learn from)")
         ds = build_snapshot_dataset(tables, label, [as_of])
+        return ds, timeline, notes
     else:
         label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
         start, end = data_span(tables, label.entity)
@@ -264,6 +267,7 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
                             min_history_days=min_history_days, spread=label.entity == "deal",
                             max_train=None if label.entity == "deal" else 8)
         ds = build_dataset(tables, label, plan, progress=progress)
+    ds.features = [f for f in ds.features if f not in UNDATED_ONLY]
     return ds, timeline, notes
 
 

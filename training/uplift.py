@@ -94,8 +94,22 @@ class EffectModel:
     boosters: dict[str, list[lgb.Booster]]
     metrics: dict[str, dict[str, float]]
     horizon_days: int = 180
+    examples: dict[str, int] = field(default_factory=dict)
+    """Training rows treated with each action kind: how much the model saw of it."""
     flat: dict[str, list[FlatBooster]] | None = field(default=None, init=False, repr=False, compare=False)
     """The boosters as flat arrays (``training.trees``), made once: what ``effects`` scores with."""
+    prior: dict[str, dict[str, float]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """A prior log-odds shift per outcome and kind (:meth:`shrink_toward`), blended into each uplift."""
+    prior_weight: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def shrink_toward(self, prior: dict[str, dict[str, float]], pseudo_examples: float) -> EffectModel:
+        """Blend each kind's learned uplift with a prior's: weight ``n / (n + pseudo_examples)`` on what was
+        learned from the kind's ``n`` treated training rows, the rest on the prior (a precision-weighted
+        blend where the prior counts as ``pseudo_examples`` rows). A bundle without counts stays as learned."""
+        if self.examples and pseudo_examples > 0:
+            self.prior = {o: dict(v) for o, v in prior.items()}
+            self.prior_weight = {k: pseudo_examples / (self.examples.get(k, 0) + pseudo_examples) for k in KINDS}
+        return self
 
     def __post_init__(self) -> None:
         try:
@@ -125,10 +139,29 @@ class EffectModel:
             frame = pd.DataFrame(0.0, index=X.index, columns=kinds).assign(_base=np.nan)
             if rows.any():
                 p = self._variants(outcome, X[rows], kinds)
-                frame.loc[rows, kinds] = (p[1:] - p[0]).T
+                frame.loc[rows, kinds] = self._blend(outcome, p, kinds).T
                 frame.loc[rows, "_base"] = p[0]
             out[outcome] = frame
         return out
+
+    def _blend(self, outcome: str, p: np.ndarray, kinds: list[str]) -> np.ndarray:
+        """Uplifts (kinds x rows) from the variants' probabilities, blended with the prior's (:meth:`shrink_toward`)."""
+        learned = p[1:] - p[0]
+        shifts = self.prior.get(outcome)
+        if not shifts:
+            return learned
+        base = np.clip(p[0], 1e-6, 1 - 1e-6)
+        logit = np.log(base / (1 - base))
+        out = learned.copy()
+        for i, k in enumerate(kinds):
+            w = self.prior_weight.get(k, 0.0)
+            if w > 0:
+                out[i] = (1 - w) * learned[i] + w * (1 / (1 + np.exp(-(logit + shifts.get(k, 0.0)))) - p[0])
+        return out
+
+    def source(self, kind: str) -> str:
+        """``learned`` where the model's own estimate carries most of the weight, else ``prior``."""
+        return "prior" if self.prior_weight.get(kind, 0.0) >= 0.5 else "learned"
 
     def _variants(self, outcome: str, X: pd.DataFrame, kinds: list[str]) -> np.ndarray:
         """P(outcome), shape (1 + len(kinds), rows): with no action, then with one action of each kind."""
@@ -153,8 +186,8 @@ class EffectModel:
                 booster.save_model(str(folder / f"{outcome}.{i}.txt"))
         (folder / "effect.json").write_text(json.dumps({"features": self.features, "treatments": TREATMENTS,
                                                         "metrics": self.metrics, "horizon_days": self.horizon_days,
-                                                        "bags": {o: len(b) for o, b in self.boosters.items()}},
-                                                       indent=1))
+                                                        "bags": {o: len(b) for o, b in self.boosters.items()},
+                                                        "examples": self.examples}, indent=1))
 
     @classmethod
     def load(cls, folder: Path) -> EffectModel:
@@ -167,7 +200,8 @@ class EffectModel:
         else:
             boosters = {o: [lgb.Booster(model_file=str(folder / f"{o}.{i}.txt")) for i in range(n)]
                         for o, n in bags.items()}
-        return cls(meta["features"], boosters, meta["metrics"], meta["horizon_days"])
+        return cls(meta["features"], boosters, meta["metrics"], meta["horizon_days"],
+                   {str(k): int(v) for k, v in meta.get("examples", {}).items()})
 
 
 @functools.cache
@@ -215,7 +249,9 @@ def fit_effect_model(rows: pd.DataFrame, params: dict[str, object] | None = None
         metrics[outcome] = {**evaluate(parts["test"][outcome].to_numpy(), test_p),
                             "n_train": float(len(parts["train"])), "n_test": float(len(parts["test"])),
                             "bags": float(bags)}
-    return EffectModel(features, boosters, metrics)
+    learned_from = rows[rows["cutoff"] < test_c]  # what the boosters were fit and stopped on
+    examples = {k: int((learned_from[f"t_{k}"] > 0).sum()) for k in KINDS}
+    return EffectModel(features, boosters, metrics, examples=examples)
 
 
 def _best(booster: lgb.Booster) -> lgb.Booster:

@@ -1,0 +1,156 @@
+"""The chain on a CRM export of deals alone (maven-crm: reps, accounts, opportunities, no contacts, no
+interactions), and on that export in one store with an email archive of another organisation and era
+(radoslaw-email, 2010). `guanxi train all` trains the deal model on windows fitted to the deals' own dates;
+next-best actions are actions on the rep's open deals, with reasons in en and zh; the archive's reps are
+planned for the end of their own era, not for the deals' 2018."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from features.registry import DEAL, RELATIONSHIP
+from guanxi.cli import app
+from guanxi.settings import get_settings
+from tests.conftest import DATASETS, point_settings_at
+
+pytestmark = pytest.mark.slow  # trains models
+
+runner = CliRunner()
+MAVEN = DATASETS / "maven-crm"
+RADOSLAW = DATASETS / "radoslaw-email" / "radoslaw_email.tsv"
+STORES = {"maven": [["--source", "maven-crm", str(MAVEN)]],
+          "maven+radoslaw": [["--source", "maven-crm", str(MAVEN)], ["--source", "email", str(RADOSLAW)]]}
+RAW_NAMES = re.compile(r"\b(" + "|".join(f.name for f in (*DEAL, *RELATIONSHIP) if "_" in f.name) + r")\b")
+"""Column names a reader would see as code (one-word names such as ``product`` are plain words)."""
+
+
+@pytest.fixture(scope="module", params=sorted(STORES))
+def deals_home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The exports imported and `guanxi train all` run once, in a home of their own."""
+    home = tmp_path_factory.mktemp(f"deals-home-{request.param}")
+    mp = pytest.MonkeyPatch()
+    point_settings_at(mp, home)
+    try:
+        for args in STORES[request.param]:
+            imported = runner.invoke(app, ["import", *args])
+            assert imported.exit_code == 0, imported.output
+        trained = runner.invoke(app, ["train", "all", "--json"])
+        assert trained.exit_code == 0, trained.output
+        yield {"home": home, "store": request.param, "trained": json.loads(trained.stdout)}
+    finally:
+        mp.undo()
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def in_deals_home(deals_home: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    point_settings_at(monkeypatch, Path(str(deals_home["home"])))
+    return deals_home
+
+
+def _deal_rep() -> str:
+    """The maven agent with the most deals open at the end of the export."""
+    pipe = pd.read_csv(MAVEN / "sales_pipeline.csv")
+    return str(pipe[pipe["deal_stage"] == "Engaging"]["sales_agent"].value_counts().index[0])
+
+
+def test_train_all_fits_the_deal_model_to_the_deals_dates(in_deals_home: dict[str, object]) -> None:
+    trained = in_deals_home["trained"]
+    models = {m["model"]: m for m in trained["models"]}
+    expected = {"guanxi-deal"} if in_deals_home["store"] == "maven" else {"guanxi-deal", "guanxi-relationship"}
+    assert set(models) == expected
+    assert models["guanxi-deal"]["label"] == "deal_won" and models["guanxi-deal"]["n_test"] > 0
+    skipped = {s["model"]: s["why"] for s in trained["skipped"]}
+    assert "effect" in skipped and "prior" in skipped["effect"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_recommend_gives_actions_on_the_reps_open_deals(in_deals_home: dict[str, object], lang: str) -> None:
+    rep = _deal_rep()
+    result = runner.invoke(app, ["recommend", "--rep", rep, "--k", "5", "--lang", lang, "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["as_of"] == "2018-01-01"  # the day after the export's last deal date
+    actions = body["actions"]
+    assert len(actions) == 5 and [a["rank"] for a in actions] == [1, 2, 3, 4, 5]
+    pipe = pd.read_csv(MAVEN / "sales_pipeline.csv").set_index("opportunity_id")
+    for a in actions:
+        assert a["contact_id"] is None and a["opportunity_id"] in pipe.index
+        assert pipe.loc[a["opportunity_id"], "sales_agent"] == rep
+        assert pipe.loc[a["opportunity_id"], "deal_stage"] == "Engaging"
+        assert a["effect_source"] == "prior" and a["gain_unit"] == "money" and a["expected_gain"] > 0
+        assert 0 < a["p_win"] < a["p_win_if_done"] < 1
+        assert len(a["reasons"]) >= 2
+        for reason in a["reasons"]:
+            assert RAW_NAMES.search(reason["text"]) is None, reason["text"]
+            assert "{" not in reason["text"]
+    assert len({a["opportunity_id"] for a in actions}) == 5  # one action per deal a day
+    priorities = [a["priority"] for a in actions]
+    assert priorities == sorted(priorities, reverse=True)
+    first = actions[0]["reasons"][0]["text"]
+    assert ("P(win)" in first and "shipped prior" in first) if lang == "en" else ("赢单概率" in first)
+
+
+def test_score_writes_the_open_deals_and_spreads_the_ties(in_deals_home: dict[str, object], tmp_path: Path) -> None:
+    from serving.batch import read_scores
+
+    result = runner.invoke(app, ["score", "--out", str(tmp_path / "scores"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    deals = pd.read_parquet(tmp_path / "scores" / "deals.parquet")
+    open_deals = pd.read_csv(MAVEN / "sales_pipeline.csv").query("deal_stage == 'Engaging'")
+    assert set(deals["opportunity_id"]) == set(open_deals["opportunity_id"]) and deals["p_win"].between(0, 1).all()
+    ties = read_scores(tmp_path / "scores")
+    if in_deals_home["store"] == "maven":
+        assert summary["relationships"] == 0 and ties.empty  # deals alone: no ties to band
+    else:
+        assert len(ties) == summary["relationships"] > 0
+        assert ties["band"].value_counts(normalize=True).max() <= 0.8
+        # the archive's ties are scored at the end of their own era, not at the deals' 2018
+        assert pd.to_datetime(ties["as_of"]).max() < pd.Timestamp("2011-01-01", tz="UTC")
+
+
+def test_the_api_answers_for_a_deal_rep_and_an_archive_rep(in_deals_home: dict[str, object]) -> None:
+    from serving.api.app import create_app
+
+    with TestClient(create_app()) as client:
+        r = client.get(f"/v1/reps/{_deal_rep()}/next-best-actions?limit=5")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["actions"]) == 5 and body["freshness"]["as_of"].startswith("2018-01-01")
+        assert all(a["contact_id"] is None and a["opportunity_id"] for a in body["actions"])
+        if in_deals_home["store"] == "maven+radoslaw":
+            r = client.get("/v1/reps/radoslaw_email:3/next-best-actions?limit=5")
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert len(body["actions"]) == 5 and body["freshness"]["as_of"].startswith("2010-")
+            assert all(a["contact_id"] for a in body["actions"])
+            assert body["labels"]["guanxi-relationship"] == "tie_persistence"
+
+
+def test_every_deal_feature_reads_as_a_phrase_in_both_languages() -> None:
+    from serving.reasons import DEAL_TEMPLATES, deal_sentence
+
+    assert sorted(f.name for f in DEAL if f.name not in DEAL_TEMPLATES) == []
+    for f in DEAL:
+        for lang in ("en", "zh"):
+            text = deal_sentence(f.name, 3.0, 5.0, lang)
+            assert RAW_NAMES.search(text) is None and "{" not in text, (f.name, lang, text)
+
+
+def test_eras_split_only_where_no_rep_bridges_a_year() -> None:
+    from serving.candidates import era_ends
+
+    t = pd.Timestamp
+    ends = {"old1": t("2010-03-01", tz="UTC"), "old2": t("2010-09-30", tz="UTC"),
+            "new1": t("2017-12-31", tz="UTC"), "new2": t("2017-06-01", tz="UTC")}
+    assert era_ends(ends) == {"old1": t("2010-09-30", tz="UTC"), "old2": t("2010-09-30", tz="UTC")}
+    # a live CRM: a rep idle for ten months is still in the store's era
+    assert era_ends({"a": t("2025-01-01", tz="UTC"), "b": t("2025-11-01", tz="UTC")}) == {}
