@@ -24,9 +24,12 @@ TRACK_RECORD_DAYS = 365
 
 
 def open_deals(tables: Tables, as_of: pd.Timestamp) -> pl.DataFrame:
-    """Opportunities created by ``as_of`` and not closed by then (as far as was known at ``as_of``)."""
+    """Opportunities created by ``as_of`` and not closed by then (as far as was known at ``as_of``). A deal
+    the export gives no date at all (no creation, close or stage entry) and that is still open is open at
+    any ``as_of``: its history is unknown, not absent."""
     opps = table(tables, "opportunities", ["opportunity_id", "account_id", "owner_rep_id", "amount", "type",
-                                           "product", "created_at", "closed_at", "competitors", "attributes"])
+                                           "product", "created_at", "closed_at", "competitors", "attributes",
+                                           "outcome"])
     if opps is None:
         raise ValueError("deal features need the opportunities table")
     stages = table(tables, "opportunity_stages", ["opportunity_id", "entered_at", "stage"])
@@ -35,9 +38,10 @@ def open_deals(tables: Tables, as_of: pd.Timestamp) -> pl.DataFrame:
         first = stages.group_by("opportunity_id").agg(pl.col("entered_at").min().alias("_first_stage"))
         opps = opps.join(first, on="opportunity_id", how="left")
         created = pl.coalesce(created, pl.col("_first_stage"))
-    known = created.is_not_null() & (created <= as_of)
+    undated_open = created.is_null() & pl.col("closed_at").is_null() & (pl.col("outcome") == "open")
+    known = (created.is_not_null() & (created <= as_of)) | undated_open
     still_open = pl.col("closed_at").is_null() | (pl.col("closed_at") > as_of)
-    return opps.filter(known & still_open)
+    return opps.filter(known & still_open).drop("outcome")
 
 
 def deal_features(tables: Tables, as_of: str | pd.Timestamp, rel: pd.DataFrame | None = None,

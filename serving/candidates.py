@@ -160,12 +160,12 @@ def next_day(latest: pd.Timestamp) -> pd.Timestamp:
 
 def default_as_of(tables: Tables) -> pd.Timestamp:
     """The day after the data (the last interaction, deal creation or close): recommendations for the next
-    working day, also in an export of deals alone."""
+    working day, also in an export of deals alone; today when nothing in the data has a date."""
     stamps = [pd.Series(tables[name][col]).max() for name, col in DATA_DATES
               if tables.get(name) is not None and len(tables[name])]
     stamps = [utc(pd.Timestamp(t)) for t in stamps if t is not None and not pd.isna(t)]
     if not stamps:
-        raise ValueError("the data has no dated interaction or deal")
+        return utc(pd.Timestamp.now(tz="UTC").floor("D"))
     return next_day(max(stamps))
 
 

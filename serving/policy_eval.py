@@ -136,7 +136,7 @@ class PropensityPolicy(_Planner):
         p_eff = self.relationship.predict_proba(cands)[:, 1]
         pot = cands["account_potential"].astype(float)
         # no potential in the export: every account alike (the ranking is by P(effective) alone)
-        pot = pot.fillna(pot.median()).fillna(1.0).to_numpy()
+        pot = pot.fillna(pot.median() if pot.notna().any() else 1.0).to_numpy()
         value = p_eff * self.catalog.policy.relationship_value_share * pot
         deal_value = np.zeros(len(cands))
         if self.deal is not None:

@@ -108,7 +108,8 @@ DEAL_TEMPLATES: dict[str, tuple[str, str]] = {
     "stage_changes": ("{v} stage changes so far", "迄今阶段变化 {v} 次"),
     "regressions": ("moved back a stage {v} times", "阶段倒退 {v} 次"),
     "amount": ("worth {v}; your other open deals: {ref}", "金额 {v}；您其他在谈商机：{ref}"),
-    "log_amount": ("worth about e^{v}", "金额约为 e^{v}"),
+    "log_amount": ("worth {v}; your other open deals: {ref}", "金额 {v}；您其他在谈商机：{ref}"),
+    "owner": ("your record as the owner ({v}) weighs on it", "负责人（{v}）的过往记录影响此商机"),
     "competitors": ("{v} competitors known", "已知竞争对手 {v} 家"),
     "activity_30d": ("{v} touches about the deal in 30 days", "30 天内围绕商机的互动 {v} 次"),
     "activity_90d": ("{v} touches about the deal in 90 days", "90 天内围绕商机的互动 {v} 次"),
@@ -196,6 +197,8 @@ def explain(rel: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: st
 def deal_sentence(feature: str, value: object, ref: float, lang: str) -> str:
     en, zh = DEAL_TEMPLATES.get(feature, (f"{feature.removeprefix('attr_')} is {{v}}",
                                           f"{feature.removeprefix('attr_')} 为 {{v}}"))
+    if feature == "log_amount":  # read as money, not as its logarithm
+        value, ref = (np.expm1(float(value)) if isinstance(value, int | float | np.number) else value), np.expm1(ref)
     shown = number(feature, float(value)) if isinstance(value, int | float | np.number) else str(value)
     body = (en if lang == "en" else zh).format(v=shown, ref=number(feature, ref))
     element = ELEMENT_NAMES[lang][DEAL_ELEMENT_OF.get(feature, "deal")]

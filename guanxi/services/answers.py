@@ -188,7 +188,7 @@ def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str,
     log = data.rep_log(rep_id)
     context = data.shared(("day_context", day), lambda: day_context(data.frames(), day))
     deals = context.contactless
-    if not log.rows and (deals is None or not deals["rep_id"].eq(rep_id).any()):
+    if not log.rows and (deals is None or deals.empty or not deals["rep_id"].eq(rep_id).any()):
         return []
     tables = recent_tables(data.frames(), log, day, LOOKBACK_DAYS)  # what the contact policy reads
     # the contact policy's history (the store's feedback, Polars) is read while the candidates are built

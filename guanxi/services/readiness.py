@@ -96,7 +96,7 @@ def assess(tables: Tables) -> Readiness:
     levels = {"interactions": len(inter) > 0, "account_value": potential > 0 or bool(
         len(opps) and pd.to_numeric(opps["amount"], errors="coerce").gt(0).any()),
         "dated_deals": dated > 0, "outcomes": outcomes, "action_variety": varied >= MIN_KINDS}
-    return Readiness(levels, facts, [_relationship(levels, span), _deal(len(closed), deal_span),
+    return Readiness(levels, facts, [_relationship(levels, span), _deal(len(closed), deal_span, dated),
                                      _effect(levels, span, varied)])
 
 
@@ -121,10 +121,13 @@ def _days(ts: pd.Series) -> float:
     return float((ts.max() - ts.min()) / pd.Timedelta(days=1)) if len(ts) else 0.0
 
 
-def _deal(closed: int, span: float) -> ModelPlan:
+def _deal(closed: int, span: float, dated: int) -> ModelPlan:
     if closed < MIN_CLOSED_DEALS:
         return ModelPlan("deal", False, f"{closed} won or lost deals; the deal model needs at least "
                          f"{MIN_CLOSED_DEALS}")
+    if not dated:
+        return ModelPlan("deal", True, f"{closed} won or lost deals without dates: stratified cross-validation, "
+                         "the owner as a feature", "deal_won")
     fitted = windows(span, "deal_won")
     if fitted is None:
         return ModelPlan("deal", True, f"{closed} won or lost deals", "deal_won")
