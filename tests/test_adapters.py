@@ -1,5 +1,6 @@
 """The shared datasets import with the counts their files hold, and again without doubling."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,8 @@ from sqlalchemy.engine import Engine
 from crm.adapters.email import read_email_archive
 from crm.adapters.maven import read_maven
 from crm.importer import import_frames
-from crm.store import read_table
+from crm.store import init_db, make_engine, read_table
+from crm.validate import ValidationError
 from tests.conftest import DATASETS
 
 MAVEN = DATASETS / "maven-crm"
@@ -64,9 +66,43 @@ def test_email_archives(path: Path, home: Path) -> None:
 
 
 def test_malformed_email_line_is_reported(tmp_path: Path) -> None:
-    from crm.validate import ValidationError
-
     path = tmp_path / "mail.tsv"
     path.write_text("% sym\n1 2 1 1262454010\n1 3 1 soon\n")
-    with pytest.raises(ValidationError, match=r"mail.tsv:2:time: 'soon' is not seconds"):
+    with pytest.raises(ValidationError, match=r"mail.tsv:2:time: 'soon' is neither seconds"):
+        read_email_archive(path)
+
+
+def test_a_call_log_with_a_header_is_read_by_column_names(tmp_path: Path, home: Path) -> None:
+    """Calls and messages, the columns found by name, times as dates, seconds or milliseconds."""
+    path = tmp_path / "calls.csv"
+    path.write_text("Caller,Callee,start_time,duration,type\n"
+                    "A,B,2024-01-02 10:00:00,120,voice\n"
+                    "B,A,2024-01-03T11:00:00+02:00,,SMS\n"
+                    "A,C,1704300000,30,call\n"
+                    "C,A,1704300060000,0,video\n")
+    frames, _ = read_email_archive(path, channel="call")
+    inter = frames["interactions"]
+    out = inter[inter["direction"] == "outbound"].reset_index(drop=True)
+    assert out["ts"].tolist() == [pd.Timestamp("2024-01-02 10:00", tz="UTC"),
+                                  pd.Timestamp("2024-01-03 09:00", tz="UTC"),
+                                  pd.Timestamp(1704300000, unit="s", tz="UTC"),
+                                  pd.Timestamp(1704300060, unit="s", tz="UTC")]
+    assert out["channel"].tolist() == ["call", "message", "call", "video_call"]
+    assert out["duration_min"].tolist()[0] == 2.0 and pd.isna(out["duration_min"].iloc[1])
+    assert out["rep_id"].tolist() == ["calls:A", "calls:B", "calls:A", "calls:C"]
+    engine = make_engine(f"sqlite:///{home / 'calls.db'}")
+    init_db(engine)
+    assert import_frames(engine, frames, dict.fromkeys(frames, str(path))).counts["interactions"] == 8
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("from;to;when;channel\nA;B;2024-01-02;fax\n", "calls.csv:1:channel: 'fax' is not a channel word"),
+    ("sender,recipient,time\nA,B,tomorrow\n", "calls.csv:1:time: 'tomorrow' is neither seconds"),
+    ("name,number,when\nA,B,2024-01-01\nB,A,2024-01-02\n", "looks like a header whose column names are not known"),
+    ("from,to,amount\nA,B,3\n", "no column for time in the header"),
+])
+def test_a_call_log_that_cannot_be_read_says_where_and_why(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_text(text)
+    with pytest.raises(ValidationError, match=re.escape(message)):
         read_email_archive(path)

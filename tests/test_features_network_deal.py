@@ -129,7 +129,12 @@ def test_maven_deals_without_interactions_give_nulls() -> None:
     typed = validate_tables(frames, sources, lambda t, c, v: set())
     deals = deal_features(typed, "2017-06-30")
     assert len(deals) > 0
-    assert deals["stage_rank"].notna().all()
+    dated = deals["age_days"].notna()
+    assert deals.loc[dated, "stage_rank"].notna().all()
+    # prospects the export gives no date at all are open whatever the day, without a stage history
+    pipe = pd.read_csv(DATASETS / "maven-crm" / "sales_pipeline.csv")
+    prospects = set(pipe.loc[pipe["engage_date"].isna() & (pipe["deal_stage"] == "Prospecting"), "opportunity_id"])
+    assert set(deals.loc[~dated, "opportunity_id"]) == prospects and deals.loc[~dated, "stage_rank"].isna().all()
     for name in ("chain_size", "dm_best_tie", "activity_30d", "account_breadth"):
         assert deals[name].isna().all(), name
     assert "attr_series" in deals.columns

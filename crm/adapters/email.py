@@ -1,14 +1,20 @@
-"""Email archives (KONECT ``src dst [weight] unix_time`` or SNAP ``src dst seconds``) -> contract tables.
+"""Communication logs -> contract tables: email archives (KONECT ``src dst [weight] unix_time``, SNAP
+``src dst seconds``) and any log of who reached whom when (calls, messages, emails) with a header row.
 
-Each person becomes both a rep and a contact of one ``internal`` account. Each email becomes two
+Each person becomes both a rep and a contact of one ``internal`` account. Each record becomes two
 interactions: outbound for the sender's pair (sender as rep, recipient as contact) and inbound for the
-recipient's pair. Channel is ``email``; depth, occasion and duration are unknown and left null.
-Times are read as seconds since ``epoch`` (the Unix epoch by default; SNAP's relative seconds then
-land in 1970, which is honest about what the file says).
+recipient's pair. Without a header the columns are positional (``src dst [weight] time``); with one they
+are found by name (:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``callee``/``recipient``…,
+``time``/``timestamp``/``date``…, optionally ``duration`` in seconds and ``channel``/``type`` per row, whose
+values map to the contract's channels by :data:`CHANNEL_WORDS`). Times are seconds since ``epoch`` (the
+Unix epoch by default: SNAP's relative seconds then land in 1970, which is honest about what the file
+says), milliseconds when they are too large for seconds, or dates and timestamps (UTC unless they say
+otherwise). Depth and occasion are unknown and left null.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -16,25 +22,108 @@ import pandas as pd
 
 from crm.validate import Report, ValidationError
 
+NAMES: dict[str, tuple[str, ...]] = {
+    "src": ("src", "source", "from", "from_id", "sender", "caller", "caller_id", "origin", "a"),
+    "dst": ("dst", "target", "to", "to_id", "recipient", "receiver", "callee", "callee_id", "destination", "b"),
+    "time": ("time", "ts", "timestamp", "datetime", "date", "date_time", "when", "start", "start_time", "started_at",
+             "call_time", "sent", "sent_at", "unix_time", "seconds"),
+    "duration": ("duration", "duration_s", "duration_sec", "duration_seconds", "length_s"),
+    "channel": ("channel", "type", "kind", "medium", "event_type"),
+}
+CHANNEL_WORDS: dict[str, str] = {
+    "email": "email", "mail": "email", "e-mail": "email",
+    "call": "call", "voice": "call", "phone": "call", "voice_call": "call", "phone_call": "call",
+    "video": "video_call", "video_call": "video_call", "videocall": "video_call",
+    "sms": "message", "text": "message", "message": "message", "mms": "message", "chat": "message", "im": "message",
+    "meeting": "meeting", "visit": "visit", "social": "social", "event": "event",
+}
+MILLISECONDS_FROM = 1e11
+"""A numeric time above this is in milliseconds (1e11 seconds is the year 5138)."""
 
-def read_email_archive(path: Path, epoch: str = "1970-01-01") -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Parse the archive; malformed lines are reported as ``file:row:column`` and nothing is returned."""
+
+def _read(path: Path) -> tuple[pd.DataFrame, dict[str, str], Report]:
+    """The raw records and which column holds each field (by name, or by position without a header)."""
+    report = Report()
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        lines = [line for _, line in zip(range(50), f, strict=False) if line.strip() and not line.startswith("%")]
+    first = lines[0] if lines else ""
+    try:
+        dialect = csv.Sniffer().sniff("".join(lines[:20]), delimiters=",;\t|")
+        sep = dialect.delimiter
+    except csv.Error:
+        sep = r"\s+"
+    tokens = [t.strip().strip('"').lower() for t in (first.split(sep) if sep != r"\s+" else first.split())]
+    known = {name for names in NAMES.values() for name in names}
+    if tokens and sum(t in known for t in tokens) >= 2:  # a header row
+        raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True,
+                          engine="python" if sep == r"\s+" else "c")
+        by_name = {c.strip().lower(): c for c in raw.columns}
+        cols = {field: next((by_name[n] for n in names if n in by_name), "") for field, names in NAMES.items()}
+        missing = [f for f in ("src", "dst", "time") if not cols[f]]
+        if missing:
+            report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header "
+                        f"({', '.join(raw.columns)}); accepted names: " +
+                        "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing))
+        return raw, {k: v for k, v in cols.items() if v}, report
+    raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str,
+                      engine="python" if sep == r"\s+" else "c")
+    if raw.shape[1] not in (3, 4):
+        report.note(str(path), 0, "", f"expected 3 or 4 columns (src dst [weight] time) or a header row naming "
+                    f"them, found {raw.shape[1]} columns and no header")
+        return raw, {}, report
+    return raw, {"src": raw.columns[0], "dst": raw.columns[1], "time": raw.columns[-1]}, report
+
+
+def _times(values: pd.Series, epoch: str) -> pd.Series:
+    """UTC timestamps from seconds (or milliseconds) since ``epoch``, or from dates; NaT where neither."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    is_number = numeric.notna()
+    if is_number.any():
+        values_ = numeric[is_number].to_numpy(dtype=np.float64)
+        seconds = np.where(np.abs(values_) > MILLISECONDS_FROM, values_ / 1000, values_)
+        out[is_number] = pd.Timestamp(epoch, tz="UTC") + pd.to_timedelta(seconds, unit="s")
+    if not is_number.all():
+        out[~is_number] = pd.to_datetime(values[~is_number], utc=True, errors="coerce", format="mixed")
+    return out
+
+
+def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email"
+                       ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Parse the log; malformed lines are reported as ``file:row:column`` and nothing is returned.
+    ``channel``: the channel of records whose log does not say (``email`` for an email archive)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    raw = pd.read_csv(path, sep=r"\s+", comment="%", header=None, dtype=str)
-    report = Report()
-    if raw.shape[1] not in (3, 4):
-        report.note(str(path), 0, "", f"expected 3 or 4 columns (src dst [weight] time), found {raw.shape[1]}")
-        raise ValidationError(report)
-    src, dst, ts = raw[0], raw[1], raw[raw.columns[-1]]
-    seconds = pd.to_numeric(ts, errors="coerce")
-    for name, col in (("src", src), ("dst", dst)):
-        report.add(str(path), raw, col.isna().to_numpy(), name, "missing person id")
-    report.add(str(path), raw, seconds.isna().to_numpy(), "time", lambda r: f"{r[raw.columns[-1]]!r} is not seconds")
+    raw, cols, report = _read(path)
     if report:
         raise ValidationError(report)
+    src, dst = raw[cols["src"]].str.strip(), raw[cols["dst"]].str.strip()
+    when = _times(raw[cols["time"]], epoch)
+    for name, col in (("src", src), ("dst", dst)):
+        report.add(str(path), raw, (col.isna() | (col == "")).to_numpy(), name, "missing person id")
+    bad_time = when.isna().to_numpy()
+    if bad_time[:1].all() and len(bad_time) > 1 and not bad_time[1:].any():  # a header of unknown names
+        report.note(str(path), 1, "", "the first line looks like a header whose column names are not known: name "
+                    "the columns, e.g. from,to,time[,duration,channel] (see `guanxi import --help`)")
+        raise ValidationError(report)
+    report.add(str(path), raw, bad_time, "time",
+               lambda r: f"{r[cols['time']]!r} is neither seconds since {epoch} nor a date")
+    channels = pd.Series(channel, index=raw.index, dtype=object)
+    if "channel" in cols:
+        words = raw[cols["channel"]].str.strip().str.lower()
+        channels = words.map(CHANNEL_WORDS)
+        report.add(str(path), raw, channels.isna().to_numpy(), cols["channel"],
+                   lambda r: f"{r[cols['channel']]!r} is not a channel word ({', '.join(sorted(set(CHANNEL_WORDS)))})")
+    minutes = None
+    if "duration" in cols:
+        seconds = pd.to_numeric(raw[cols["duration"]], errors="coerce")
+        bad = raw[cols["duration"]].notna().to_numpy() & (seconds.isna() | (seconds < 0)).to_numpy()
+        report.add(str(path), raw, bad, cols["duration"], lambda r: f"{r[cols['duration']]!r} is not seconds >= 0")
+        minutes = (seconds / 60).to_numpy()
+    if report:
+        raise ValidationError(report)
+    when = pd.DatetimeIndex(when).as_unit("us")
     prefix = path.stem.split("-")[0].split(".")[0]
-    when = pd.Timestamp(epoch, tz="UTC") + pd.to_timedelta(seconds.to_numpy(dtype=np.int64), unit="s")
     people = sorted(set(src) | set(dst), key=lambda p: (len(p), p))
     ids = [f"{prefix}:{p}" for p in people]
     account = f"{prefix}:internal"
@@ -46,9 +135,11 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01") -> tuple[dict[str,
         "ts": np.concatenate([when, when]),
         "rep_id": np.concatenate([s_ids, d_ids]),
         "contact_id": np.concatenate([d_ids, s_ids]),
-        "channel": "email",
+        "channel": np.concatenate([channels.to_numpy(), channels.to_numpy()]),
         "direction": np.repeat(["outbound", "inbound"], len(raw)),
     })
+    if minutes is not None:
+        interactions["duration_min"] = np.concatenate([minutes, minutes])
     frames = {
         "reps": pd.DataFrame({"rep_id": ids}),
         "accounts": pd.DataFrame({"account_id": [account], "name": [f"{prefix} (internal)"], "tier": ["internal"]}),

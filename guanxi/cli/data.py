@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from crm.vocab import CHANNELS
 from guanxi.cli.errors import refusals
 
 out = Console()
@@ -28,10 +29,14 @@ class Format(enum.StrEnum):
     parquet = "parquet"
 
 
+Channel = enum.StrEnum("Channel", {c: c for c in CHANNELS})  # type: ignore[misc]
+
+
 class Source(enum.StrEnum):
     files = "files"
     maven_crm = "maven-crm"
     email = "email"
+    log = "log"
 
 
 @contextmanager
@@ -51,7 +56,9 @@ def store() -> Iterator[Engine]:
 def import_cmd(
     path: Annotated[Path, typer.Argument(help="Folder of <table>.csv/.parquet files, or the source's file/folder.")],
     source: Annotated[Source, typer.Option(help="Format of PATH.")] = Source.files,
-    epoch: Annotated[str, typer.Option(help="email only: time origin of the seconds column.")] = "1970-01-01",
+    epoch: Annotated[str, typer.Option(help="email/log: time origin of a seconds column.")] = "1970-01-01",
+    channel: Annotated[Channel | None, typer.Option(help="email/log: the channel of records whose log names none "
+                                                    "(default: email for email, call for log).")] = None,
     update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
                                                "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -61,7 +68,8 @@ def import_cmd(
     from guanxi.settings import get_settings
 
     with refusals(), store() as engine:
-        result = import_source(engine, path, source.value, get_settings(), epoch, update)
+        result = import_source(engine, path, source.value, get_settings(), epoch, update,
+                               None if channel is None else channel.value)
     if as_json:
         print(json.dumps(result.summary()))
         return

@@ -13,12 +13,14 @@ from crm.validate import ValidationError
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 
-SOURCES = ("files", "maven-crm", "email")
+SOURCES = ("files", "maven-crm", "email", "log")
 
 
 def import_source(engine: Engine, path: Path, source: str, settings: Settings, epoch: str = "1970-01-01",
-                  update: bool = False) -> ImportResult:
-    """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder)."""
+                  update: bool = False, channel: str | None = None) -> ImportResult:
+    """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
+    ``email`` and ``log`` read the same communication logs (``crm.adapters.email``); ``channel`` is the
+    channel of records whose log does not name one (default: email for ``email``, call for ``log``)."""
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
     try:
         if source == "files":
@@ -29,7 +31,8 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
             return import_frames(engine, *read_maven(path), options)
         from crm.adapters.email import read_email_archive
 
-        return import_frames(engine, *read_email_archive(path, epoch=epoch), options)
+        default = channel or ("email" if source == "email" else "call")
+        return import_frames(engine, *read_email_archive(path, epoch=epoch, channel=default), options)
     except ValidationError as exc:
         hint = ["rows stored with other content: run again with --update to replace them"] \
             if isinstance(exc, ConflictError) else []
