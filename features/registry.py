@@ -79,6 +79,20 @@ RELATIONSHIP: tuple[Feature, ...] = (
        "Favors given minus favors received, each decayed with a 720-day time constant (goodwill saved)."),
     _f("gave_before_asked", "favor", "0/1",
        "1 if our first favor came before our first ask, 0 if not; null when neither happened."),
+    _f("push_after_win", "dignity", "rate ratio",
+       "Restraint when things go well (得志时有所不为): our outbound business touches (depth 2) to the contact in "
+       "the 30 days after each deal won at its account in the last 365 days, over what the pair's own yearly "
+       "rate of such touches gives for those days, (n + 0.5) / (expected + 0.5); 1 is the usual rhythm, below "
+       "1 holding back; null without a win."),
+    _f("touch_after_loss", "dignity", "rate ratio",
+       "Keeping one's duties when things go badly (落魄时有所为): our outbound touches to the contact in the 60 "
+       "days after each deal lost at its account in the last 365 days, over the pair's own yearly rate for "
+       "those days, (n + 0.5) / (expected + 0.5); above 1 staying close, below 1 going quiet; null without a "
+       "loss."),
+    _f("level_match", "dignity", "share",
+       "Matching the contact's standing: the share of the last 365 days' meetings, visits and events with a "
+       "vp or C-level contact at which one of our executives took part; null for other contacts or without "
+       "such meetings."),
     _f("exec_touches_365d", "presence", "touches", "Interactions with one of our executives, last 365 days."),
     _f("events_365d", "presence", "touches", "Event invitations and attendances, last 365 days."),
     _f("seniority_rank", "value", "level 0-4", "Contact seniority: 0 individual ... 4 C-level."),

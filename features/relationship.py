@@ -36,6 +36,10 @@ PAIRS_PER_BUCKET = 500
 PIECE_ROWS = 1 << 20
 """Rows polars prepares at a time (``_numeric_chunks``) while numba reads the piece before."""
 _EPOCH_DAY = pd.Timestamp("1970-01-01", tz="UTC")
+MEET_CHANNELS = np.array([c in ("meeting", "visit", "event") for c in vocab.CHANNELS])
+"""Channels where people meet: where our attendee's level shows (``level_match``)."""
+SENIOR_RANK = vocab.SENIORITIES.index("vp")
+"""Contacts from this seniority up expect one of our executives at a meeting."""
 
 
 def relationship_features(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None
@@ -92,7 +96,7 @@ class EntityFacts:
     cutoff: pd.Timestamp
     index: dict[str, int]
     facts: pl.DataFrame  # one row per contact of ``index``, then one row of unknowns
-    deals: tuple[np.ndarray, np.ndarray, np.ndarray]
+    deals: tuple[np.ndarray, ...]
 
 
 def entity_facts(tables: Tables, as_of: str | pd.Timestamp) -> EntityFacts | None:
@@ -132,14 +136,15 @@ def relationship_features_from_log(tables: Tables, log: RepLog, as_of: str | pd.
 
 
 def _finish(tables: Tables, pairs: pl.DataFrame, facts: pl.DataFrame,
-            deals: tuple[np.ndarray, np.ndarray, np.ndarray], bounds: np.ndarray, pid: np.ndarray, ts: np.ndarray,
+            deals: tuple[np.ndarray, ...], bounds: np.ndarray, pid: np.ndarray, ts: np.ndarray,
             code: np.ndarray, cutoff: pd.Timestamp) -> pd.DataFrame:
     """The fold over rows grouped by pair, and the features from its per-pair figures and the entities."""
     festival, festival_base = _festival_lookup(cutoff.year)
     floats, ints, per_chan = scan.fold(
         bounds, pid, pairs.height, ts, code, cutoff.value // 1000,
         vocab.CHANNELS.index("event"), len(vocab.CHANNELS), festival, festival_base, facts["acct"].to_numpy(),
-        np.column_stack([facts.get_column(f"bday{k}").to_numpy() for k in range(3)]).astype(np.int64), *deals)
+        np.column_stack([facts.get_column(f"bday{k}").to_numpy() for k in range(3)]).astype(np.int64),
+        deals[0], deals[1], deals[2], deals[3], deals[4], deals[5], MEET_CHANNELS)
     entity = pl.DataFrame([facts.get_column(c) for c in ("account_id", "seniority", "buying_role", "birthday_month")])
     out = pl.concat([pairs, entity,
                      pl.from_numpy(floats, schema=list(scan.FLOATS)).fill_nan(None),
@@ -155,13 +160,14 @@ def _finish(tables: Tables, pairs: pl.DataFrame, facts: pl.DataFrame,
 
 
 def _entity_facts(tables: Tables, pairs: pl.DataFrame, cutoff: pd.Timestamp
-                  ) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per pair its contact's facts (``_pair_facts``), and the deal periods of their accounts as CSR
-    arrays for ``scan.fold`` (offsets empty without deals)."""
+                  ) -> tuple[pl.DataFrame, tuple[np.ndarray, ...]]:
+    """Per pair its contact's facts (``_pair_facts``), and the deal periods of their accounts and their
+    deals won or lost in the year as CSR arrays for ``scan.fold`` (offsets empty without deals)."""
     contacts = table(tables, "contacts", ["contact_id", "account_id", "seniority", "buying_role", "birthday_month",
                                           "birthday_day"])
-    opps = table(tables, "opportunities", ["account_id", "created_at", "closed_at"])
-    no_deals = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    opps = table(tables, "opportunities", ["account_id", "created_at", "closed_at", "outcome"])
+    none = (np.empty(0, np.int64), np.empty(0), np.empty(0))
+    no_deals = (*none, np.empty(0, np.int64), np.empty(0), np.empty(0, np.bool_))
     if contacts is None:
         facts = pl.DataFrame({"acct": np.full(pairs.height, -1, np.int64)}).with_columns(
             [pl.lit(-1, dtype=pl.Int64).alias(f"bday{k}") for k in range(3)]
@@ -171,13 +177,19 @@ def _entity_facts(tables: Tables, pairs: pl.DataFrame, cutoff: pd.Timestamp
     mine, codes = _pair_contacts(pairs.lazy(), contacts.lazy())
     queries = [_pair_facts(pairs.lazy(), mine, codes, cutoff), codes.select(pl.len())]
     if opps is not None and opps.height > 0:
-        queries.append(_open_intervals(opps.lazy(), codes, cutoff))
-    facts, n_codes, *intervals = pl.collect_all(queries)  # one plan: the shared parts run once
-    if not intervals:
+        queries += [_open_intervals(opps.lazy(), codes, cutoff), _outcomes(opps.lazy(), codes, cutoff)]
+    facts, n_codes, *found = pl.collect_all(queries)  # one plan: the shared parts run once
+    if not found:
         return facts, no_deals
-    offsets = np.zeros(n_codes.item() + 1, np.int64)
-    np.add.at(offsets, intervals[0]["acct"].to_numpy() + 1, 1)
-    return facts, (np.cumsum(offsets), intervals[0]["start"].to_numpy(), intervals[0]["end"].to_numpy())
+    intervals, outcomes = found
+
+    def offsets(acct: pl.Series) -> np.ndarray:
+        counts = np.zeros(n_codes.item() + 1, np.int64)
+        np.add.at(counts, acct.to_numpy() + 1, 1)
+        return np.cumsum(counts)
+
+    return facts, (offsets(intervals["acct"]), intervals["start"].to_numpy(), intervals["end"].to_numpy(),
+                   offsets(outcomes["acct"]), outcomes["day"].to_numpy(), outcomes["won"].to_numpy())
 
 
 def _numeric_chunks(rows: pl.DataFrame) -> Iterator[dict[str, np.ndarray]]:
@@ -301,6 +313,17 @@ def _open_intervals(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestam
             .with_columns(pl.col("end").cum_max().over("acct")))
 
 
+def _outcomes(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
+    """Per account code, its deals won or lost in the year up to ``as_of``: close day (epoch days), won."""
+    day = pl.lit(float(scan.US_PER_DAY))
+    closed = pl.col("closed_at")
+    return (opps.filter(pl.col("outcome").is_in(["won", "lost"]) & closed.is_not_null() & (closed <= cutoff)
+                        & (closed > cutoff - pd.Timedelta(days=365)))
+            .join(codes, on="account_id", how="inner")
+            .select("acct", day=closed.dt.epoch("us").cast(pl.Float64) / day, won=pl.col("outcome") == "won")
+            .sort(["acct", "day"]))
+
+
 @cache
 def _derived(has_deals: bool) -> list[pl.Expr]:
     given, asked = pl.col("_first_given_age"), pl.col("_first_asked_age")
@@ -323,6 +346,13 @@ def _derived(has_deals: bool) -> list[pl.Expr]:
         pl.col("_birthday_touch").alias("birthday_greeted_365d"),
         (pl.when(recent > 0).then((recent - pl.col("_need_n")) / recent) if has_deals
          else pl.lit(None, dtype=pl.Float64)).alias("maintenance_share_365d"),
+        # dignity: a rate ratio against the pair's own year, +0.5 on both sides (1 is the usual rhythm)
+        pl.when(pl.col("_win_days") > 0).then(
+            (pl.col("_push_after_win") + 0.5)
+            / (pl.col("_business_365d") / 365.0 * pl.col("_win_days") + 0.5)).alias("push_after_win"),
+        pl.when(pl.col("_loss_days") > 0).then(
+            (pl.col("_touch_after_loss") + 0.5)
+            / (pl.col("_out_365d") / 365.0 * pl.col("_loss_days") + 0.5)).alias("touch_after_loss"),
         pl.when(given.is_null() & asked.is_null()).then(None)
         .when(asked.is_null()).then(1).when(given.is_null()).then(0)
         .otherwise((given > asked).cast(pl.Int8)).cast(pl.Int8).alias("gave_before_asked"),
@@ -336,8 +366,10 @@ def _seniority_rank() -> pl.Expr:
 
 
 def _join_accounts(out: pl.LazyFrame, accounts: pl.DataFrame | None) -> pl.LazyFrame:
-    out = out.with_columns(
-        seniority_rank=_seniority_rank(),
+    out = out.with_columns(seniority_rank=_seniority_rank()).with_columns(
+        # dignity: our executives at the meetings with a senior contact (vp and above)
+        level_match=pl.when((pl.col("seniority_rank") >= SENIOR_RANK) & (pl.col("_meets_365d") > 0))
+        .then(pl.col("_meets_exec_365d") / pl.col("_meets_365d")),
         # a known birthday with no touch in the year is a birthday not greeted, not an unknown
         birthday_greeted_365d=pl.when(pl.col("birthday_month").is_not_null())
         .then(pl.col("birthday_greeted_365d").fill_null(0)))

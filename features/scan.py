@@ -27,6 +27,10 @@ from numba import njit, prange
 US_PER_DAY = 86_400_000_000
 REPLY_HOURS = 72.0
 LEDGER_DAYS = 720.0
+WIN_WINDOW_DAYS = 30.0
+"""Dignity (体面): the weeks after a won deal at the contact's account, in which a rep's asks are counted."""
+LOSS_WINDOW_DAYS = 60.0
+"""Dignity: the weeks after a lost deal at the contact's account, in which a rep's touches are counted."""
 
 
 
@@ -47,6 +51,8 @@ class F(enum.IntEnum):
     their_latency_h = 10
     our_latency_h = 11
     _depth_max = 12
+    _win_days = 13
+    _loss_days = 14
 
 
 class I(enum.IntEnum):  # noqa: E742 - the kernel reads c[I.n_30d]: short on purpose
@@ -73,6 +79,12 @@ class I(enum.IntEnum):  # noqa: E742 - the kernel reads c[I.n_30d]: short on pur
     _birthday_touch = 18
     _recent_n = 19
     _need_n = 20
+    _push_after_win = 21
+    _touch_after_loss = 22
+    _business_365d = 23
+    _out_365d = 24
+    _meets_365d = 25
+    _meets_exec_365d = 26
 
 
 FLOATS = tuple(m.name for m in F)
@@ -249,7 +261,8 @@ def _fill(keys: np.ndarray, ids: np.ndarray, ka: np.ndarray, kb: np.ndarray, lo:
 
 def fold(bounds: np.ndarray, pid: np.ndarray, n_pairs: int, ts: np.ndarray, code: np.ndarray, cutoff: int,
          event_chan: int, n_chan: int, festival: np.ndarray, festival_base: int, pair_acct: np.ndarray,
-         pair_bday: np.ndarray, acct_offsets: np.ndarray, acct_starts: np.ndarray, acct_ends: np.ndarray
+         pair_bday: np.ndarray, acct_offsets: np.ndarray, acct_starts: np.ndarray, acct_ends: np.ndarray,
+         out_offsets: np.ndarray, out_days: np.ndarray, out_won: np.ndarray, meet_chan: np.ndarray
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair: float features (``FLOATS``), integer counts (``INTS``), counts per channel in 90 days.
 
@@ -257,12 +270,15 @@ def fold(bounds: np.ndarray, pid: np.ndarray, n_pairs: int, ts: np.ndarray, code
     lets the buckets run in parallel; ``code`` is as ``pack`` makes it. ``festival`` maps an epoch
     day (from ``festival_base``) to a festival index or -1; ``pair_bday`` holds each pair's contact's
     birthday (epoch day) in three consecutive years, -1 if unknown; account intervals are CSR arrays
-    (merged, sorted by start, in days) — ``acct_offsets`` empty when there are no deals.
+    (merged, sorted by start, in days) — ``acct_offsets`` empty when there are no deals; the accounts'
+    deals won or lost in the year before ``cutoff`` are CSR arrays too (close day, won), ``out_offsets``
+    empty without any; ``meet_chan`` marks the channels where people meet (meeting, visit, event).
     """
     f = np.full((n_pairs, len(FLOATS)), np.nan)
     c = np.zeros((n_pairs, len(INTS)), np.int64)
     per_chan = np.zeros((n_pairs, n_chan), np.int64)
-    context = (cutoff, event_chan, festival, festival_base, pair_acct, pair_bday, acct_offsets, acct_starts, acct_ends)
+    context = (cutoff, event_chan, festival, festival_base, pair_acct, pair_bday, acct_offsets, acct_starts, acct_ends,
+               out_offsets, out_days, out_won, meet_chan)
     if bounds.shape[0] == 2:  # one bucket (one rep): no threads to start
         if n_pairs:
             _fold_bucket(0, pid.shape[0], 0, n_pairs, pid, ts, code, *context, f, c, per_chan)
@@ -275,6 +291,7 @@ def fold(bounds: np.ndarray, pid: np.ndarray, n_pairs: int, ts: np.ndarray, code
 def _fold_buckets(threads: int, bounds: np.ndarray, pid: np.ndarray, n_pairs: int, ts: np.ndarray, code: np.ndarray,
                   cutoff: int, event_chan: int, festival: np.ndarray, festival_base: int, pair_acct: np.ndarray,
                   pair_bday: np.ndarray, acct_offsets: np.ndarray, acct_starts: np.ndarray, acct_ends: np.ndarray,
+                  out_offsets: np.ndarray, out_days: np.ndarray, out_won: np.ndarray, meet_chan: np.ndarray,
                   f: np.ndarray, c: np.ndarray, per_chan: np.ndarray) -> None:
     """``fold`` over several buckets on ``threads`` threads (an argument, so that this can be cached)."""
     n_buckets = bounds.shape[0] - 1
@@ -288,13 +305,15 @@ def _fold_buckets(threads: int, bounds: np.ndarray, pid: np.ndarray, n_pairs: in
         p_hi = min(p_lo + width, n_pairs)
         if b < n_buckets and p_hi > p_lo:
             _fold_bucket(bounds[b], bounds[b + 1], p_lo, p_hi, pid, ts, code, cutoff, event_chan, festival,
-                         festival_base, pair_acct, pair_bday, acct_offsets, acct_starts, acct_ends, f, c, per_chan)
+                         festival_base, pair_acct, pair_bday, acct_offsets, acct_starts, acct_ends, out_offsets,
+                         out_days, out_won, meet_chan, f, c, per_chan)
 
 
 @njit(cache=True)
 def _fold_bucket(lo: int, hi: int, p_lo: int, p_hi: int, pid: np.ndarray, ts: np.ndarray, code: np.ndarray,
                  cutoff: int, event_chan: int, festival: np.ndarray, festival_base: int, pair_acct: np.ndarray,
                  pair_bday: np.ndarray, acct_offsets: np.ndarray, acct_starts: np.ndarray, acct_ends: np.ndarray,
+                 out_offsets: np.ndarray, out_days: np.ndarray, out_won: np.ndarray, meet_chan: np.ndarray,
                  f: np.ndarray, c: np.ndarray, per_chan: np.ndarray) -> None:
     """Rows ``lo:hi``, whose pairs are ``p_lo:p_hi``: fills those pairs' rows of ``f``, ``c``, ``per_chan``.
 
@@ -322,13 +341,14 @@ def _fold_bucket(lo: int, hi: int, p_lo: int, p_hi: int, pid: np.ndarray, ts: np
         p = p_lo + q
         _fold_pair(ts_q[starts[q]:starts[q + 1]], code_q[starts[q]:starts[q + 1]], cutoff, event_chan, festival,
                    festival_base, pair_acct[p], pair_bday[p], has_deals, acct_offsets, acct_starts, acct_ends,
-                   f[p], c[p], per_chan[p], their, ours)
+                   out_offsets, out_days, out_won, meet_chan, f[p], c[p], per_chan[p], their, ours)
 
 
 @njit(cache=True, inline="always")
 def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, festival: np.ndarray,
                festival_base: int, acct: int, bday: np.ndarray, has_deals: bool, acct_offsets: np.ndarray,
-               acct_starts: np.ndarray, acct_ends: np.ndarray, f: np.ndarray, c: np.ndarray, per_chan: np.ndarray,
+               acct_starts: np.ndarray, acct_ends: np.ndarray, out_offsets: np.ndarray, out_days: np.ndarray,
+               out_won: np.ndarray, meet_chan: np.ndarray, f: np.ndarray, c: np.ndarray, per_chan: np.ndarray,
                their: np.ndarray, ours: np.ndarray) -> None:
     """One pair's rows, in time order: writes its ``FLOATS`` into ``f``, ``INTS`` into ``c``."""
     inf = np.inf
@@ -341,6 +361,9 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
     fest_bits = np.uint64(0)
     last_age, last_out = np.nan, False
     cursor = acct_offsets[acct] - 1 if has_deals and acct >= 0 else -1
+    out_lo = out_offsets[acct] if out_offsets.shape[0] > 0 and acct >= 0 else 0
+    out_hi = out_offsets[acct + 1] if out_offsets.shape[0] > 0 and acct >= 0 else 0
+    push = touch = business = out365 = meets = meets_exec = 0
     for i in range(ts.shape[0]):
         age = (cutoff - ts[i]) / US_PER_DAY
         o, with_exec, ch, d, fav = unpack(code[i])
@@ -422,6 +445,23 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
                 for y in range(3):
                     if bday[y] >= 0 and 0 <= bday[y] - day <= 3:
                         birthday = 1
+            # dignity: asks after a win, touches after a loss, who of ours meets the contact
+            if ch >= 0 and meet_chan[ch]:
+                meets += 1
+                if with_exec:
+                    meets_exec += 1
+            if o:
+                out365 += 1
+                if d == 2:
+                    business += 1
+                t_day = ts[i] / US_PER_DAY
+                for k in range(out_lo, out_hi):
+                    since = t_day - out_days[k]
+                    if out_won[k]:
+                        if d == 2 and 0 < since <= WIN_WINDOW_DAYS:
+                            push += 1
+                    elif 0 < since <= LOSS_WINDOW_DAYS:
+                        touch += 1
             if has_deals and acct >= 0:  # a deal of the account was open at mid-day
                 t = day + 0.5
                 while cursor + 1 < acct_offsets[acct + 1] and acct_starts[cursor + 1] <= t:  # time order
@@ -441,6 +481,16 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
     f[F.their_latency_h] = _median(their, n_their)
     f[F.our_latency_h] = _median(ours, n_ours)
     f[F._depth_max] = depth_max if depth_max >= 0 else nan
+    win_days = loss_days = 0.0  # the days of the windows after wins and losses that lie before as_of
+    cut_day = cutoff / US_PER_DAY
+    for k in range(out_lo, out_hi):
+        if out_won[k]:
+            win_days += min(WIN_WINDOW_DAYS, cut_day - out_days[k])
+        else:
+            loss_days += min(LOSS_WINDOW_DAYS, cut_day - out_days[k])
+    f[F._win_days], f[F._loss_days] = win_days, loss_days
+    c[I._push_after_win], c[I._touch_after_loss], c[I._business_365d] = push, touch, business
+    c[I._out_365d], c[I._meets_365d], c[I._meets_exec_365d] = out365, meets, meets_exec
     festivals = 0
     while fest_bits:
         festivals += 1

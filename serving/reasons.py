@@ -90,11 +90,18 @@ TEMPLATES: dict[str, tuple[str, str]] = {
                           "先帮忙后求助：{v}（1 是，0 否）；良好关系：{ref}"),
     "account_potential": ("the account's yearly potential is {v}; healthy ties: {ref}",
                           "客户年度潜在业务 {v}；良好关系：{ref}"),
+    "push_after_win": ("after their last win we pushed {v} times our usual rhythm; healthy ties: {ref}",
+                       "对方上次成交后，我们的推进频率是平时的 {v} 倍；良好关系：{ref}"),
+    "touch_after_loss": ("after their last loss we kept in touch at {v} times our usual rhythm; healthy ties: {ref}",
+                         "对方上次丢单后，我们的联系频率是平时的 {v} 倍；良好关系：{ref}"),
+    "level_match": ("our executives attended {v} of the meetings with this senior contact; healthy ties: {ref}",
+                    "与这位高层联系人的会面中，我方高管出席了 {v}；良好关系：{ref}"),
 }
 """Every numeric relationship feature has a phrase in both languages (a test holds this): no reason shows a
 raw column name."""
 GENERIC = ("{name} is {v}; healthy ties: {ref}", "{name} 为 {v}；良好关系：{ref}")
-SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share", "maintenance_share_365d"}
+SHARES = {"deep_share", "reply_rate_72h", "inbound_share", "initiated_by_contact_share", "maintenance_share_365d",
+          "level_match"}
 
 
 DEAL_ELEMENT_OF = {f.name: f.element for f in DEAL}

@@ -15,7 +15,9 @@ def frame() -> pd.DataFrame:
     n = 400
     out = pd.DataFrame({name: rng.integers(0, 5, n).astype(float) for name in (
         "open_request", "occasion_today", "days_since_last", "n_365d", "depth_max", "tenure_days", "reply_rate_72h",
-        "seniority_rank", "deal_open", "on_chain", "is_decision_maker", "tie")})
+        "seniority_rank", "deal_open", "on_chain", "is_decision_maker", "tie", "touch_after_loss",
+        "push_after_win")})
+    out[["touch_after_loss", "push_after_win"]] /= 2
     out["days_since_last"] *= 40
     out["tenure_days"] *= 150
     out["reply_rate_72h"] /= 4

@@ -44,7 +44,8 @@ def tiny() -> dict[str, pd.DataFrame]:
     accounts = pd.DataFrame({"account_id": ["a1"], "tier": ["key"], "potential": [50_000.0]})
     opps = pd.DataFrame({"opportunity_id": ["o1", "o2", "o3"], "account_id": ["a1"] * 3,
                          "created_at": [_ts("2024-04-01"), _ts("2024-06-25"), _ts("2024-07-10")],
-                         "closed_at": [_ts("2024-06-01"), _ts("2024-08-01"), pd.NaT]})
+                         "closed_at": [_ts("2024-06-01"), _ts("2024-08-01"), pd.NaT],
+                         "outcome": ["won", "lost", "open"]})
     return {"interactions": inter, "contacts": contacts, "accounts": accounts, "opportunities": opps}
 
 
@@ -132,9 +133,15 @@ def test_point_in_time(past: list[tuple], future: list[tuple], cut_hours: int) -
     truncated = log[log["ts"] <= as_of]
     full = pd.concat([log, later], ignore_index=True)
     tables = {k: v for k, v in base.items() if k != "interactions"}
-    opps_later = pd.concat([base["opportunities"], pd.DataFrame({
-        "opportunity_id": ["late"], "account_id": ["a1"], "created_at": [as_of + pd.Timedelta(days=1)],
-        "closed_at": [pd.NaT]})], ignore_index=True)
+    # a deal open at as_of that is won later, and one created later: known as open, and not at all, at as_of
+    open_then = pd.DataFrame({"opportunity_id": ["pending"], "account_id": ["a1"],
+                              "created_at": [as_of - pd.Timedelta(days=2)], "closed_at": [pd.NaT],
+                              "outcome": ["open"]})
+    tables["opportunities"] = pd.concat([base["opportunities"], open_then], ignore_index=True)
+    opps_later = pd.concat([base["opportunities"], open_then.assign(
+        closed_at=as_of + pd.Timedelta(hours=1), outcome="won"), pd.DataFrame({
+            "opportunity_id": ["late"], "account_id": ["a1"], "created_at": [as_of + pd.Timedelta(days=1)],
+            "closed_at": [as_of + pd.Timedelta(days=3)], "outcome": ["lost"]})], ignore_index=True)
     a = relationship_features({**tables, "interactions": truncated}, as_of)
     b = relationship_features({**tables, "interactions": full, "opportunities": opps_later}, as_of)
     pd.testing.assert_frame_equal(a, b)
@@ -183,3 +190,59 @@ def test_an_unknown_channel_is_counted_but_not_as_a_channel() -> None:
 def test_latency_median_matches_numpy(values: list[float]) -> None:
     got = scan._median(np.asarray(values, dtype=float), len(values))
     assert np.isnan(got) if not values else got == np.median(values)
+
+
+def dignity_tables() -> dict[str, pd.DataFrame]:
+    """A vp contact (c1, account a1) with a deal won, one lost, one won too long ago and one won after
+    as_of; an individual contact (c2, account a2) without deals."""
+    rows = [  # ts, rep, contact, channel, direction, depth, with_executive
+        ("2024-01-10 10:00", "r1", "c1", "email", "outbound", 2, False),  # business: the pair's rhythm
+        ("2024-02-10 10:00", "r1", "c1", "call", "outbound", 2, False),
+        ("2024-03-05 10:00", "r1", "c1", "email", "outbound", 2, False),  # an ask 4 days after the win
+        ("2024-03-20 10:00", "r1", "c1", "meeting", "outbound", 3, True),  # a consult, our executive there
+        ("2024-04-15 10:00", "r1", "c1", "email", "inbound", 2, False),  # theirs: not ours to count
+        ("2024-05-10 10:00", "r1", "c1", "visit", "outbound", 2, False),  # a visit without an executive
+        ("2024-06-20 10:00", "r1", "c1", "call", "outbound", 1, False),  # 5 days after the loss
+        ("2024-06-25 10:00", "r1", "c1", "email", "outbound", 2, False),  # 10 days after the loss
+        ("2024-07-01 10:00", "r1", "c1", "email", "outbound", 2, False),  # after as_of: never read
+        ("2024-05-01 10:00", "r1", "c2", "meeting", "outbound", 2, False),
+    ]
+    inter = pd.DataFrame(rows, columns=["ts", "rep_id", "contact_id", "channel", "direction", "depth",
+                                        "with_executive"])
+    inter["ts"] = pd.to_datetime(inter["ts"], utc=True)
+    inter["depth"] = inter["depth"].astype("Int64")
+    contacts = pd.DataFrame({"contact_id": ["c1", "c2"], "account_id": ["a1", "a2"],
+                             "seniority": ["vp", "individual"]})
+    opps = pd.DataFrame({
+        "opportunity_id": ["won", "lost", "old", "later"], "account_id": ["a1"] * 4,
+        "created_at": [_ts("2024-01-01"), _ts("2024-04-01"), _ts("2022-10-01"), _ts("2024-05-01")],
+        "closed_at": [_ts("2024-03-01"), _ts("2024-06-15"), _ts("2023-01-01"), _ts("2024-07-05")],
+        "outcome": ["won", "lost", "won", "won"]})
+    return {"interactions": inter, "contacts": contacts, "opportunities": opps}
+
+
+def test_hand_computed_dignity() -> None:
+    f = relationship_features(dignity_tables(), AS_OF).set_index(["rep_id", "contact_id"])
+    c1, c2 = f.loc[("r1", "c1")], f.loc[("r1", "c2")]
+    # our outbound touches in the year: 7, of which business (depth 2): 5
+    # the win of 1 March: its 30 days lie before as_of; one business touch in them (5 March)
+    assert c1.push_after_win == pytest.approx((1 + 0.5) / (5 / 365 * 30 + 0.5))
+    # the loss of 15 June: 15 of its 60 days lie before as_of; two touches in them (20 and 25 June)
+    assert c1.touch_after_loss == pytest.approx((2 + 0.5) / (7 / 365 * 15 + 0.5))
+    # two meetings with the vp (20 March with our executive, 10 May without)
+    assert c1.level_match == pytest.approx(0.5)
+    # an individual contact: no level to match; no deal at a2: no win or loss to judge by
+    assert pd.isna(c2.level_match) and pd.isna(c2.push_after_win) and pd.isna(c2.touch_after_loss)
+
+
+def test_dignity_reads_nothing_after_as_of() -> None:
+    """Deals that close after as_of and touches after it change none of the dignity features."""
+    base = dignity_tables()
+    later = base["opportunities"].assign(closed_at=lambda o: o["closed_at"].where(o["opportunity_id"] != "later"))
+    a = relationship_features({**base, "opportunities": later.assign(
+        outcome=later["outcome"].where(later["opportunity_id"] != "later", "open"))}, AS_OF)
+    b = relationship_features(base, AS_OF)
+    pd.testing.assert_frame_equal(a, b)
+    moved = relationship_features(base, "2024-07-10T00:00:00Z").set_index(["rep_id", "contact_id"])
+    assert moved.loc[("r1", "c1"), "push_after_win"] != b.set_index(["rep_id", "contact_id"]).loc[
+        ("r1", "c1"), "push_after_win"]  # the win of 5 July counts once as_of is past it
