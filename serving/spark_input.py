@@ -86,8 +86,8 @@ class SparkInput:
         return spark.read.jdbc(url, f"(SELECT {', '.join(columns)} FROM {LOG}) AS log", predicates=predicates,
                                properties=props)
 
-    def latest(self, spark: SparkSession) -> pd.Timestamp | None:
-        """The last interaction's time, computed where the log lives (the default ``as_of`` follows it)."""
+    def rep_ends(self, spark: SparkSession) -> dict[str, pd.Timestamp]:
+        """Each rep's last interaction, computed where the log lives (the reps' eras follow them)."""
         if self.kind == "jdbc":
             import sqlalchemy as sa
 
@@ -96,14 +96,15 @@ class SparkInput:
             engine = make_engine(self.location)
             try:
                 with engine.connect() as conn:
-                    value = conn.execute(sa.text(f"SELECT max(ts) FROM {LOG}")).scalar()
+                    rows = [(r, t) for r, t in conn.execute(sa.text(f"SELECT rep_id, max(ts) FROM {LOG} GROUP BY "
+                                                                    "rep_id")).all()]
             finally:
                 engine.dispose()
         else:
             from pyspark.sql import functions as F
 
-            value = self.interactions(spark).agg(F.max("ts")).collect()[0][0]
-        return None if value is None else utc(value)
+            rows = [(r[0], r[1]) for r in self.interactions(spark).groupBy("rep_id").agg(F.max("ts")).collect()]
+        return {str(r): utc(t) for r, t in rows if t is not None}
 
 
 def jdbc(url: str) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from crm.store import read_all, record_score_output, typed
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving.batch import ScoreRun, prepare, run_pandas
-from serving.candidates import default_as_of, next_day, rep_days
+from serving.candidates import default_as_of, era_ends, next_day, rep_days, rep_latest_dates
 from serving.engine import Models
 from serving.models import load_models
 
@@ -87,14 +87,18 @@ def _score_on_spark(store: Engine, out: Path, settings: Settings, models: Models
     except ValueError as exc:
         raise Refused("invalid", str(exc)) from None
     small = where.small_tables()
+    days: dict[str, str] = {}
     if as_of is not None:
         day = pd.Timestamp(as_of, tz="UTC")
-    else:
-        latest = where.latest(session(master))
-        if latest is None:
-            raise Refused("not_found", "the source has no interactions: import or simulate some first")
-        day = next_day(latest)
-    run = _prepare(store, out, settings, models, day, small["reps"]["rep_id"], chunk_reps, k, on_start)
+    else:  # the same default day and eras as the pandas engine, from each rep's end computed by Spark
+        ends = where.rep_ends(session(master))
+        for rep, end in rep_latest_dates({"opportunities": small["opportunities"]}).items():
+            ends[rep] = max(end, ends.get(rep, end))
+        if not ends:
+            raise Refused("not_found", "the source has no interactions or dated deals: import or simulate some first")
+        day = next_day(max(ends.values()))
+        days = {rep: next_day(end).isoformat() for rep, end in sorted(era_ends(ends).items())}
+    run = _prepare(store, out, settings, models, day, small["reps"]["rep_id"], chunk_reps, k, on_start, days)
     skipped = len(run.chunks) - len(run.pending())
     try:
         run_spark(where, run, settings.models_dir, small, master=master)
