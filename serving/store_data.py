@@ -277,9 +277,9 @@ class StoreData:
         with self.engine.connect() as conn:
             ends = {str(r): pd.Timestamp(int(us), unit="us", tz="UTC") for r, us in conn.execute(query).all()
                     if us is not None}
-        for rep, stamp in rep_latest_dates({"opportunities": self.frames()["opportunities"]}).items():
-            if rep_ids is None or rep in rep_ids:
-                ends[rep] = max(stamp, ends.get(rep, stamp))
+        deals = self.shared(("deal_ends",), lambda: rep_latest_dates({"opportunities": self.frames()["opportunities"]}))
+        for rep in deals if rep_ids is None else [r for r in rep_ids if r in deals]:
+            ends[rep] = max(deals[rep], ends.get(rep, deals[rep]))
         return ends
 
     def latest(self) -> pd.Timestamp | None:
