@@ -90,13 +90,15 @@ FEEDBACK = sa.Table(
     "recommendation_feedback", METADATA,
     sa.Column("feedback_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("rep_id", sa.String(64), nullable=False, index=True),
-    sa.Column("contact_id", sa.String(64), nullable=False, index=True),
+    sa.Column("contact_id", sa.String(64), nullable=True, index=True),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("ts", UtcTimestamp(), nullable=False),
     sa.Column("note", sa.Text),
     sa.Column("kind", sa.String(32), comment="the action's kind when the feedback was given (a done action is a "
               "treatment of this kind for the effect model)"),
+    sa.Column("opportunity_id", sa.String(64), nullable=True,
+              comment="the deal an action on a deal without contacts was about"),
 )
 ERASURES = sa.Table(
     "erasure_audit", METADATA,
@@ -132,12 +134,14 @@ SERVED = sa.Table(
     sa.Column("served_id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("ts", UtcTimestamp(), nullable=False, index=True),
     sa.Column("rep_id", sa.String(64), nullable=False, index=True),
-    sa.Column("contact_id", sa.String(64), nullable=False, index=True),
+    sa.Column("contact_id", sa.String(64), nullable=True, index=True),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("rank", sa.Integer, nullable=False),
     sa.Column("priority", sa.Float),
     sa.Column("model_versions", sa.Text),
     sa.Column("request_id", sa.String(128)),
+    sa.Column("opportunity_id", sa.String(64), nullable=True,
+              comment="the deal an action on a deal without contacts was about"),
     comment="What was recommended to whom and when (the manager's view counts it beside the feedback)",
 )
 PAIR_LOG = sa.Table(
@@ -296,7 +300,7 @@ DONE_ACTION_COLUMNS = ["ts", "rep_id", "contact_id", "kind"]
 def done_actions(engine: Engine) -> pd.DataFrame:
     """Recommended actions reps reported done, with their kind: treatments the CRM log may not show."""
     query = (sa.select(FEEDBACK.c.ts, FEEDBACK.c.rep_id, FEEDBACK.c.contact_id, FEEDBACK.c.kind)
-             .where(FEEDBACK.c.status == "done", FEEDBACK.c.kind.is_not(None)))
+             .where(FEEDBACK.c.status == "done", FEEDBACK.c.kind.is_not(None), FEEDBACK.c.contact_id.is_not(None)))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=DONE_ACTION_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)

@@ -190,9 +190,10 @@ def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog
     pairs: set[tuple[str, str]] = set()
     for frame in (recent, snoozed, paused):
         pairs.update(zip(frame["contact_id"].astype(str), frame["action"].astype(str), strict=True))
-    if pairs:  # a set of (contact, action): two MultiIndexes and isin were 5 ms
-        bad = np.fromiter(((str(c), str(a)) in pairs for c, a in zip(scored["contact_id"], scored["action"],
-                                                                      strict=True)), dtype=bool, count=len(scored))
+    if pairs:  # a set of (target, action): two MultiIndexes and isin were 5 ms
+        targets = scored["target"] if "target" in scored else scored["contact_id"]  # a deal-only row: its deal
+        bad = np.fromiter(((str(c), str(a)) in pairs for c, a in zip(targets, scored["action"], strict=True)),
+                          dtype=bool, count=len(scored))
     return bad
 
 

@@ -36,12 +36,14 @@ def record_feedback(engine: Engine, rows: list[dict[str, object]]) -> int:
 def read_history(engine: Engine, since: pd.Timestamp | None = None, contact_ids: list[str] | None = None
                  ) -> pd.DataFrame:
     """Feedback as history rows (rep_id, contact_id, action, day, status), about these contacts if given
-    (by any rep: the contact policy protects the contact)."""
-    query = sa.select(FEEDBACK.c.rep_id, FEEDBACK.c.contact_id, FEEDBACK.c.action, FEEDBACK.c.ts, FEEDBACK.c.status)
+    (by any rep: the contact policy protects the contact). Feedback on an action on a deal without contacts
+    names the deal in ``contact_id`` (the policy's target) and is always read."""
+    target = sa.func.coalesce(FEEDBACK.c.contact_id, FEEDBACK.c.opportunity_id)
+    query = sa.select(FEEDBACK.c.rep_id, target, FEEDBACK.c.action, FEEDBACK.c.ts, FEEDBACK.c.status)
     if since is not None:
         query = query.where(FEEDBACK.c.ts >= since.to_pydatetime())
     if contact_ids is not None:
-        query = query.where(FEEDBACK.c.contact_id.in_(contact_ids))
+        query = query.where(sa.or_(FEEDBACK.c.contact_id.in_(contact_ids), FEEDBACK.c.contact_id.is_(None)))
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).fetchall(), columns=["rep_id", "contact_id", "action", "day",
                                                                       "status"])

@@ -176,3 +176,38 @@ def test_eras_split_only_where_no_rep_bridges_a_year() -> None:
     assert era_ends(ends) == {"old1": t("2010-09-30", tz="UTC"), "old2": t("2010-09-30", tz="UTC")}
     # a live CRM: a rep idle for ten months is still in the store's era
     assert era_ends({"a": t("2025-01-01", tz="UTC"), "b": t("2025-11-01", tz="UTC")}) == {}
+
+
+def test_feedback_on_a_deal_action_starts_its_cooldown(in_deals_home: dict[str, object]) -> None:
+    """A deal action marked done (API or page) is not offered again the next day; its served record names
+    the deal; feedback that names the wrong kind of target is a 422 that says what to give."""
+    import sqlalchemy as sa
+
+    from crm.store import SERVED, make_engine
+    from serving.api.app import create_app
+
+    rep = _deal_rep()
+    with TestClient(create_app()) as client:
+        first = client.get(f"/v1/reps/{rep}/next-best-actions?limit=5").json()["actions"][0]
+        done = {"rep_id": rep, "opportunity_id": first["opportunity_id"], "action": first["action"],
+                "status": "done"}
+        r = client.post("/v1/recommendations/feedback", json=done)
+        assert r.status_code == 201, r.text
+        after = client.get(f"/v1/reps/{rep}/next-best-actions?limit=5").json()["actions"]
+        assert not any(a["opportunity_id"] == first["opportunity_id"] and a["action"] == first["action"]
+                       for a in after)
+        for bad, where in (({**done, "opportunity_id": None, "contact_id": "C1"}, "opportunity_id"),
+                           ({**done, "opportunity_id": "NOPE"}, "unknown deal")):
+            r = client.post("/v1/recommendations/feedback", json=bad)
+            assert r.status_code == 422 and where in r.text, r.text
+        page = client.get(f"/reps/{rep}")
+        assert page.status_code == 200 and 'name="opportunity_id"' in page.text
+        second = after[0]
+        form = {"opportunity_id": second["opportunity_id"], "action": second["action"], "status": "dismissed"}
+        assert client.post(f"/reps/{rep}/feedback", data=form, follow_redirects=False).status_code == 303
+    engine = make_engine(get_settings().db_url)
+    with engine.connect() as conn:
+        served = conn.execute(sa.select(SERVED.c.contact_id, SERVED.c.opportunity_id)
+                              .where(SERVED.c.rep_id == rep)).all()
+    engine.dispose()
+    assert served and all(c is None and o for c, o in served)

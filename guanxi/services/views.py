@@ -283,7 +283,8 @@ def served_rows(rep_id: str, actions: list[Recommendation], versions: dict[str, 
     """The record of what was recommended (the manager's view and the feedback report count it)."""
     stamp, versions_text = now or dt.datetime.now(dt.UTC), ",".join(f"{k}={v}" for k, v in sorted(versions.items()))
     return [{"ts": stamp, "rep_id": rep_id, "contact_id": a.contact_id, "action": a.action, "rank": a.rank,
-             "priority": a.priority, "model_versions": versions_text, "request_id": request_id} for a in actions]
+             "priority": a.priority, "model_versions": versions_text, "request_id": request_id,
+             "opportunity_id": a.opportunity_id if a.contact_id is None else None} for a in actions]
 
 
 def log_served(data: StoreData, rep_id: str, actions: list[Recommendation], versions: dict[str, str],

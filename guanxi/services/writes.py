@@ -88,13 +88,20 @@ def write_interactions(engine: Engine, rows: list[dict[str, object]], settings: 
 
 def write_feedback(data: StoreData, row: dict[str, object], settings: Settings, catalog: Catalog) -> int:
     """Store one feedback row (ts default now, within the accepted window) about a catalog action and a
-    known contact; returns how many rows were stored."""
+    known contact — or, for an action on a deal without contacts, a known deal; returns how many rows were
+    stored."""
     if row["action"] not in catalog.names:
         raise Refused("invalid", f"action {row['action']!r} is not in the catalog ({', '.join(catalog.names)})",
                       [{"location": "body.action", "message": "not in the catalog"}])
-    if not (data.static()["contacts"]["contact_id"] == row["contact_id"]).any():
-        raise Refused("invalid", f"no contact {row['contact_id']!r}",
-                      [{"location": "body.contact_id", "message": "unknown contact"}])
+    deal = catalog[str(row["action"])].target == "deal"
+    noun, table = ("deal", "opportunities") if deal else ("contact", "contacts")
+    about, other = ("opportunity_id", "contact_id") if deal else ("contact_id", "opportunity_id")
+    if row.get(about) is None or row.get(other) is not None:
+        raise Refused("invalid", f"action {row['action']!r} is about a {noun}: give {about} and not {other}",
+                      [{"location": f"body.{about}", "message": "required"}])
+    if not (data.static()[table][about] == row[about]).any():
+        raise Refused("invalid", f"no {noun} {row[about]!r}",
+                      [{"location": f"body.{about}", "message": f"unknown {noun}"}])
     ts = row.get("ts") or dt.datetime.now(dt.UTC)
     if message := _outside(ts, settings):
         raise Refused("invalid", f"ts: {message}", [{"location": "body.ts", "message": message}])

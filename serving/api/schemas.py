@@ -123,7 +123,9 @@ class FeedbackStatus(enum.StrEnum):
 
 class FeedbackIn(InputModel):
     rep_id: IdStr
-    contact_id: IdStr
+    contact_id: IdStr | None = Field(default=None, description="The contact the action was about.")
+    opportunity_id: IdStr | None = Field(default=None, description="Instead of a contact: the deal an action on a "
+                                         "deal without contacts was about (its recommendation has no contact).")
     action: IdStr
     status: FeedbackStatus
     ts: AwareDatetime | None = Field(default=None, description="Default now; the same window as interactions.")

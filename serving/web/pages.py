@@ -74,7 +74,8 @@ async def rep_feedback(request: Request, rep_id: Id, st: St, caller: Caller, lan
     if fields.get("status") not in STATUSES:
         raise Refused("invalid", f"status must be one of {', '.join(STATUSES)}")
     check_rep(st, caller, rep_id)
-    row: dict[str, object] = {"rep_id": rep_id, "contact_id": fields.get("contact_id", ""), "ts": None,
+    row: dict[str, object] = {"rep_id": rep_id, "contact_id": fields.get("contact_id"),
+                              "opportunity_id": fields.get("opportunity_id"), "ts": None,
                               "action": fields.get("action", ""), "status": fields["status"], "note": "page"}
     await run_in_threadpool(write_feedback, st.data, row, st.settings, st.catalog)
     back = urllib.parse.urlencode({"lang": lang.value, "recorded": f"{fields['status']}: {row['action']}"})
