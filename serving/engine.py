@@ -81,7 +81,9 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
         n = len(rows)
         for c in ("rep_id", "contact_id", "account_id", "target"):
             parts[c].append(ids[c][rows])
-        parts["effect_source"].append(np.where(deal_only[rows], "prior", models.source(action.kind)))
+        source = models.source(action.kind)
+        parts["effect_source"].append(np.where(deal_only[rows], "prior", source) if deal_only.any()
+                                      else np.full(n, source))
         for c, value in (("action", action.name), ("kind", action.kind), ("element", action.element),
                          ("minutes", float(action.minutes)), ("mandatory", action.mandatory), ("gain_unit", unit)):
             parts[c].append(np.full(n, value))
