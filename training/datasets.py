@@ -25,6 +25,8 @@ from features.relationship import relationship_features
 from training.labels import LabelDefinition
 
 MIN_HISTORY_DAYS = 180
+DEAL_STEP_DAYS = 15
+"""Days between a deal model's snapshots (``plan_cutoffs(spread=True)``); other labels step by a horizon."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from features.frames import Tables
 from features.registry import UNDATED_ONLY
 from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline, Scorer
 from training.datasets import (
+    DEAL_STEP_DAYS,
     Dataset,
     build_dataset,
     build_snapshot_dataset,
@@ -262,7 +263,7 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
     else:
         label = LabelDefinition(base.name, base.entity, base.function, horizon_days or base.horizon_days)
         start, end = data_span(tables, label.entity)
-        step = step_days or (15 if label.entity == "deal" else 60)
+        step = step_days or (DEAL_STEP_DAYS if label.entity == "deal" else 60)
         plan = plan_cutoffs(start, end, horizon_days or label.horizon_days or 180, step_days=step,
                             min_history_days=min_history_days, spread=label.entity == "deal",
                             max_train=None if label.entity == "deal" else 8)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from features.frames import Tables
+from training.datasets import DEAL_STEP_DAYS
 from training.labels import RETURN_OCCASIONS
 
 DEFAULT_HORIZON = {"effective_relationship": 180, "tie_persistence": 90, "deal_won": 180}
@@ -41,9 +42,6 @@ class Readiness:
 
     def plan(self, model: str) -> ModelPlan:
         return next(p for p in self.plans if p.model == model)
-
-
-DEAL_STEP_DAYS = 15
 
 
 def windows(span_days: float, label: str) -> tuple[int, int, int] | None:
