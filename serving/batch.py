@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from features.deal import deal_features
 from features.frames import Tables
 from serving import scales
-from serving.candidates import candidates
+from serving.candidates import candidates, deal_only
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
 from serving.feedback import interaction_history
@@ -80,12 +80,11 @@ def score_chunk(tables: Tables, as_of: pd.Timestamp, rep_ids: list[str], models:
         return no_ties()
     scored = score(everything, models, catalog)
     chosen = select(scored, interaction_history(tables, as_of, catalog, rep_ids), catalog, as_of, k)
-    if "deal_only" in everything:  # ties only from here on
-        keep = everything["deal_only"].to_numpy(dtype=float, na_value=0.0) == 0
-        cands, scored, chosen = everything[keep], scored[scored["contact_id"].notna()], \
+    deals = deal_only(everything)
+    cands = everything
+    if deals.any():  # ties only from here on
+        cands, scored, chosen = everything[~deals], scored[scored["contact_id"].notna()], \
             chosen[chosen["contact_id"].notna()]
-    else:
-        cands = everything
     if cands.empty:
         return no_ties()
     if models.relationship is not None:

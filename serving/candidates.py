@@ -85,16 +85,21 @@ def deal_rows(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] 
     feats = deal_features(small, as_of, deal_ids=wanted.get_column("opportunity_id").to_list())
     if feats.empty:
         return pd.DataFrame()
-    owner = dict(zip(opps.get_column("opportunity_id").to_list(), opps.get_column("owner_rep_id").to_list(),
-                     strict=True))
     amount = feats["amount"].astype(float)
-    out = pd.DataFrame({"rep_id": feats["opportunity_id"].map(owner).to_numpy(), "contact_id": None,
+    out = pd.DataFrame({"rep_id": feats["owner_rep_id"].to_numpy(), "contact_id": None,
                         "account_id": feats["account_id"].to_numpy(), "opportunity_id": feats["opportunity_id"],
                         "deal_open": 1.0, "deal_amount": amount.fillna(0.0).to_numpy(), "on_chain": 0.0,
                         "is_decision_maker": 0.0, "occasion_today": 0.0, "open_request": 0.0, "deal_only": 1.0})
     extra = feats.drop(columns=[c for c in feats.columns if c in out.columns])
     out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     return out.sort_values(["rep_id", "opportunity_id"], kind="stable").reset_index(drop=True)
+
+
+def deal_only(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows are deals without contacts (the ``deal_only`` column; no row without it)."""
+    if "deal_only" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0
 
 
 def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] | None = None,
@@ -210,9 +215,10 @@ def rep_latest_dates(tables: Tables) -> dict[str, pd.Timestamp]:
     return latest
 
 
-def rep_days(tables: Tables) -> dict[str, str]:
-    """ISO days of the reps of an earlier era (:data:`ERA_GAP_DAYS`): the day after their era's end."""
-    return {rep: next_day(end).isoformat() for rep, end in sorted(era_ends(rep_latest_dates(tables)).items())}
+def rep_days(ends: dict[str, pd.Timestamp]) -> dict[str, str]:
+    """ISO days of the reps of an earlier era (:data:`ERA_GAP_DAYS`), from each rep's end of data
+    (:func:`rep_latest_dates`): the day after their era's end."""
+    return {rep: next_day(end).isoformat() for rep, end in sorted(era_ends(ends).items())}
 
 
 def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) -> np.ndarray:

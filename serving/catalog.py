@@ -15,6 +15,7 @@ import pandas as pd
 
 from features.actions import KINDS
 from features.registry import ELEMENTS
+from serving.candidates import deal_only
 
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.toml")
 TARGETS = ("contact", "deal")
@@ -46,8 +47,7 @@ class Action:
 
     def allowed(self, candidates: pd.DataFrame) -> np.ndarray:
         """Rows of the action's target where every rule of the action holds (missing values fail a rule)."""
-        deal = candidates["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in candidates \
-            else np.zeros(len(candidates), dtype=bool)
+        deal = deal_only(candidates)
         ok = deal.copy() if self.target == "deal" else ~deal
         if not ok.any():  # no row of its target: its rules may name columns only such rows carry
             return ok

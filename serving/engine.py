@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from serving.candidates import deal_only
 from serving.catalog import Catalog
 from serving.effect_prior import PriorEffects, shipped_prior
 from training.model import GuanxiClassifier
@@ -52,9 +53,8 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     if cands.empty:
         return pd.DataFrame(columns=["rep_id", "contact_id", "account_id", "action", "priority"])
     kinds = sorted({a.kind for a in catalog.actions})
-    deal_only = cands["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in cands \
-        else np.zeros(len(cands), dtype=bool)
-    eff, win = _effects(cands, deal_only, models, kinds)
+    deals = deal_only(cands)
+    eff, win = _effects(cands, deals, models, kinds)
     amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy(dtype=float)
     potential = account_values(cands["account_potential"].to_numpy(dtype=float), amount, catalog)
     unit = gain_unit(potential, amount)
@@ -66,8 +66,8 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     ids = {c: cands[c].to_numpy() for c in ("rep_id", "contact_id", "account_id")}
     # the contact policy's one-action-a-day-per-target: the contact, or the deal of a deal-only row
     ids["target"] = ids["contact_id"]
-    if deal_only.any():
-        ids["target"] = np.where(deal_only, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
+    if deals.any():
+        ids["target"] = np.where(deals, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
     for action in catalog.actions:
         ok = action.allowed(cands)
         if not ok.any():
@@ -82,7 +82,7 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
         for c in ("rep_id", "contact_id", "account_id", "target"):
             parts[c].append(ids[c][rows])
         source = models.source(action.kind)
-        parts["effect_source"].append(np.where(deal_only[rows], "prior", source) if deal_only.any()
+        parts["effect_source"].append(np.where(deals[rows], "prior", source) if deals.any()
                                       else np.full(n, source))
         for c, value in (("action", action.name), ("kind", action.kind), ("element", action.element),
                          ("minutes", float(action.minutes)), ("mandatory", action.mandatory), ("gain_unit", unit)):
@@ -105,25 +105,25 @@ SCORED = ("rep_id", "contact_id", "account_id", "action", "kind", "element", "mi
           "target", "effect_source")
 
 
-def _effects(cands: pd.DataFrame, deal_only: np.ndarray, models: Models, kinds: list[str]
+def _effects(cands: pd.DataFrame, on_deals: np.ndarray, models: Models, kinds: list[str]
              ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Uplifts on P(effective) and P(win) per row and kind (``_base``: the probability without an action).
     A deal-only row has no tie to move (0 on P(effective), no base) and its P(win) effects come from the
     shipped prior on the deal model's score: an effect model learns from ties, not from bare deals."""
-    if not deal_only.any():
+    if not on_deals.any():
         effects = models.effect.effects(cands, kinds)
         return effects["effective"], effects["win"]
-    pairs = ~deal_only
+    pairs = ~on_deals
     eff = pd.DataFrame(0.0, index=cands.index, columns=kinds).assign(_base=np.nan)
     win = eff.copy()
     if pairs.any():
         effects = models.effect.effects(cands[pairs], kinds)
         eff.loc[pairs] = effects["effective"][eff.columns].to_numpy()
         win.loc[pairs] = effects["win"][win.columns].to_numpy()
-    deals = cands[deal_only]
+    deals = cands[on_deals]
     prior = models.effect if isinstance(models.effect, PriorEffects) else PriorEffects(shipped_prior())
     p_win = models.deal.predict_proba(deals)[:, 1] if models.deal is not None else None
-    win.loc[deal_only] = prior.win_effects(len(deals), kinds, p_win)[win.columns].to_numpy()
+    win.loc[on_deals] = prior.win_effects(len(deals), kinds, p_win)[win.columns].to_numpy()
     return eff, win
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from crm.pair_log import RepLog
 from features.frames import Tables, utc
-from serving.candidates import DayContext, candidates
+from serving.candidates import DayContext, candidates, deal_only
 from serving.catalog import Catalog, load_catalog
 from serving.engine import Models, score, select
 from serving.reasons import action_reason, deal_action_reason, explain, explain_deal, references
@@ -47,17 +47,16 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
     if chosen.empty:
         return pd.DataFrame(columns=[*COLUMNS, "reasons"])
     rows = cands.iloc[chosen["row"].to_numpy()].reset_index(drop=True)
-    deal_only = rows["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0 if "deal_only" in rows \
-        else np.zeros(len(rows), dtype=bool)
+    on_deals = deal_only(rows)
     reasons: list[list[dict[str, object]]] = [[] for _ in range(len(chosen))]
-    if relationship is not None and p_all is not None and (~deal_only).any():
-        ties = np.flatnonzero(~deal_only)
+    if relationship is not None and p_all is not None and (~on_deals).any():
+        ties = np.flatnonzero(~on_deals)
         for i, why in zip(ties, explain(rows.iloc[ties], relationship, references(cands, p_all.result()), lang),
                           strict=True):
             reasons[i] = why
-    if models.deal is not None and deal_only.any():
-        deals = np.flatnonzero(deal_only)
-        ref = cands[cands["deal_only"].to_numpy(dtype=float, na_value=0.0) > 0].select_dtypes("number").median()
+    if models.deal is not None and on_deals.any():
+        deals = np.flatnonzero(on_deals)
+        ref = cands[deal_only(cands)].select_dtypes("number").median()
         for i, why in zip(deals, explain_deal(rows.iloc[deals], models.deal, ref, lang), strict=True):
             reasons[i] = why
     out = chosen[[*COLUMNS, "effect_source"]].reset_index(drop=True)
@@ -69,6 +68,6 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
                             r.effect_source) if on_deal else
          action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
                        lang, r.gain_unit, r.effect_source), *why]
-        for r, why, on_deal in zip(out.itertuples(), reasons, deal_only, strict=True)
+        for r, why, on_deal in zip(out.itertuples(), reasons, on_deals, strict=True)
     ]
     return out.replace({np.nan: None})

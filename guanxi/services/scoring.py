@@ -16,7 +16,7 @@ from crm.store import read_all, record_score_output, typed
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving.batch import ScoreRun, prepare, run_pandas
-from serving.candidates import default_as_of, era_ends, next_day, rep_days, rep_latest_dates
+from serving.candidates import default_as_of, next_day, rep_days, rep_latest_dates
 from serving.engine import Models
 from serving.models import load_models
 
@@ -56,7 +56,7 @@ def score_base(store: Engine, out: Path, settings: Settings, engine: str = "pand
     if tables["interactions"].empty and tables["opportunities"].empty:
         raise Refused("not_found", "the store has no interactions or deals: import or simulate some first")
     day = pd.Timestamp(as_of, tz="UTC") if as_of else default_as_of(tables)
-    days = {} if as_of else rep_days(tables)
+    days = {} if as_of else rep_days(rep_latest_dates(tables))
     run = _prepare(store, out, settings, models, day, tables["reps"]["rep_id"], chunk_reps, k, on_start, days)
     skipped = len(run.chunks) - len(run.pending())
     run_pandas(tables, run, models, deal_model, progress=progress)
@@ -97,7 +97,7 @@ def _score_on_spark(store: Engine, out: Path, settings: Settings, models: Models
         if not ends:
             raise Refused("not_found", "the source has no interactions or dated deals: import or simulate some first")
         day = next_day(max(ends.values()))
-        days = {rep: next_day(end).isoformat() for rep, end in sorted(era_ends(ends).items())}
+        days = rep_days(ends)
     run = _prepare(store, out, settings, models, day, small["reps"]["rep_id"], chunk_reps, k, on_start, days)
     skipped = len(run.chunks) - len(run.pending())
     try:
