@@ -116,6 +116,33 @@ def test_keys_are_required_and_scoped(server: dict[str, object]) -> None:
     assert httpx.get(f"{base}/health").status_code == 200
 
 
+def test_a_held_answer_keeps_every_check_of_the_route(client: httpx.Client, server: dict[str, object]) -> None:
+    """An answer the worker holds is sent before routing (``serving.api.held``): the same answer as the
+    route's, and still refused to a missing, wrong or out-of-scope key and for a bad parameter."""
+    url = "/v1/reps/R0002/next-best-actions?limit=4&lang=zh"
+    first = client.get(url).json()  # computed by the route, now held
+    hits = _cache_hits(client)
+    again = client.get(url)
+    assert again.status_code == 200 and _cache_hits(client) == hits + 1  # held: nothing computed
+    assert again.json()["actions"] == first["actions"] and again.json()["rep_id"] == "R0002"
+    assert again.headers["X-Request-ID"] and again.headers["content-type"] == "application/json"
+    # the same answer through the route (a parameter the held path leaves to the route)
+    assert client.get(url + "&unknown=1").json()["actions"] == first["actions"]
+    base = server["base"]
+    assert httpx.get(f"{base}{url}").status_code == 401
+    assert httpx.get(f"{base}{url}", headers={"X-API-Key": "wrong-key-123"}).status_code == 401
+    assert httpx.get(f"{base}{url}", headers={"X-API-Key": SCOPED}).status_code == 403
+    assert httpx.get(f"{base}{url}", cookies={"guanxi_key": KEY}).json()["actions"] == first["actions"]
+    assert client.get("/v1/reps/R0002/next-best-actions?limit=101").status_code == 422
+    assert client.get("/v1/reps/R0002/next-best-actions?as_of=1900-01-01").status_code == 422
+
+
+def _cache_hits(client: httpx.Client) -> float:
+    text = client.get("/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith('guanxi_answer_cache_total{result="hit"}'))
+
+
 def test_request_ids_cors_and_security_schemes(client: httpx.Client, server: dict[str, object]) -> None:
     """What operations and a browser-based CRM need: request ids in and out, CORS for the configured
     origins only, and the two key styles in the OpenAPI document."""

@@ -25,6 +25,7 @@ from guanxi.settings import Settings, get_settings
 from serving.api import problems
 from serving.api.auth import parse_keys
 from serving.api.deps import AppState
+from serving.api.held import HeldAnswers
 from serving.api.metrics import CONTENT_TYPE, Metrics
 from serving.api.model_state import ModelHolder
 from serving.api.routes import router
@@ -158,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
+    answers_route = next(r for r in router.routes if getattr(r, "path", None) == "/v1/reps/{rep_id}/next-best-actions")
+    app.add_middleware(HeldAnswers, route=answers_route)  # innermost: inside CORS and the metrics
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

@@ -12,6 +12,7 @@ from fastapi import Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from guanxi.services.answers import Day, plan_day
+from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving.api.auth import ApiKey, Principal, find_key
 from serving.api.metrics import Metrics
@@ -55,14 +56,23 @@ async def principal(request: Request, authorization: Annotated[str | None, Heade
     st: AppState = request.app.state.guanxi
     if not st.keys:
         return Principal(None)
-    presented = x_api_key or request.cookies.get(KEY_COOKIE)
+    found = caller_of(st, authorization, x_api_key, request.cookies.get(KEY_COOKIE))
+    if found is None:
+        raise Problem(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)",
+                      headers={"WWW-Authenticate": "Bearer"})
+    return found
+
+
+def caller_of(st: AppState, authorization: str | None, x_api_key: str | None, cookie: str | None) -> Principal | None:
+    """The caller a request's credentials name (a bearer token, then the X-API-Key header, then the pages'
+    cookie), or None when they name no key the server has."""
+    if not st.keys:
+        return Principal(None)
+    presented = x_api_key or cookie
     if authorization and authorization.lower().startswith("bearer "):
         presented = authorization[7:].strip()
     key = find_key(st.keys, presented) if presented else None
-    if key is None:
-        raise Problem(401, "a valid API key is required (Authorization: Bearer KEY or X-API-Key: KEY)",
-                      headers={"WWW-Authenticate": "Bearer"})
-    return Principal(key)
+    return None if key is None else Principal(key)
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -161,6 +171,25 @@ async def rep_call(request: Request, caller: Caller, rep_id: Id, as_of: AsOf = N
     rep = await _readable(st, caller, rep_id, tick)
     served = await loaded(st)
     return RepCall(st, rep, served, await _day(st, as_of, tick, rep), tick)
+
+
+def rep_call_held(st: AppState, caller: Principal, rep_id: str, as_of: dt.date | None) -> RepCall | None:
+    """:func:`rep_call` when everything it needs is held by the worker (nothing to read, nothing refused),
+    else None: the caller then takes the route, which reads what is missing or says what is wrong."""
+    tick = st.data.tick()
+    teams = st.data.current_teams(tick)
+    served = st.holder.current
+    if teams is None or rep_id not in teams or not caller.may_see(rep_id, teams[rep_id]) or served is None:
+        return None
+    known, latest = st.data.current_latest(tick)
+    era_known, era_end = (True, None) if as_of is not None else st.data.era_end(rep_id, tick)
+    if not (known and era_known):
+        return None
+    try:
+        day = plan_day(st.data, st.settings, as_of, latest, era_end)
+    except Refused:
+        return None
+    return RepCall(st, rep_id, served, day, tick)
 
 
 ForRep = Annotated[RepCall, Depends(rep_call)]

@@ -14,7 +14,19 @@ from guanxi.services import answers, erasure, views
 from guanxi.services.answers import Day
 from guanxi.services.writes import write_feedback, write_interactions
 from serving.api import encode
-from serving.api.deps import AnswerDay, Caller, ForRep, Id, Rep, RepAnswerDay, Served, St, check_rep, may_access
+from serving.api.deps import (
+    AnswerDay,
+    Caller,
+    ForRep,
+    Id,
+    Rep,
+    RepAnswerDay,
+    RepCall,
+    Served,
+    St,
+    check_rep,
+    may_access,
+)
 from serving.api.problems import Problem
 from serving.api.schemas import (
     Erased,
@@ -44,17 +56,31 @@ def freshness(day: Day) -> Freshness:
             summary="A rep's ranked next-best actions with reasons")
 async def next_best_actions(request: Request, call: ForRep, limit: Annotated[int, Query(ge=1, le=100)] = 10,
                             lang: Lang = Lang.en) -> Response:
-    st, rep_id, served, day = call.st, call.rep_id, call.served, call.day
     # an answer the worker holds is sent from here; computing one goes to the thread pool
-    actions = answers.kept_rep_actions(st.data, served.models, rep_id, day.as_of, limit, lang.value, call.tick)
-    if actions is None:
-        actions = await run_in_threadpool(answers.rep_actions, st.data, served.models, st.catalog, rep_id,
-                                          day.as_of, limit, lang.value)
-    st.served.add(views.served_rows(rep_id, actions, served.models.versions, request.state.request_id))
-    body, new = encode.next_best_actions(rep_id, freshness(day), served.models.versions, served.models.labels, actions)
+    body = held_answer(call, limit, lang, request.state.request_id)
+    if body is None:
+        actions = await run_in_threadpool(answers.rep_actions, call.st.data, call.served.models, call.st.catalog,
+                                          call.rep_id, call.day.as_of, limit, lang.value)
+        body = answer_body(call, actions, request.state.request_id)
+    return Response(body, media_type="application/json")
+
+
+def held_answer(call: RepCall, limit: int, lang: Lang, request_id: str) -> bytes | None:
+    """The answer's JSON if the worker holds the rep's actions (nothing computed), else None."""
+    actions = answers.kept_rep_actions(call.st.data, call.served.models, call.rep_id, call.day.as_of, limit,
+                                       lang.value, call.tick)
+    return None if actions is None else answer_body(call, actions, request_id)
+
+
+def answer_body(call: RepCall, actions: list[answers.Recommendation], request_id: str) -> bytes:
+    """The answer's JSON; what was served is logged, and a newly computed answer counted in the metrics."""
+    st, served = call.st, call.served
+    st.served.add(views.served_rows(call.rep_id, actions, served.models.versions, request_id))
+    body, new = encode.next_best_actions(call.rep_id, freshness(call.day), served.models.versions,
+                                         served.models.labels, actions)
     if new:  # the distributions count each computed answer once, not each time a page asks again
         st.metrics.actions(actions)
-    return Response(body, media_type="application/json")
+    return body
 
 
 @router.get("/relationships/{rep_id}/{contact_id}", response_model=Relationship,
