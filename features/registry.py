@@ -89,6 +89,12 @@ RELATIONSHIP: tuple[Feature, ...] = (
        "days after each deal lost at its account in the last 365 days, over the pair's own yearly rate for "
        "those days, (n + 0.5) / (expected + 0.5); above 1 staying close, below 1 going quiet; null without a "
        "loss."),
+    _f("days_since_win", "dignity", "days",
+       "Days since the latest deal won at the contact's account (closed in the last 365 days): whether the weeks "
+       "in which restraint is judged are now; null without such a win."),
+    _f("days_since_loss", "dignity", "days",
+       "Days since the latest deal lost at the contact's account (closed in the last 365 days): whether the weeks "
+       "in which keeping in touch is judged are now; null without such a loss."),
     _f("level_match", "dignity", "share",
        "Matching the contact's standing: the share of the last 365 days' meetings, visits and events with a "
        "vp or C-level contact at which one of our executives took part; null for other contacts or without "

@@ -53,6 +53,8 @@ class F(enum.IntEnum):
     _depth_max = 12
     _win_days = 13
     _loss_days = 14
+    days_since_win = 15
+    days_since_loss = 16
 
 
 class I(enum.IntEnum):  # noqa: E742 - the kernel reads c[I.n_30d]: short on purpose
@@ -482,13 +484,18 @@ def _fold_pair(ts: np.ndarray, code: np.ndarray, cutoff: int, event_chan: int, f
     f[F.our_latency_h] = _median(ours, n_ours)
     f[F._depth_max] = depth_max if depth_max >= 0 else nan
     win_days = loss_days = 0.0  # the days of the windows after wins and losses that lie before as_of
+    since_win = since_loss = inf
     cut_day = cutoff / US_PER_DAY
     for k in range(out_lo, out_hi):
         if out_won[k]:
             win_days += min(WIN_WINDOW_DAYS, cut_day - out_days[k])
+            since_win = min(since_win, cut_day - out_days[k])
         else:
             loss_days += min(LOSS_WINDOW_DAYS, cut_day - out_days[k])
+            since_loss = min(since_loss, cut_day - out_days[k])
     f[F._win_days], f[F._loss_days] = win_days, loss_days
+    f[F.days_since_win] = since_win if since_win < inf else nan
+    f[F.days_since_loss] = since_loss if since_loss < inf else nan
     c[I._push_after_win], c[I._touch_after_loss], c[I._business_365d] = push, touch, business
     c[I._out_365d], c[I._meets_365d], c[I._meets_exec_365d] = out365, meets, meets_exec
     festivals = 0

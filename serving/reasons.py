@@ -94,6 +94,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
                        "对方上次成交后，我们的推进频率是平时的 {v} 倍；良好关系：{ref}"),
     "touch_after_loss": ("after their last loss we kept in touch at {v} times our usual rhythm; healthy ties: {ref}",
                          "对方上次丢单后，我们的联系频率是平时的 {v} 倍；良好关系：{ref}"),
+    "days_since_win": ("their latest win at the account was {v} days ago; healthy ties: {ref} days",
+                       "该客户上次成交在 {v} 天前；良好关系：{ref} 天"),
+    "days_since_loss": ("their latest loss at the account was {v} days ago; healthy ties: {ref} days",
+                        "该客户上次丢单在 {v} 天前；良好关系：{ref} 天"),
     "level_match": ("our executives attended {v} of the meetings with this senior contact; healthy ties: {ref}",
                     "与这位高层联系人的会面中，我方高管出席了 {v}；良好关系：{ref}"),
 }

@@ -231,8 +231,11 @@ def test_hand_computed_dignity() -> None:
     assert c1.touch_after_loss == pytest.approx((2 + 0.5) / (7 / 365 * 15 + 0.5))
     # two meetings with the vp (20 March with our executive, 10 May without)
     assert c1.level_match == pytest.approx(0.5)
+    # as_of 30 June: the latest win (1 March) 121 days before, the loss (15 June) 15 days before
+    assert c1.days_since_win == pytest.approx(121.0) and c1.days_since_loss == pytest.approx(15.0)
     # an individual contact: no level to match; no deal at a2: no win or loss to judge by
     assert pd.isna(c2.level_match) and pd.isna(c2.push_after_win) and pd.isna(c2.touch_after_loss)
+    assert pd.isna(c2.days_since_win) and pd.isna(c2.days_since_loss)
 
 
 def test_dignity_reads_nothing_after_as_of() -> None:

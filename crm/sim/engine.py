@@ -2,7 +2,9 @@
 
 The latent path (actions, bonds, deals' stages) is simulated; *outcomes* — a contact's inbound request
 or referral, a deal's win — are conditionally independent given the path and never feed back into it.
-That lets the oracle integrate them analytically along each path (Rao-Blackwellised Monte Carlo).
+That lets the oracle integrate them analytically along each path (Rao-Blackwellised Monte Carlo). In v2
+(``Variant.dignity``) a deal's outcome is drawn on the path when it closes, because the conduct after a
+win or a loss moves the tie's dignity: there the oracle counts the drawn outcome (``DayOut.win_chance``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from crm.calendar import GREETING_WINDOW_DAYS, festival_days
-from crm.sim.params import ACTIONS, DEALS, DYN, VARIANTS, A, Variant
+from crm.sim.params import ACTIONS, DEALS, DIGNITY, DYN, VARIANTS, A, Variant
 from crm.sim.population import Population
 
 EFFECT = np.array(ACTIONS.effects)
+KEEPING = np.array([A[k] for k in ("greet", "check_in", "visit", "consult", "mentor", "favor", "executive_event")])
+"""v2: the touches that count as keeping in touch after a lost deal (not a like, not a business push)."""
 N_STAGES = 4  # prospecting, qualification, proposal, negotiation; leaving the last one closes the deal
 
 
@@ -62,6 +66,11 @@ class State:
     deal_seq: np.ndarray
     last_exec: np.ndarray
     on_chain: np.ndarray
+    # v2's dignity (zeros and unused in other worlds): per pair, and the windows after a won / lost deal
+    dignity: np.ndarray
+    win_until: np.ndarray
+    loss_until: np.ndarray
+    kept: np.ndarray
 
     def copy(self) -> State:
         return State(**{k: v.copy() for k, v in self.__dict__.items()})
@@ -80,7 +89,8 @@ def initial_state(pop: Population) -> State:
         deal_open=z((1, n_a), dtype=bool), deal_stage=z((1, n_a), dtype=np.int8), stage_left=z((1, n_a)),
         deal_created=z((1, n_a)), deal_amount=z((1, n_a)), deal_competitors=z((1, n_a)), deal_noise=z((1, n_a)),
         deal_seq=np.full((1, n_a), -1, dtype=np.int64), last_exec=np.full((1, n_a), -1e9),
-        on_chain=z((1, n_c), dtype=bool),
+        on_chain=z((1, n_c), dtype=bool), dignity=z((1, n_p)), win_until=np.full((1, n_p), -1e9),
+        loss_until=np.full((1, n_p), -1e9), kept=z((1, n_p)),
     )
 
 
@@ -129,14 +139,28 @@ class DayOut:
     p_win: np.ndarray | None = None  # (R, A), set when a deal closes today
     p_win_without_luck: np.ndarray | None = None  # (R, A), the same averaged over the deal's luck (on request)
     chain_before: np.ndarray | None = None  # (R, C) decision chains as they stood at the close
+    won: np.ndarray | None = None  # (R, A) outcomes drawn on the path (v2 only), set when a deal closes today
+
+    def win_chance(self) -> np.ndarray:
+        """Per account (R, A), for deals closing today: the outcome drawn on the path (1 or 0) in v2, else
+        the true P(win) (outcomes off the path, integrated analytically)."""
+        if self.won is not None:
+            return self.won.astype(float)
+        if self.p_win is None:
+            raise ValueError("no deal closed today")
+        return self.p_win
 
 
 class World:
     """The dynamics; ``step`` advances a :class:`State` by one day in place."""
 
-    def __init__(self, pop: Population, days: int, variant: Variant = VARIANTS["base"]) -> None:
+    def __init__(self, pop: Population, days: int, variant: Variant = VARIANTS["base"], seed: int = 0) -> None:
         self.pop = pop
         self.variant = variant
+        # v2: each rep's hidden habits in the weeks after a close (a daily rate of an extra push / check-in)
+        habits = np.random.default_rng([seed, 6])
+        self.pair_push = (habits.beta(1, 3, pop.size.reps) * DIGNITY.habit_push_rate)[pop.pair_rep]
+        self.pair_keep = (habits.beta(1, 3, pop.size.reps) * DIGNITY.habit_keep_rate)[pop.pair_rep]
         self.effect = np.array(variant.effects)
         self.cal = Calendar.build(pop, days)
         self.pair_acct = pop.pair_acct
@@ -250,6 +274,13 @@ class World:
         kind = np.where(greet, A["greet"], kind)
         kind = np.where((kind == A["executive_event"]) & ~self.pair_exec[None, :] & (u[4] < 0.5), A["visit"], kind)
         ask = is_need & (u[4] < 0.08)
+        if self.variant.dignity:  # v2: some reps push after a win, some keep in touch after a loss
+            ud = rng.random((2, r, n_p))
+            push = (day <= s.win_until) & (ud[0] < self.pair_push[None, :])
+            keep = (day <= s.loss_until) & (ud[1] < self.pair_keep[None, :]) & ~push
+            extra = ~acts & (push | keep)
+            kind = np.where(extra, np.where(push, A["business"], A["check_in"]), kind)
+            acts = acts | extra
         if override is not None:
             forced = override >= 0
             acts = np.where(forced, True, acts)
@@ -265,6 +296,8 @@ class World:
         eff = np.where(ask, eff * 0.3, eff)
         eff = fatigued(eff, s.load)
         b = np.maximum(b + np.where(acts, eff, 0.0), 0.0)
+        if self.variant.dignity:
+            self._dignity(s, day, acts, kind, ask, is_need)
         bonded = acts & (eff > 0)
         s.ledger += np.where(acts & (kind == A["favor"]), self.variant.favor_ledger, 0.0) - np.where(ask, 0.7, 0.0)
         s.ledger *= np.exp(-1.0 / DYN.ledger_decay_days)
@@ -280,6 +313,8 @@ class World:
             s.last_exec = np.where(hit, day, s.last_exec)
         # --- returns: daily hazard of an inbound business request or referral
         b_eff = b + DYN.ledger_weight * np.clip(s.ledger, -2, DYN.ledger_cap) + 0.3 * trust
+        if self.variant.dignity:
+            b_eff = b_eff + DIGNITY.weight * np.clip(s.dignity, -DIGNITY.cap, DIGNITY.cap)
         out.hazard = DYN.return_base * self.sen_return[None, :] * _sigmoid(
             DYN.return_slope * (b_eff - DYN.return_center)
             + DYN.openness_weight * pop.con_openness_hidden[pop.pair_con][None, :])
@@ -291,10 +326,21 @@ class World:
             out.act_need, out.act_ask, out.act_reply = is_need[0, idx], ask[0, idx], reply[0, idx]
         return out
 
+    @staticmethod
+    def _dignity(s: State, day: int, acts: np.ndarray, kind: np.ndarray, ask: np.ndarray, need: np.ndarray) -> None:
+        """v2: a push or an ask in the weeks after a win costs the tie dignity; a maintenance touch in the
+        weeks after a loss (the first ``keep_cap`` of the window) earns it; dignity fades slowly."""
+        pushed = acts & (day <= s.win_until) & ((kind == A["business"]) | ask)
+        kept = acts & (day <= s.loss_until) & np.isin(kind, KEEPING) & ~need & (s.kept < DIGNITY.keep_cap)
+        s.kept += kept
+        s.dignity += DIGNITY.keep_gain * kept - DIGNITY.push_cost * pushed
+        s.dignity *= np.exp(-1.0 / DIGNITY.decay_days)
+
     def _deals(self, s: State, day: int, rng: np.random.Generator, out: DayOut, without_luck: bool) -> None:
         pop = self.pop
         r, n_a = s.deal_open.shape
         ua = rng.random((5, r, n_a))
+        u_outcome = rng.random((r, n_a)) if self.variant.dignity else None
         # progress open deals; stronger decision-maker ties move them faster
         cmax = self.contact_max_bond(s.bond)
         dm_strength = self.account_sum(s.on_chain * self.con_is_dm[None, :] * np.minimum(cmax, 2.5), pop.con_acct, n_a)
@@ -312,8 +358,16 @@ class World:
             if without_luck:
                 out.p_win_without_luck = _average_over_luck(logit)
             out.chain_before = s.on_chain.copy()
+            if u_outcome is not None:
+                out.won = closing & (u_outcome < out.p_win)
         out.stage_moves = [(int(a), int(s.deal_stage[0, a])) for a in np.flatnonzero((fwd | back)[0] & ~closing[0])]
         ended = closing | lost
+        if self.variant.dignity and ended.any():  # v2: the weeks after each close, for every tie at the account
+            won = out.won if out.won is not None else np.zeros_like(ended)
+            at_won, at_lost = won[:, self.pair_acct], (ended & ~won)[:, self.pair_acct]
+            s.win_until = np.where(at_won, day + DIGNITY.win_window_days, s.win_until)
+            s.loss_until = np.where(at_lost, day + DIGNITY.loss_window_days, s.loss_until)
+            s.kept = np.where(at_lost, 0.0, s.kept)
         s.stage_left = np.where(moving, rng.exponential(DEALS.stage_days, (r, n_a)), s.stage_left)
         s.deal_open &= ~ended
         if ended.any():

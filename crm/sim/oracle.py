@@ -82,7 +82,7 @@ def _run(sim: SimResult, state: State, day: int, horizon: int, deal_days: int, s
                 p_win_without_luck += np.where(out.closed & same, out.p_win_without_luck, 0.0)
             if d <= day + horizon:
                 chain = out.chain_before[:, pop.pair_con] & owner_pair[None, :]
-                pw = np.where(out.closed, out.p_win, 0.0)[:, world.pair_acct]
+                pw = np.where(out.closed, out.win_chance(), 0.0)[:, world.pair_acct]
                 log_none += np.where(chain, np.log1p(-np.minimum(pw, 1 - 1e-12)), 0.0)
         tracked &= ~(ended & same)
         if d >= day + horizon and not tracked.any():

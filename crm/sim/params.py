@@ -7,6 +7,13 @@ the world. CHANGELOG (a change needs a reason here, never "the model scored bett
 - variants (2026-11-30): named worlds whose action effects differ from v1 (``VARIANTS``), so that a model
   or prior tuned to v1's theory can be checked on a world that contradicts it. v1 is the ``base`` variant
   and is unchanged.
+- v2 (2026-12-01, the ``v2`` variant): a latent dignity (体面) per tie (``Dignity``). The essay makes a
+  person worth knowing (可交) by restraint when things go well (得志时有所不为) and by keeping one's duties
+  when they go badly (落魄时有所为): in v2 a deal's outcome is drawn on the path when it closes, a rep's
+  business pushes and asks to the account's contacts in the weeks after a win lower the tie's dignity, and
+  maintenance touches in the weeks after a loss raise it; dignity adds to what brings business back (the
+  return hazard), like the favor ledger. Reps differ in how they behave in those weeks (two hidden habits),
+  so the logs show both kinds of conduct. v1 stays the default until every figure is re-measured on v2.
 
 Documented base rates (tested in ``tests/test_sim.py``):
 - 10-25 % of active pairs become effective within 180 days;
@@ -64,6 +71,8 @@ class Variant:
     effects: tuple[float, ...] = ACTIONS.effects
     favor_ledger: float = 1.0
     why: str = "v1: the essay's theory as first calibrated"
+    dignity: bool = False
+    """v2: deal outcomes are drawn on the path and the conduct after them moves a latent dignity (``Dignity``)."""
 
 
 VARIANTS: dict[str, Variant] = {
@@ -77,6 +86,7 @@ VARIANTS: dict[str, Variant] = {
         favor_ledger=-0.5,
         why="contradicts the shipped effect prior for greet, favor and like: greetings do nothing, favors "
             "and likes backfire"),
+    "v2": Variant("v2", dignity=True, why="v2: the seventh element, dignity (体面), as the essay defines it"),
 }
 
 
@@ -141,5 +151,24 @@ class Deals:
     strong_tie: float = 1.0
 
 
+@dataclass(frozen=True)
+class Dignity:
+    """v2's latent dignity (体面) of each tie: how the contact judges the rep's conduct after deals close."""
+
+    win_window_days: float = 30.0  # restraint is judged in the weeks after a won deal
+    loss_window_days: float = 60.0  # keeping in touch is judged in the weeks after a lost deal
+    push_cost: float = 0.35  # a business push or an ask in the win window
+    keep_gain: float = 0.25  # a maintenance touch in the loss window (at most ``keep_cap`` count per window)
+    keep_cap: int = 2
+    decay_days: float = 365.0
+    weight: float = 0.5  # in the return hazard's bond, as the favor ledger's ``ledger_weight``
+    cap: float = 2.0
+    # the reps' hidden habits after closes: extra business pushes in the win window, extra check-ins in
+    # the loss window (daily rates, drawn per rep from beta(1, 3) x the rate)
+    habit_push_rate: float = 0.08
+    habit_keep_rate: float = 0.05
+
+
 DYN = Dynamics()
 DEALS = Deals()
+DIGNITY = Dignity()

@@ -163,12 +163,12 @@ def rollout(sim: SimResult, policy: Policy, start_day: int | None = None, weeks:
         effective |= u_ret < out.hazard[0]
         log_none += np.log1p(-out.hazard[0])
         if out.p_win is not None and out.chain_before is not None:  # deals closed today
-            won = out.closed[0] & (u_win < out.p_win[0])
+            won = out.closed[0] & (u_win < out.win_chance()[0])
             revenue += float(amount[won].sum())
             expected_revenue += float((amount * np.where(out.closed[0], out.p_win[0], 0.0)).sum())
             chain = out.chain_before[0, pop.pair_con] & world.pair_owner
             effective |= chain & won[world.pair_acct]
-            p_close = np.where(out.closed[0], out.p_win[0], 0.0)[world.pair_acct]
+            p_close = np.where(out.closed[0], out.win_chance()[0], 0.0)[world.pair_acct]
             log_none += np.where(chain, np.log1p(-np.minimum(p_close, 1 - 1e-12)), 0.0)
     return RolloutResult(revenue, int(effective.sum()), actions, violations, expected_revenue,
                          float((1 - np.exp(log_none)).sum()))

@@ -73,7 +73,7 @@ def simulate(size: str | Size = "small", seed: int = 0, snapshot_days: tuple[int
     if variant not in VARIANTS:
         raise ValueError(f"unknown world variant {variant!r}: one of {', '.join(VARIANTS)}")
     pop = build_population(size, seed)
-    world = World(pop, size.days + 400, VARIANTS[variant])
+    world = World(pop, size.days + 400, VARIANTS[variant], seed)
     state = initial_state(pop)
     rng, out_rng = path_rng(seed), outcome_rng(seed)
     rec = Recorder(pop, world, np.random.default_rng([seed, 4]))
@@ -122,7 +122,7 @@ class Recorder:
         closed, lost = out.closed[0], out.lost_early[0]
         for a in np.flatnonzero(closed | lost):
             deal = self.open_deal[a]
-            won = bool(closed[a] and out.p_win is not None and u_win[a] < out.p_win[0, a])
+            won = bool(closed[a] and out.p_win is not None and u_win[a] < out.win_chance()[0, a])
             rec = self.opps[deal]
             rec.update(closed_day=day, outcome="won" if won else "lost")
             self.stages.append((deal, day, "won" if won else "lost"))
