@@ -7,6 +7,8 @@ Columns beyond the relationship features (docs/features.md):
     is_decision_maker                  the contact's usual buying role is decision maker
     occasion_today                     a festival greeting window or the contact's birthday is today (or within 3 days)
     open_request                       the contact's business request of the last 7 days is not yet answered
+    after_win, after_loss              1 in the weeks after a deal won / lost at the contact's account, the windows
+                                       in which dignity is judged (features.scan WIN_WINDOW_DAYS, LOSS_WINDOW_DAYS)
     deal_only                          1 on a row for a deal whose account has no contact in the CRM (an export
                                        of deals alone): the target is the deal, ``contact_id`` is missing, the
                                        deal's own features (docs/features.md, deal) fill the row
@@ -30,6 +32,7 @@ from features.frames import Tables, need, table, utc
 from features.logs import recent_frame
 from features.network import tie_strength
 from features.relationship import EntityFacts, entity_facts, relationship_features, relationship_features_from_log
+from features.scan import LOSS_WINDOW_DAYS, WIN_WINDOW_DAYS
 
 REQUEST_DAYS = 7
 
@@ -89,7 +92,8 @@ def deal_rows(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str] 
     out = pd.DataFrame({"rep_id": feats["owner_rep_id"].to_numpy(), "contact_id": None,
                         "account_id": feats["account_id"].to_numpy(), "opportunity_id": feats["opportunity_id"],
                         "deal_open": 1.0, "deal_amount": amount.fillna(0.0).to_numpy(), "on_chain": 0.0,
-                        "is_decision_maker": 0.0, "occasion_today": 0.0, "open_request": 0.0, "deal_only": 1.0})
+                        "is_decision_maker": 0.0, "occasion_today": 0.0, "open_request": 0.0, "after_win": 0.0,
+                        "after_loss": 0.0, "deal_only": 1.0})
     extra = feats.drop(columns=[c for c in feats.columns if c in out.columns])
     out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     return out.sort_values(["rep_id", "opportunity_id"], kind="stable").reset_index(drop=True)
@@ -130,6 +134,8 @@ def candidates(tables: Tables, as_of: str | pd.Timestamp, rep_ids: Iterable[str]
     else:
         rel["occasion_today"] = occasion_today(tables, cutoff, rel["contact_id"])
     rel["open_request"] = _open_requests(tables, cutoff, rel[["rep_id", "contact_id"]])
+    rel["after_win"] = (rel["days_since_win"] <= WIN_WINDOW_DAYS).astype(float)
+    rel["after_loss"] = (rel["days_since_loss"] <= LOSS_WINDOW_DAYS).astype(float)
     if context is not None:
         extra = context.contactless
         if extra is not None and len(extra) and rep_ids is not None:

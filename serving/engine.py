@@ -220,6 +220,7 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
     contacts_today: set[str] = set()
     keep = []
     targets = pool["target"] if "target" in pool else pool["contact_id"]  # a deal-only row's target is its deal
+    reps, full = pool["rep_id"].nunique(), 0
     for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], targets, pool["minutes"],
                                                    pool["mandatory"], strict=True):
         cap = k if limits is None else min(k, limits.get(rep, 0))
@@ -234,6 +235,10 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
         count[rep] = count.get(rep, 0) + 1
         contacts_today.add(contact)
         keep.append(i)
+        if count[rep] == cap:
+            full += 1
+            if full == reps:  # every rep has its k: nothing further down can be chosen
+                break
     chosen = pool.loc[keep].copy()
     chosen["rank"] = chosen.groupby("rep_id", sort=False).cumcount() + 1
     return chosen.reset_index(drop=True)

@@ -16,7 +16,7 @@ def frame() -> pd.DataFrame:
     out = pd.DataFrame({name: rng.integers(0, 5, n).astype(float) for name in (
         "open_request", "occasion_today", "days_since_last", "n_365d", "depth_max", "tenure_days", "reply_rate_72h",
         "seniority_rank", "deal_open", "on_chain", "is_decision_maker", "tie", "touch_after_loss",
-        "push_after_win")})
+        "push_after_win", "after_win", "after_loss")})
     out[["touch_after_loss", "push_after_win"]] /= 2
     out["days_since_last"] *= 40
     out["tenure_days"] *= 150
