@@ -131,30 +131,34 @@ def predict(booster: FlatBooster, X: np.ndarray) -> np.ndarray:
 def _walk(X: np.ndarray, var_of: np.ndarray, forks: np.ndarray, roots: np.ndarray, feature: np.ndarray,
           threshold: np.ndarray, left: np.ndarray, right: np.ndarray, missing_go: np.ndarray,
           leaf_value: np.ndarray, raw: np.ndarray) -> None:
-    """Adds every tree's leaf value to ``raw[row, variant]``, row by row (the row stays in the cache while
-    the trees stream by). Trees without a split on a variant's column add the same value to every
-    variant: they are summed once, apart, and added at the end."""
-    n_var = raw.shape[1]
+    """Adds every tree's leaf value to ``raw[row, variant]``, tree by tree: a tree's few nodes stay in the
+    cache while the rows go through it (row by row, every tree's nodes were fetched again for each row:
+    15-20 % slower on a rep's candidates). Trees without a split on a variant's column add the
+    same value to every variant: they are summed once per row, apart, and added at the end. Each row's
+    sums run over the trees in the same order either way."""
+    n_rows, n_var = X.shape[0], raw.shape[1]
+    common = np.zeros(n_rows)
     stack = np.empty((64, 2), np.int64)  # the forks' pending (node, variants)
-    for r in range(X.shape[0]):
-        row = X[r]
-        common = 0.0
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            if forks[t]:
-                _fork(row, var_of, node, feature, threshold, left, right, missing_go, leaf_value, raw[r], stack)
-                continue
+    for t in range(roots.shape[0]):
+        root = roots[t]
+        if forks[t]:
+            for r in range(n_rows):
+                _fork(X[r], var_of, root, feature, threshold, left, right, missing_go, leaf_value, raw[r], stack)
+            continue
+        for r in range(n_rows):
+            node = root
             while node >= 0:  # LightGBM's NumericalDecision, written out: a call here costs 4x (numba)
-                x = row[feature[node]]
+                x = X[r, feature[node]]
                 if x != x:
                     node = right[node] if missing_go[node] else left[node]
                 elif x <= threshold[node]:
                     node = left[node]
                 else:
                     node = right[node]
-            common += leaf_value[~node]
+            common[r] += leaf_value[~node]
+    for r in range(n_rows):
         for v in range(n_var):
-            raw[r, v] += common
+            raw[r, v] += common[r]
 
 
 @njit(cache=True, nogil=True)
