@@ -13,12 +13,13 @@ import httpx
 import pandas as pd
 import pytest
 import schemathesis
+import sqlalchemy as sa
 import uvicorn
 from hypothesis import HealthCheck, settings
 
 from crm.importer import import_frames
 from crm.sim.simulate import simulate
-from crm.store import ERASURES, done_actions, init_db, make_engine, read_all, table_counts
+from crm.store import ERASURES, SERVED, done_actions, init_db, make_engine, read_all, table_counts
 from features.deal import deal_features
 from features.relationship import relationship_features
 from guanxi.settings import Settings, get_settings
@@ -121,9 +122,11 @@ def test_a_held_answer_keeps_every_check_of_the_route(client: httpx.Client, serv
     route's, and still refused to a missing, wrong or out-of-scope key and for a bad parameter."""
     url = "/v1/reps/R0002/next-best-actions?limit=4&lang=zh"
     first = client.get(url).json()  # computed by the route, now held
+    logged = _served_rows(server, "R0002")
     hits = _cache_hits(client)
     again = client.get(url)
     assert again.status_code == 200 and _cache_hits(client) == hits + 1  # held: nothing computed
+    assert _served_rows(server, "R0002") == logged  # a held answer queued nothing for the served log
     assert again.json()["actions"] == first["actions"] and again.json()["rep_id"] == "R0002"
     assert again.headers["X-Request-ID"] and again.headers["content-type"] == "application/json"
     # the same answer through the route (a parameter the held path leaves to the route)
@@ -135,6 +138,18 @@ def test_a_held_answer_keeps_every_check_of_the_route(client: httpx.Client, serv
     assert httpx.get(f"{base}{url}", cookies={"guanxi_key": KEY}).json()["actions"] == first["actions"]
     assert client.get("/v1/reps/R0002/next-best-actions?limit=101").status_code == 422
     assert client.get("/v1/reps/R0002/next-best-actions?as_of=1900-01-01").status_code == 422
+
+
+def _served_rows(server: dict[str, object], rep_id: str) -> int:
+    """The rep's served records, once the served log's writer (every 0.25 s) has nothing more to add."""
+    engine = server["engine"]
+    counts: list[int] = []
+    while len(counts) < 3 or counts[-1] != counts[-3]:
+        with engine.connect() as conn:  # type: ignore[attr-defined]
+            counts.append(int(conn.execute(sa.select(sa.func.count()).select_from(SERVED)
+                                           .where(SERVED.c.rep_id == rep_id)).scalar_one()))
+        time.sleep(0.3)
+    return counts[-1]
 
 
 def _cache_hits(client: httpx.Client) -> float:

@@ -73,12 +73,15 @@ def held_answer(call: RepCall, limit: int, lang: Lang, request_id: str) -> bytes
 
 
 def answer_body(call: RepCall, actions: list[answers.Recommendation], request_id: str) -> bytes:
-    """The answer's JSON; what was served is logged, and a newly computed answer counted in the metrics."""
+    """The answer's JSON. A new answer (this worker's first sending of it) is logged as served and counted
+    in the metrics; the same answer asked again adds nothing: a page reopened with nothing changed offers
+    nothing new, and a log row per view had queued ~100k rows a worker under load, whose writing then
+    stalled other requests for seconds."""
     st, served = call.st, call.served
-    st.served.add(views.served_rows(call.rep_id, actions, served.models.versions, request_id))
     body, new = encode.next_best_actions(call.rep_id, freshness(call.day), served.models.versions,
                                          served.models.labels, actions)
-    if new:  # the distributions count each computed answer once, not each time a page asks again
+    if new:
+        st.served.add(views.served_rows(call.rep_id, actions, served.models.versions, request_id))
         st.metrics.actions(actions)
     return body
 
