@@ -219,3 +219,28 @@ def test_cli_evaluate_policy_reports_every_policy_and_logs_the_run(models: tuple
     assert text.exit_code == 0 and "oracle" in text.stdout and "guanxi" in text.stdout
     bad = CliRunner().invoke(app, ["evaluate-policy", "--size", "huge"])
     assert bad.exit_code == 2 and "'huge' is not one of" in bad.output and "Traceback" not in bad.output
+
+
+def test_candidates_mark_the_weeks_after_a_close(small: SimResult) -> None:
+    """``after_win`` / ``after_loss``: 1 on the ties of an account whose latest deal won (lost) within the
+    dignity windows before the day, 0 once the window has passed."""
+    from features.scan import LOSS_WINDOW_DAYS, WIN_WINDOW_DAYS
+    from serving.candidates import candidates
+
+    opps = small.tables["opportunities"]
+    checked = 0
+    for outcome, column, window in (("won", "after_win", WIN_WINDOW_DAYS), ("lost", "after_loss", LOSS_WINDOW_DAYS)):
+        closed = opps[opps["outcome"] == outcome].sort_values("closed_at")
+        deal = closed.iloc[len(closed) // 2]
+        same = closed[closed["account_id"] == deal["account_id"]]
+        for days, expected in ((10, 1.0), (window + 10, 0.0)):
+            day = (deal["closed_at"] + pd.Timedelta(days=days)).floor("D")
+            # another close of the same kind at the account within the window before the day would also count
+            if ((same["closed_at"] <= day) & (same["closed_at"] > day - pd.Timedelta(days=window))
+                    & (same["opportunity_id"] != deal["opportunity_id"])).any():
+                continue
+            cands = candidates(small.tables, day)
+            at = cands[cands["account_id"] == deal["account_id"]]
+            assert len(at) and (at[column] == expected).all(), (outcome, days)
+            checked += 1
+    assert checked >= 3
