@@ -2,7 +2,8 @@
 
     python benchmarks/models.py --json
 
-- ``guanxi train all`` on the demo world (seed 3) through the CLI, MLflow logging included (timed);
+- ``guanxi train all`` on the demo world (seed 3; ``--variant`` another world) through the CLI, MLflow
+  logging included (timed);
 - the relationship model's test AUC against the oracle's AUC on the same rows;
 - the deal model on maven-crm (time split on engage date) and tie persistence on radoslaw-email,
   each beside its baselines.
@@ -33,6 +34,7 @@ def _cli(args: list[str], env: dict[str, str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--variant", default="base", help="the simulated world's variant (crm/sim/params.py)")
     args = parser.parse_args()
     from crm.adapters.email import read_email_archive
     from crm.adapters.maven import read_maven
@@ -42,16 +44,16 @@ def main() -> None:
     from training.evaluate import auc
     from training.train import train
 
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"variant": args.variant}
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "GUANXI_HOME": home, "GUANXI_MODELS_DIR": f"{home}/models"}
         env.pop("MLFLOW_TRACKING_URI", None)
-        _cli(["simulate", "--size", "demo", "--seed", "3", "--json"], env)
+        _cli(["simulate", "--size", "demo", "--seed", "3", "--variant", args.variant, "--json"], env)
         t0 = time.perf_counter()
         out = json.loads(_cli(["train", "all", "--json"], env).strip().splitlines()[-1])
         figures["train_all_s"] = time.perf_counter() - t0
         figures["demo"] = {m["model"]: {"model": m["metrics"], **m["baselines"]} for m in out["models"]}
-    sim = simulate("demo", seed=3)
+    sim = simulate("demo", seed=3, variant=args.variant)
     rel = train(sim.tables, "relationship")
     test = rel.dataset.part("test")
     truth = truth_at(sim, sim.day_of(test["cutoff"].iloc[0]) - 1, horizon=180, replicas=32)
