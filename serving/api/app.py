@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -159,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
-    answers_route = next(r for r in router.routes if getattr(r, "path", None) == "/v1/reps/{rep_id}/next-best-actions")
+    answers_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.name == "next_best_actions")
     app.add_middleware(HeldAnswers, route=answers_route)  # innermost: inside CORS and the metrics
     app.add_middleware(problems.BodyLimit, limit=settings.max_body_bytes)
 

@@ -23,7 +23,8 @@ from serving.catalog import Catalog
 from serving.served_log import ServedLog
 from serving.store_data import StoreData
 
-Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+ID_LENGTH = 64
+Id = Annotated[str, Path(min_length=1, max_length=ID_LENGTH, pattern=ID_PATTERN)]
 KEY_COOKIE = "guanxi_key"
 """The pages' sign-in keeps the API key in this same-site, HTTP-only cookie."""
 
@@ -131,13 +132,19 @@ async def rep_answer_day(st: St, rep_id: Id, as_of: AsOf = None) -> Day:
     return await _day(st, as_of, None, rep_id)
 
 
-async def _day(st: AppState, as_of: dt.date | None, tick: int | None = None, rep_id: str | None = None) -> Day:
-    """``plan_day`` on the loop when the latest data (and the rep's era) is known, else in the thread pool
-    (it queries)."""
+def _held_day(st: AppState, as_of: dt.date | None, tick: int | None = None, rep_id: str | None = None
+              ) -> Day | None:
+    """``plan_day`` when the latest data (and the rep's era) is known without a query, else None."""
     known, latest = st.data.current_latest(tick)
     era_known, era_end = (True, None) if rep_id is None or as_of is not None else st.data.era_end(rep_id, tick)
-    if known and era_known:
-        return plan_day(st.data, st.settings, as_of, latest, era_end)
+    return plan_day(st.data, st.settings, as_of, latest, era_end) if known and era_known else None
+
+
+async def _day(st: AppState, as_of: dt.date | None, tick: int | None = None, rep_id: str | None = None) -> Day:
+    """``plan_day`` on the loop when nothing need be read (:func:`_held_day`), else in the thread pool."""
+    held = _held_day(st, as_of, tick, rep_id)
+    if held is not None:
+        return held
 
     def read() -> Day:
         end = None if rep_id is None or as_of is not None else st.data.read_era_end(rep_id, tick)
@@ -179,17 +186,14 @@ def rep_call_held(st: AppState, caller: Principal, rep_id: str, as_of: dt.date |
     tick = st.data.tick()
     teams = st.data.current_teams(tick)
     served = st.holder.current
-    if teams is None or rep_id not in teams or not caller.may_see(rep_id, teams[rep_id]) or served is None:
-        return None
-    known, latest = st.data.current_latest(tick)
-    era_known, era_end = (True, None) if as_of is not None else st.data.era_end(rep_id, tick)
-    if not (known and era_known):
+    if teams is None or served is None:
         return None
     try:
-        day = plan_day(st.data, st.settings, as_of, latest, era_end)
-    except Refused:
+        check_rep(st, caller, rep_id, teams)
+        day = _held_day(st, as_of, tick, rep_id)
+    except (Problem, Refused):
         return None
-    return RepCall(st, rep_id, served, day, tick)
+    return None if day is None else RepCall(st, rep_id, served, day, tick)
 
 
 ForRep = Annotated[RepCall, Depends(rep_call)]

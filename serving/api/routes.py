@@ -45,6 +45,8 @@ from serving.api.schemas import (
 )
 
 router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 404, 409, 422, 503))
+DEFAULT_LIMIT, MAX_LIMIT = 10, 100
+"""How many next-best actions an answer holds when not asked, and at most."""
 
 
 def freshness(day: Day) -> Freshness:
@@ -54,7 +56,8 @@ def freshness(day: Day) -> Freshness:
 
 @router.get("/reps/{rep_id}/next-best-actions", response_model=NextBestActions,
             summary="A rep's ranked next-best actions with reasons")
-async def next_best_actions(request: Request, call: ForRep, limit: Annotated[int, Query(ge=1, le=100)] = 10,
+async def next_best_actions(request: Request, call: ForRep,
+                            limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
                             lang: Lang = Lang.en) -> Response:
     # an answer the worker holds is sent from here; computing one goes to the thread pool
     body = held_answer(call, limit, lang, request.state.request_id)
