@@ -54,27 +54,18 @@ def main() -> None:
 
 def _base_rates(sim: object) -> dict[str, float]:
     """The world's documented base rates (docs/simulator.md), as ``tests/test_sim.py`` reads them."""
-    import numpy as np
     import pandas as pd
 
     from crm.sim.simulate import SimResult
 
     assert isinstance(sim, SimResult)
     day = sim.size.days - 200
-    inter = sim.tables["interactions"]
-    d = (inter["ts"] - sim.pop.start).dt.days
-    recent = inter[(d <= day) & (d > day - 365)]
-    active = np.unique(sim.pair_index(recent["rep_id"], recent["contact_id"]))
-    active = active[active >= 0]
-    ret = sim.returns
-    effective = np.zeros(sim.pop.n_pairs, dtype=bool)
-    effective[ret.loc[(ret["day"] > day) & (ret["day"] <= day + 180), "pair"].to_numpy()] = True
     opps = sim.tables["opportunities"]
     closed = opps[opps["outcome"] != "open"]
     cycle = (pd.to_datetime(closed["closed_at"]) - pd.to_datetime(closed["created_at"])).dt.days
-    return {"effective_within_180d": float(effective[active].mean()),
+    return {"effective_within_180d": float(sim.effective(day, 180)[sim.active_pairs(day)].mean()),
             "win_rate": float((closed["outcome"] == "won").mean()), "median_cycle_days": float(cycle.median()),
-            "interactions": float(len(inter))}
+            "interactions": float(len(sim.tables["interactions"]))}
 
 
 if __name__ == "__main__":

@@ -40,28 +40,13 @@ def test_output_passes_the_data_contract(small: SimResult) -> None:
     assert inter["ts"].max() < small.pop.start + pd.Timedelta(days=small.size.days)
 
 
-def _active_pairs(sim: SimResult, day: int) -> np.ndarray:
-    inter = sim.tables["interactions"]
-    d = (inter["ts"] - sim.pop.start).dt.days
-    recent = inter[(d <= day) & (d > day - 365)]
-    idx = sim.pair_index(recent["rep_id"], recent["contact_id"])
-    return np.unique(idx[idx >= 0])
-
-
-def _effective(sim: SimResult, day: int, horizon: int) -> np.ndarray:
-    ret = sim.returns
-    y = np.zeros(sim.pop.n_pairs, dtype=bool)
-    y[ret.loc[(ret["day"] > day) & (ret["day"] <= day + horizon), "pair"].to_numpy()] = True
-    return y
-
-
 @pytest.mark.slow
 def test_demo_world_base_rates(demo: SimResult) -> None:
     tables = demo.tables
     assert 800_000 <= len(tables["interactions"]) <= 1_300_000
     assert len(tables["opportunities"]) >= 3000
     day = demo.size.days - 200
-    share = _effective(demo, day, 180)[_active_pairs(demo, day)].mean()
+    share = demo.effective(day, 180)[demo.active_pairs(day)].mean()
     assert 0.10 <= share <= 0.25, share
     closed = tables["opportunities"][tables["opportunities"]["outcome"] != "open"]
     assert 0.20 <= (closed["outcome"] == "won").mean() <= 0.40
@@ -74,7 +59,7 @@ def test_oracle_is_calibrated(demo: SimResult) -> None:
     frames = []
     for day in (550, 730, 900):
         truth = truth_at(demo, day, horizon=180, replicas=32)
-        frames.append(pd.DataFrame({"p": truth.p_effective, "y": _effective(demo, day, 180)}))
+        frames.append(pd.DataFrame({"p": truth.p_effective, "y": demo.effective(day, 180)}))
     df = pd.concat(frames, ignore_index=True)
     assert len(df) >= 10_000
     df["decile"] = pd.qcut(df["p"].rank(method="first"), 10, labels=False)

@@ -55,6 +55,21 @@ class SimResult:
         cons = pd.Series(contact_ids).astype(str).str[1:].astype(int).to_numpy()
         return key.reindex(pd.MultiIndex.from_arrays([reps, cons])).fillna(-1).astype(int).to_numpy()
 
+    def active_pairs(self, day: int) -> np.ndarray:
+        """Pairs with an interaction in the year up to ``day``: the population the base rates are read on."""
+        inter = self.tables["interactions"]
+        d = (inter["ts"] - self.pop.start).dt.days
+        recent = inter[(d <= day) & (d > day - 365)]
+        idx = self.pair_index(recent["rep_id"], recent["contact_id"])
+        return np.unique(idx[idx >= 0])
+
+    def effective(self, day: int, horizon: int) -> np.ndarray:
+        """Per pair, whether a return came in ``(day, day + horizon]`` (the drawn label, not the oracle's)."""
+        ret = self.returns
+        y = np.zeros(self.pop.n_pairs, dtype=bool)
+        y[ret.loc[(ret["day"] > day) & (ret["day"] <= day + horizon), "pair"].to_numpy()] = True
+        return y
+
     def state_at(self, day: int) -> State:
         """The latent state at the end of ``day`` (a snapshot, or the path re-run to it)."""
         if day in self.snapshots:
