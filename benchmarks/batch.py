@@ -1,9 +1,10 @@
 """Benchmark: batch scoring of the whole large world (400 reps, ~128k relationships, ~12M interactions).
 
-    python benchmarks/batch.py --json [--size large] [--no-spark]
+    python benchmarks/batch.py --json [--size large] [--no-spark] [--variant v2]
 
 Models are trained once on the demo world (seed 1) and cached as bundles under ``$GUANXI_HOME/bench``;
-the scored world is the cached large world (seed 1). In the same process it measures the parts alone
+the scored world is the cached large world (seed 1). ``--variant`` takes both worlds from another version
+of the simulator (crm/sim/params.py). In the same process it measures the parts alone
 (candidate features for every chunk; model predictions for every chunk and the deals) and then the
 whole pandas run end to end (features, predictions, arbitration, writing Parquet). ``ratio`` is
 end-to-end over the sum of the parts: what the glue costs. ``peak_mib`` is this process's peak RSS
@@ -32,30 +33,34 @@ from pathlib import Path
 import pandas as pd
 
 
-def _world(size: str, seed: int) -> dict[str, pd.DataFrame]:
+def _folder(name: str, variant: str) -> Path:
+    return Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / (name if variant == "base" else f"{name}-{variant}")
+
+
+def _world(size: str, seed: int, variant: str) -> dict[str, pd.DataFrame]:
     from crm.sim.simulate import simulate
 
-    folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / f"{size}-{seed}"
+    folder = _folder(f"{size}-{seed}", variant)
     if not (folder / "interactions.parquet").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        for name, frame in simulate(size, seed=seed).tables.items():
+        for name, frame in simulate(size, seed=seed, variant=variant).tables.items():
             frame.to_parquet(folder / f"{name}.parquet", index=False)
     return {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
 
 
-def _bundles() -> Path:
+def _bundles(variant: str) -> Path:
     from training.calibration import ISOTONIC_MIN_OUTCOMES
     from training.model import DEFAULT_PARAMS
     from training.train import SETTINGS, train
     from training.uplift import BAGS, effect_dataset, fit_effect_model
 
-    folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / "models-demo-1"
+    folder = _folder("models-demo-1", variant)
     # the cached bundles are retrained when the training settings they were made with change
     made_with = json.dumps({"bags": BAGS, "settings": SETTINGS, "params": DEFAULT_PARAMS,
                             "calibration": ["isotonic", "sigmoid below", ISOTONIC_MIN_OUTCOMES]}, sort_keys=True)
     stamp = folder / "made_with.json"
     if not stamp.exists() or stamp.read_text() != made_with:
-        demo = _world("demo", 1)
+        demo = _world("demo", 1, variant)
         for kind in ("relationship", "deal"):
             train(demo, kind).model.save(folder / f"guanxi-{kind}")
         fit_effect_model(effect_dataset(demo)).save(folder / "guanxi-effect")
@@ -63,12 +68,12 @@ def _bundles() -> Path:
     return folder
 
 
-def _export(tables: dict[str, pd.DataFrame], size: str) -> Path:
+def _export(tables: dict[str, pd.DataFrame], size: str, variant: str) -> Path:
     """The world as `guanxi export --format parquet` writes a store: typed as the store types it."""
     from crm.contract import TABLES
     from crm.store import typed
 
-    folder = Path(os.environ.get("GUANXI_HOME", "var")) / "bench" / f"{size}-1-export"
+    folder = _folder(f"{size}-1-export", variant)
     if not (folder / "interactions.parquet").exists():
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in tables.items():
@@ -149,18 +154,21 @@ def main() -> None:
     parser.add_argument("--size", default="large")
     parser.add_argument("--chunk-reps", type=int, default=25)
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--variant", default="base", help="the simulated world's variant (crm/sim/params.py)")
     args = parser.parse_args()
     from serving.batch import chunk_tables, prepare, run_pandas, score_deals
     from serving.candidates import candidates, default_as_of
     from serving.catalog import load_catalog
     from serving.models import load_models
 
-    bundles = _bundles()
+    bundles = _bundles(args.variant)
     from crm.contract import TABLES
     from crm.store import typed
 
     # typed as the store reader types them: what `guanxi score` scores, and what the export holds
-    tables = {name: typed(frame, name) if name in TABLES else frame for name, frame in _world(args.size, 1).items()}
+    world = _world(args.size, 1, args.variant)
+    tables = {name: typed(frame, name) if name in TABLES else frame for name, frame in world.items()}
+    del world
     n_interactions = len(tables["interactions"])
     models, deal = load_models(bundles)
     catalog = load_catalog()
@@ -189,13 +197,13 @@ def main() -> None:
         n = len(read_scores(run.out))
         spark: dict[str, object] = {"spark_s": None}
         if not args.no_spark:
-            export = _export(tables, args.size)
+            export = _export(tables, args.size, args.variant)
             del tables["interactions"]  # the child process reads it on its executors
             spark = _spark_child(export, bundles, Path(tmp) / "spark", as_of, args.chunk_reps)
             spark["spark_equal"] = _equal(run.out, Path(tmp) / "spark")
     parts = features_s + predict_s + deals_s
     figures = {
-        "size": args.size, "relationships": n, "interactions": n_interactions,
+        "size": args.size, "variant": args.variant, "relationships": n, "interactions": n_interactions,
         "relationships_per_s": n / end_to_end, "end_to_end_s": end_to_end,
         "parts_s": {"features": features_s, "predict": predict_s, "deals": deals_s, "total": parts},
         "ratio": end_to_end / parts, "peak_mib": peak, **spark,

@@ -1,6 +1,6 @@
 """Benchmark: the deal model against the simulator's true P(win), on the demo world's test deals.
 
-    python benchmarks/deal_oracle.py --json
+    python benchmarks/deal_oracle.py --json [--seeds 3 7] [--variant v2]
 
 For each world seed, on the test rows of ``guanxi train deal`` (every deal open at a test cutoff whose
 outcome is known by the end of the data):
@@ -96,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 7])
+    parser.add_argument("--variant", default="base", help="the simulated world's variant (crm/sim/params.py)")
     parser.add_argument("--replicas", type=int, default=32)
     args = parser.parse_args()
     from rich.progress import track
@@ -105,13 +106,14 @@ def main() -> None:
     from training.evaluate import auc, expected_calibration_error
     from training.train import train
 
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"variant": args.variant}
     for seed in track(args.seeds, description="deal oracle", disable=args.json):
-        sim = simulate("demo", seed=seed)
+        sim = simulate("demo", seed=seed, variant=args.variant)
         result = train(sim.tables, "deal")
         ds = result.dataset
         days = tuple(sorted({sim.day_of(c) - 1 for c in ds.frame["cutoff"].unique()}))
-        sim = simulate("demo", seed=seed, snapshot_days=days)  # the same path, with the states kept
+        # the same path, with the states kept
+        sim = simulate("demo", seed=seed, snapshot_days=days, variant=args.variant)
         test = ds.part("test")
         oracle = _oracle(sim, test, args.replicas)
         latent = _latent(sim, ds.frame)

@@ -32,14 +32,14 @@ import polars as pl
 AS_OF = pd.Timestamp("2025-12-31", tz="UTC")
 
 
-def _cache(size: str, seed: int) -> Path:
+def _cache(size: str, seed: int, variant: str = "base") -> Path:
     from crm.sim.simulate import simulate
 
     home = Path(os.environ.get("GUANXI_HOME", "var"))
-    folder = home / "bench" / f"{size}-{seed}"
+    folder = home / "bench" / (f"{size}-{seed}" if variant == "base" else f"{size}-{seed}-{variant}")
     if not (folder / "interactions.parquet").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        sim = simulate(size, seed=seed)
+        sim = simulate(size, seed=seed, variant=variant)
         for name, frame in sim.tables.items():
             frame.to_parquet(folder / f"{name}.parquet", index=False)
     return folder
@@ -96,12 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--size", default="large")
+    parser.add_argument("--variant", default="base", help="the simulated world's variant (crm/sim/params.py)")
     args = parser.parse_args()
     from features.relationship import relationship_features
 
-    demo = _load(_cache("demo", 1))
+    demo = _load(_cache("demo", 1, args.variant))
     relationship_features(demo, AS_OF)  # warm-up: load the compiled kernels
-    tables = _load(_cache(args.size, 1))
+    tables = _load(_cache(args.size, 1, args.variant))
     inter = tables["interactions"]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     n_pairs = len(relationship_features(tables, AS_OF))
@@ -119,8 +120,8 @@ def main() -> None:
         relationship_features(one, AS_OF, rep_ids=[rep["rep_id"]])
         times.append((time.perf_counter() - t0) * 1000)
     figures = {
-        "interactions": inter.height, "pairs": n_pairs, "guanxi_s": guanxi_s, "duckdb_s": duck_s,
-        "polars_s": polars_s, "ratio": guanxi_s / min(duck_s, polars_s), "peak_mib": peak,
+        "variant": args.variant, "interactions": inter.height, "pairs": n_pairs, "guanxi_s": guanxi_s,
+        "duckdb_s": duck_s, "polars_s": polars_s, "ratio": guanxi_s / min(duck_s, polars_s), "peak_mib": peak,
         "peak_before_build_mib": rss_before,
         "one_rep": {"contacts": rep["contacts"], "interactions": rep["rows"]},
         "one_rep_p50_ms": statistics.median(times),
