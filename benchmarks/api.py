@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--models", default=os.environ.get("GUANXI_MODELS_DIR"),
                         help="champion bundles to serve (default: the data home's)")
+    parser.add_argument("--server-log", type=Path, help="keep the server's output (its access log) in this file")
     args = parser.parse_args()
     import httpx
 
@@ -119,7 +120,8 @@ def main() -> None:
     if args.models:
         env["GUANXI_MODELS_DIR"] = str(Path(args.models).resolve())
     port = launch.free_port()
-    server = launch.start(env, port, workers=args.workers)
+    server_log = open(args.server_log, "w") if args.server_log else None  # noqa: SIM115  (closed below)
+    server = launch.start(env, port, workers=args.workers, log=server_log)
     base = f"http://127.0.0.1:{port}"
     figures: dict[str, object] = {"workers": args.workers}
     try:
@@ -145,6 +147,8 @@ def main() -> None:
     finally:
         launch.stop(server)
         scratch.cleanup()
+        if server_log:
+            server_log.close()
     figures["ratio"] = figures["cached_rps"] / figures["bare_rps"]  # type: ignore[operator]
     print(json.dumps(figures) if args.json else json.dumps(figures, indent=2))
 
@@ -186,15 +190,21 @@ def _endpoints(c: object, reps: list[str]) -> dict[str, dict[str, float]]:
             paths["who_knows"].append(f"/v1/contacts/{a['contact_id']}/who-knows")
             if a["opportunity_id"]:
                 paths["win_probability"].append(f"/v1/opportunities/{a['opportunity_id']}/win-probability")
-    out = {}
+    out: dict[str, dict[str, object]] = {}
     for name, urls in paths.items():
-        times = []
+        times, slowest = [], {"ms": 0.0}
         for url in urls:
+            request_id = f"bench-{time.time_ns()}"
             t0 = time.perf_counter()
-            if c.get(url).status_code < 500:
-                times.append((time.perf_counter() - t0) * 1000)
+            r = c.get(url, headers={"X-Request-ID": request_id})
+            ms = (time.perf_counter() - t0) * 1000
+            if r.status_code < 500:
+                times.append(ms)
+            if ms > slowest["ms"]:  # which request, worker and id (the server's access log has its own time)
+                slowest = {"ms": ms, "path": url, "worker": r.headers.get("X-Guanxi-Worker"), "request_id": request_id}
         if times:
-            out[name] = {"n": len(times), "p50_ms": statistics.median(times), "p99_ms": _pct(times, .99)}
+            out[name] = {"n": len(times), "p50_ms": statistics.median(times), "p99_ms": _pct(times, .99),
+                         "slowest": slowest}
     return out
 
 
