@@ -95,8 +95,47 @@ def test_a_call_log_with_a_header_is_read_by_column_names(tmp_path: Path, home: 
     assert import_frames(engine, frames, dict.fromkeys(frames, str(path))).counts["interactions"] == 8
 
 
+def test_a_phone_export_is_read_by_the_words_of_its_header(tmp_path: Path) -> None:
+    """Headers as phones and call centres write them: words with units and slashes, US dates, durations as
+    seconds, minutes or a clock; a "Call Type" of directions is not taken for the channel."""
+    path = tmp_path / "calls.csv"
+    path.write_text("Caller Number,Called Number,Call Date/Time,Duration (sec),Call Type\n"
+                    "+15550001,+15550002,01/03/2024 09:17 PM,266,Outgoing\n"
+                    "+15550002,+15550001,01/04/2024 08:05 AM,00:04:26,Incoming\n"
+                    "+15550001,+15550003,01/05/2024 10:00 AM,1:02:03,Missed\n"
+                    "+15550003,+15550001,01/06/2024 10:00 AM,,Incoming\n")
+    out = _outbound(read_email_archive(path, channel="call")[0])
+    assert out["ts"].tolist() == [pd.Timestamp(t, tz="UTC") for t in
+                                  ("2024-01-03 21:17", "2024-01-04 08:05", "2024-01-05 10:00", "2024-01-06 10:00")]
+    assert out["duration_min"].tolist()[:3] == pytest.approx([266 / 60, 266 / 60, 62 + 3 / 60])
+    assert pd.isna(out["duration_min"].iloc[3]) and set(out["channel"]) == {"call"}
+    assert out["rep_id"].tolist() == ["calls:+15550001", "calls:+15550002", "calls:+15550001", "calls:+15550003"]
+    minutes = tmp_path / "minutes.csv"
+    minutes.write_text("From,To,Date,Duration (min)\nA,B,2024-01-02,4.5\n")
+    assert _outbound(read_email_archive(minutes)[0])["duration_min"].tolist() == [4.5]
+
+
+def test_columns_the_adapter_does_not_know_are_named_by_the_caller(tmp_path: Path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text("Agent,Customer,Logged,Talk\nA,B,2024-01-02 10:00,60\nB,C,2024-01-03 11:00,120\n")
+    named = {"src": "Agent", "dst": "Customer", "time": "Logged", "duration": "Talk"}
+    out = _outbound(read_email_archive(path, columns=named)[0])
+    assert out["rep_id"].tolist() == ["crm:A", "crm:B"] and out["duration_min"].tolist() == [1.0, 2.0]
+    with pytest.raises(ValidationError, match=re.escape("--column time=When: no such column in the header "
+                                                        "(Agent, Customer, Logged, Talk)")):
+        read_email_archive(path, columns={**named, "time": "When"})
+    with pytest.raises(ValidationError, match=re.escape("--column rep=Agent: not a field of a log")):
+        read_email_archive(path, columns={**named, "rep": "Agent"})
+
+
+def _outbound(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    inter = frames["interactions"]
+    return inter[inter["direction"] == "outbound"].reset_index(drop=True)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("from;to;when;channel\nA;B;2024-01-02;fax\n", "calls.csv:1:channel: 'fax' is not a channel word"),
+    ("from,to,when,duration\nA,B,2024-01-02,soon\n", "calls.csv:1:duration: 'soon' is neither seconds >= 0"),
     ("sender,recipient,time\nA,B,tomorrow\n", "calls.csv:1:time: 'tomorrow' is neither seconds"),
     ("name,number,when\nA,B,2024-01-01\nB,A,2024-01-02\n", "looks like a header whose column names are not known"),
     ("from,to,amount\nA,B,3\n", "no column for time in the header"),

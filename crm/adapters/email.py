@@ -5,16 +5,19 @@ Each person becomes both a rep and a contact of one ``internal`` account. Each r
 interactions: outbound for the sender's pair (sender as rep, recipient as contact) and inbound for the
 recipient's pair. Without a header the columns are positional (``src dst [weight] time``); with one they
 are found by name (:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``callee``/``recipient``…,
-``time``/``timestamp``/``date``…, optionally ``duration`` in seconds and ``channel``/``type`` per row, whose
-values map to the contract's channels by :data:`CHANNEL_WORDS`). Times are seconds since ``epoch`` (the
-Unix epoch by default: SNAP's relative seconds then land in 1970, which is honest about what the file
-says), milliseconds when they are too large for seconds, or dates and timestamps (UTC unless they say
-otherwise). Depth and occasion are unknown and left null.
+``time``/``timestamp``/``date``…, optionally ``duration`` and ``channel``/``type`` per row, whose values
+map to the contract's channels by :data:`CHANNEL_WORDS`), else by a word in the name (:data:`WORDS`:
+"Caller Number", "Call Date/Time", "Duration (sec)"), or as the caller names them (``columns``). A
+duration is in seconds unless its name says minutes, as a number or as ``[h:]mm:ss``. Times are seconds
+since ``epoch`` (the Unix epoch by default: SNAP's relative seconds then land in 1970, which is honest
+about what the file says), milliseconds when they are too large for seconds, or dates and timestamps (UTC
+unless they say otherwise). Depth and occasion are unknown and left null.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +40,43 @@ CHANNEL_WORDS: dict[str, str] = {
     "sms": "message", "text": "message", "message": "message", "mms": "message", "chat": "message", "im": "message",
     "meeting": "meeting", "visit": "visit", "social": "social", "event": "event",
 }
+WORDS: dict[str, tuple[str, ...]] = {
+    "src": ("from", "caller", "calling", "sender", "source", "origin"),
+    "dst": ("to", "callee", "called", "recipient", "receiver", "destination", "target"),
+    "time": ("time", "timestamp", "datetime", "date", "when", "start", "started", "sent"),
+    "duration": ("duration", "length"),
+}
+"""A word of a header name that names the field when no name of :data:`NAMES` matches whole (a column
+whose name only mentions a type, like "Call Type", is not taken for the channel: its values may be
+directions)."""
+MINUTE_WORDS = ("min", "mins", "minute", "minutes")
 MILLISECONDS_FROM = 1e11
 """A numeric time above this is in milliseconds (1e11 seconds is the year 5138)."""
 
 
-def _read(path: Path) -> tuple[pd.DataFrame, dict[str, str], Report]:
-    """The raw records and which column holds each field (by name, or by position without a header)."""
+def _key(name: str) -> str:
+    """A header name as a key: lower case, a unit in brackets dropped, words joined by underscores."""
+    return re.sub(r"[^0-9a-z]+", "_", re.sub(r"[(\[].*?[)\]]", " ", name.lower())).strip("_")
+
+
+def _by_name(names: list[str]) -> dict[str, str]:
+    """Which column holds each field: a whole name of :data:`NAMES` first, else a word of :data:`WORDS`;
+    each column serves one field."""
+    keys = {_key(c): c for c in names}
+    cols: dict[str, str] = {}
+    for field, whole in NAMES.items():
+        hit = next((keys[n] for n in whole if n in keys and keys[n] not in cols.values()), None)
+        if hit is None and field in WORDS:
+            hit = next((c for k, c in keys.items() if set(k.split("_")) & set(WORDS[field])
+                        and c not in cols.values()), None)
+        if hit is not None:
+            cols[field] = hit
+    return cols
+
+
+def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, str], Report]:
+    """The raw records and which column holds each field (by name, or by position without a header);
+    ``given``: field -> column name, as the caller names them (the file then has a header)."""
     report = Report()
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
         lines = [line for _, line in zip(range(50), f, strict=False) if line.strip() and not line.startswith("%")]
@@ -52,19 +86,28 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, str], Report]:
         sep = dialect.delimiter
     except csv.Error:
         sep = r"\s+"
-    tokens = [t.strip().strip('"').lower() for t in (first.split(sep) if sep != r"\s+" else first.split())]
-    known = {name for names in NAMES.values() for name in names}
-    if tokens and sum(t in known for t in tokens) >= 2:  # a header row
+    tokens = [t.strip().strip('"') for t in (first.split(sep) if sep != r"\s+" else first.split())]
+    if given or len(_by_name(tokens)) >= 2:  # a header row
         raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True,
                           engine="python" if sep == r"\s+" else "c")
-        by_name = {c.strip().lower(): c for c in raw.columns}
-        cols = {field: next((by_name[n] for n in names if n in by_name), "") for field, names in NAMES.items()}
-        missing = [f for f in ("src", "dst", "time") if not cols[f]]
+        raw.columns = [str(c).strip() for c in raw.columns]
+        cols = _by_name(list(raw.columns))
+        for field, column in (given or {}).items():
+            if field not in NAMES:
+                report.note(str(path), 1, "", f"--column {field}={column}: not a field of a log; one of "
+                            f"{', '.join(NAMES)}")
+            elif column not in raw.columns:
+                report.note(str(path), 1, "", f"--column {field}={column}: no such column in the header "
+                            f"({', '.join(raw.columns)})")
+            else:
+                cols = {f: c for f, c in cols.items() if c != column} | {field: column}
+        missing = [f for f in ("src", "dst", "time") if f not in cols]
         if missing:
             report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header "
                         f"({', '.join(raw.columns)}); accepted names: " +
-                        "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing))
-        return raw, {k: v for k, v in cols.items() if v}, report
+                        "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing) +
+                        "; or name them: --column " + " --column ".join(f"{f}=NAME" for f in missing))
+        return raw, cols, report
     raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str,
                       engine="python" if sep == r"\s+" else "c")
     if raw.shape[1] not in (3, 4):
@@ -88,13 +131,33 @@ def _times(values: pd.Series, epoch: str) -> pd.Series:
     return out
 
 
-def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email"
-                       ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def _in_minutes(name: str) -> bool:
+    return bool(set(re.split(r"[^0-9a-z]+", name.lower())) & set(MINUTE_WORDS))
+
+
+def _minutes(values: pd.Series, name: str) -> np.ndarray:
+    """Durations in minutes from numbers (seconds, or minutes when the column's name says so) or from
+    ``[h:]mm:ss`` clock strings; NaN where neither."""
+    number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    out = number if _in_minutes(name) else number / 60
+    clock = values.notna().to_numpy() & np.isnan(number) & values.astype(str).str.contains(":").to_numpy()
+    if clock.any():
+        text = values[clock].str.strip()
+        text = text.where(text.str.count(":") == 2, "0:" + text)
+        out = out.copy()
+        out[clock] = pd.to_timedelta(text, errors="coerce").dt.total_seconds().to_numpy() / 60
+    return out
+
+
+def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email",
+                       columns: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Parse the log; malformed lines are reported as ``file:row:column`` and nothing is returned.
-    ``channel``: the channel of records whose log does not say (``email`` for an email archive)."""
+    ``channel``: the channel of records whose log does not say (``email`` for an email archive);
+    ``columns``: field (src, dst, time, duration, channel) -> the header's name for it, where the names
+    are not recognised."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    raw, cols, report = _read(path)
+    raw, cols, report = _read(path, columns)
     if report:
         raise ValidationError(report)
     src, dst = raw[cols["src"]].str.strip(), raw[cols["dst"]].str.strip()
@@ -116,10 +179,11 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
                    lambda r: f"{r[cols['channel']]!r} is not a channel word ({', '.join(sorted(set(CHANNEL_WORDS)))})")
     minutes = None
     if "duration" in cols:
-        seconds = pd.to_numeric(raw[cols["duration"]], errors="coerce")
-        bad = raw[cols["duration"]].notna().to_numpy() & (seconds.isna() | (seconds < 0)).to_numpy()
-        report.add(str(path), raw, bad, cols["duration"], lambda r: f"{r[cols['duration']]!r} is not seconds >= 0")
-        minutes = (seconds / 60).to_numpy()
+        minutes = _minutes(raw[cols["duration"]], cols["duration"])
+        bad = raw[cols["duration"]].notna().to_numpy() & ~(minutes >= 0)
+        unit = "minutes" if _in_minutes(cols["duration"]) else "seconds"
+        report.add(str(path), raw, bad, cols["duration"],
+                   lambda r: f"{r[cols['duration']]!r} is neither {unit} >= 0 nor [h:]mm:ss")
     if report:
         raise ValidationError(report)
     when = pd.DatetimeIndex(when).as_unit("us")

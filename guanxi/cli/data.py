@@ -59,17 +59,20 @@ def import_cmd(
     epoch: Annotated[str, typer.Option(help="email/log: time origin of a seconds column.")] = "1970-01-01",
     channel: Annotated[Channel | None, typer.Option(help="email/log: the channel of records whose log names none "
                                                     "(default: email for email, call for log).")] = None,
+    column: Annotated[list[str] | None, typer.Option(
+        help="email/log: FIELD=NAME, the header's name for a field (src, dst, time, duration, channel) where it "
+             "is not recognised; repeat for several.")] = None,
     update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
                                                "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Validate and import a CRM export: everything is written in one transaction, or nothing."""
-    from guanxi.services.imports import import_source
+    from guanxi.services.imports import column_names, import_source
     from guanxi.settings import get_settings
 
     with refusals(), store() as engine:
         result = import_source(engine, path, source.value, get_settings(), epoch, update,
-                               None if channel is None else channel.value)
+                               None if channel is None else channel.value, column_names(column or []))
     if as_json:
         print(json.dumps(result.summary()))
         return

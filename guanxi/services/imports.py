@@ -16,11 +16,26 @@ from guanxi.settings import Settings
 SOURCES = ("files", "maven-crm", "email", "log")
 
 
+def column_names(pairs: list[str]) -> dict[str, str]:
+    """``FIELD=NAME`` options as a mapping (the name may hold spaces and ``=``)."""
+    out = {}
+    for pair in pairs:
+        field, sep, name = pair.partition("=")
+        if not sep or not field.strip() or not name.strip():
+            raise Refused("invalid", f"--column {pair!r}: expected FIELD=NAME, e.g. --column 'time=Call Date/Time'")
+        out[field.strip().lower()] = name.strip()
+    return out
+
+
 def import_source(engine: Engine, path: Path, source: str, settings: Settings, epoch: str = "1970-01-01",
-                  update: bool = False, channel: str | None = None) -> ImportResult:
+                  update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None
+                  ) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
     ``email`` and ``log`` read the same communication logs (``crm.adapters.email``); ``channel`` is the
-    channel of records whose log does not name one (default: email for ``email``, call for ``log``)."""
+    channel of records whose log does not name one (default: email for ``email``, call for ``log``);
+    ``columns``: field -> the log's header name for it, where the adapter does not recognise it."""
+    if columns and source not in ("email", "log"):
+        raise Refused("invalid", f"--column applies to --source email or log, not {source}")
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
     try:
         if source == "files":
@@ -32,7 +47,8 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
         from crm.adapters.email import read_email_archive
 
         default = channel or ("email" if source == "email" else "call")
-        return import_frames(engine, *read_email_archive(path, epoch=epoch, channel=default), options)
+        return import_frames(engine, *read_email_archive(path, epoch=epoch, channel=default, columns=columns),
+                             options)
     except ValidationError as exc:
         hint = ["rows stored with other content: run again with --update to replace them"] \
             if isinstance(exc, ConflictError) else []
