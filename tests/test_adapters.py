@@ -1,5 +1,6 @@
 """The shared datasets import with the counts their files hold, and again without doubling."""
 
+import json
 import re
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
+from crm.adapters.deals import outcome_of, read_deals
 from crm.adapters.email import read_email_archive
 from crm.adapters.maven import read_maven
 from crm.importer import import_frames
@@ -124,7 +126,7 @@ def test_columns_the_adapter_does_not_know_are_named_by_the_caller(tmp_path: Pat
     with pytest.raises(ValidationError, match=re.escape("--column time=When: no such column in the header "
                                                         "(Agent, Customer, Logged, Talk)")):
         read_email_archive(path, columns={**named, "time": "When"})
-    with pytest.raises(ValidationError, match=re.escape("--column rep=Agent: not a field of a log")):
+    with pytest.raises(ValidationError, match=re.escape("--column rep=Agent: not a field here")):
         read_email_archive(path, columns={**named, "rep": "Agent"})
 
 
@@ -145,3 +147,62 @@ def test_a_call_log_that_cannot_be_read_says_where_and_why(tmp_path: Path, text:
     path.write_text(text)
     with pytest.raises(ValidationError, match=re.escape(message)):
         read_email_archive(path)
+
+
+def test_a_deals_table_in_a_crms_own_names_becomes_contract_tables(tmp_path: Path, home: Path) -> None:
+    """Column names, stage words, dates and amounts as CRMs write them; a close date counts only on a
+    closed deal; other columns are kept as custom attributes; a second import changes nothing."""
+    path = tmp_path / "deals.csv"
+    path.write_text("Opportunity ID,Account Name,Opportunity Owner,Stage,Amount,Created Date,Close Date,Lead Source\n"
+                    'D1,Acme,Ann,Closed Won,"$1,096.50",10/20/2016,03/01/2017,Web\n'
+                    "D2,Acme,Bob,Closed Lost - no budget,55,10/25/2016,03/11/2017,\n"
+                    "D3,Initech,Ann,Negotiation/Review,12 500 €,11/02/2016,06/30/2017,Partner\n"
+                    "D4,,,Prospecting,,,,\n")
+    frames, _ = read_deals(path)
+    opps = frames["opportunities"].set_index("opportunity_id")
+    assert opps["outcome"].tolist() == ["won", "lost", "open", "open"]
+    assert opps["amount"].tolist()[:3] == [1096.5, 55.0, 12500.0] and pd.isna(opps.loc["D4", "amount"])
+    assert opps.loc["D1", "closed_amount"] == 1096.5 and pd.isna(opps.loc["D2", "closed_amount"])
+    assert opps.loc["D1", "closed_at"] == pd.Timestamp("2017-03-01", tz="UTC")
+    assert pd.isna(opps.loc["D3", "closed_at"])  # an open deal's close date is a forecast
+    assert opps.loc["D3", "created_at"] == pd.Timestamp("2016-11-02", tz="UTC")
+    assert opps["owner_rep_id"].tolist() == ["Ann", "Bob", "Ann", "unassigned"]
+    assert pd.isna(opps.loc["D4", "account_id"]) and sorted(frames["accounts"]["account_id"]) == ["Acme", "Initech"]
+    assert json.loads(opps.loc["D1", "attributes"]) == {"Lead Source": "Web"}
+    assert frames["opportunity_stages"][["opportunity_id", "stage"]].values.tolist() == [["D1", "won"], ["D2", "lost"]]
+    engine = make_engine(f"sqlite:///{home / 'deals.db'}")
+    init_db(engine)
+    assert import_frames(engine, frames, dict.fromkeys(frames, str(path))).counts["opportunities"] == 4
+    again = import_frames(engine, *read_deals(path))
+    assert again.counts["opportunities"] == 4 and again.unchanged["opportunities"] == 4
+
+
+def test_a_deals_table_without_ids_dates_or_known_names(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.csv"
+    path.write_text("Title,Organization,Owner,Value,Result\nA deal,Acme,Ann,100,won\nB deal,Acme,Ann,200,open\n")
+    opps = read_deals(path)[0]["opportunities"]
+    assert opps["opportunity_id"].tolist() == ["pipeline:1", "pipeline:2"]  # the file and the row
+    assert opps["outcome"].tolist() == ["won", "open"] and "created_at" not in opps
+    odd = tmp_path / "odd.csv"
+    odd.write_text("Ref,Who,Win\n1,Ann,won\n")
+    with pytest.raises(ValidationError, match=re.escape("no column says whether a deal is won, lost or open")):
+        read_deals(odd)
+    named = read_deals(odd, {"stage": "Win", "opportunity_id": "Ref", "owner": "Who"})[0]["opportunities"]
+    assert named[["opportunity_id", "owner_rep_id", "outcome"]].values.tolist() == [["1", "Ann", "won"]]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("D1,Ann,won,soon,", "deals.csv:1:Close Date: 'soon' is not a date"),
+    ("D1,Ann,won,,lots", "deals.csv:1:Amount: 'lots' is not an amount"),
+    (",Ann,won,,", "deals.csv:1:Deal ID: missing id"),
+])
+def test_a_bad_cell_of_a_deals_table_says_where_and_why(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_text(f"Deal ID,Owner,Status,Close Date,Amount\n{line}\n")
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        read_deals(path)
+
+
+def test_stage_words_give_the_outcome() -> None:
+    stages = pd.Series(["Closed Won", "closed-lost", "WON", "Lost: price", "Proposal/Price Quote", None, "Won/Lost?"])
+    assert outcome_of(stages).tolist() == ["won", "lost", "won", "lost", "open", "open", "open"]

@@ -1,8 +1,9 @@
 """The chain on a CRM export of deals alone (maven-crm: reps, accounts, opportunities, no contacts, no
-interactions), and on that export in one store with an email archive of another organisation and era
-(radoslaw-email, 2010). `guanxi train all` trains the deal model on windows fitted to the deals' own dates;
-next-best actions are actions on the rep's open deals, with reasons in en and zh; the archive's reps are
-planned for the end of their own era, not for the deals' 2018."""
+interactions), the same deals as one table in a CRM's own column names and words (`--source deals`), and
+maven-crm in one store with an email archive of another organisation and era (radoslaw-email, 2010).
+`guanxi train all` trains the deal model on windows fitted to the deals' own dates; next-best actions are
+actions on the rep's open deals, with reasons in en and zh; the archive's reps are planned for the end of
+their own era, not for the deals' 2018."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ MAVEN = DATASETS / "maven-crm"
 RADOSLAW = DATASETS / "radoslaw-email" / "radoslaw_email.tsv"
 STORES = {"maven": [["--source", "maven-crm", str(MAVEN)]],
           "maven+radoslaw": [["--source", "maven-crm", str(MAVEN)], ["--source", "email", str(RADOSLAW)]],
-          "maven-undated": [["{undated}"]]}
+          "maven-undated": [["{undated}"]], "one-deals-file": [["{deals-file}"]]}
 
 
 def _undated_export(folder: Path) -> Path:
@@ -40,6 +41,29 @@ def _undated_export(folder: Path) -> Path:
     for name in ("reps", "accounts"):
         frames[name].to_csv(folder / f"{name}.csv", index=False)
     return folder
+
+
+def _deals_file(folder: Path) -> Path:
+    """maven-crm's deals as one table the way a CRM exports it (`--source deals`): its own column names,
+    stage words, US dates, amounts with currency signs, a custom field; a forecast close date on open
+    deals."""
+    pipe = pd.read_csv(MAVEN / "sales_pipeline.csv", dtype=str)
+    prices = pd.read_csv(MAVEN / "products.csv", dtype=str).set_index("product")["sales_price"].astype(float)
+    amount = pipe["product"].str.replace("GTXPro", "GTX Pro").map(prices)
+    stage = pipe["deal_stage"].map({"Won": "Closed Won", "Lost": "Closed Lost", "Engaging": "Negotiation/Review",
+                                    "Prospecting": "Prospecting"})
+    created = pd.to_datetime(pipe["engage_date"])
+    close = pd.to_datetime(pipe["close_date"]).fillna(pd.Timestamp("2018-03-31"))  # open: a forecast
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "Opportunities export.csv"
+    pd.DataFrame({"Opportunity ID": pipe["opportunity_id"], "Account Name": pipe["account"],
+                  "Opportunity Owner": pipe["sales_agent"], "Stage": stage,
+                  "Amount": amount.map(lambda a: "" if pd.isna(a) else f"${a:,.2f}"),
+                  "Created Date": created.dt.strftime("%m/%d/%Y"), "Close Date": close.dt.strftime("%m/%d/%Y"),
+                  "Lead Source": pipe["product"].str[:2]}).to_csv(path, index=False)
+    return path
+
+
 RAW_NAMES = re.compile(r"\b(" + "|".join(f.name for f in (*DEAL, *RELATIONSHIP) if "_" in f.name) + r")\b")
 """Column names a reader would see as code (one-word names such as ``product`` are plain words)."""
 
@@ -54,6 +78,8 @@ def deals_home(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         for args in STORES[request.param]:
             if args == ["{undated}"]:
                 args = [str(_undated_export(home / "export"))]
+            elif args == ["{deals-file}"]:
+                args = ["--source", "deals", str(_deals_file(home / "export"))]
             imported = runner.invoke(app, ["import", *args])
             assert imported.exit_code == 0, imported.output
         trained = runner.invoke(app, ["train", "all", "--json"])

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crm.adapters import headers
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -54,26 +55,6 @@ MILLISECONDS_FROM = 1e11
 """A numeric time above this is in milliseconds (1e11 seconds is the year 5138)."""
 
 
-def _key(name: str) -> str:
-    """A header name as a key: lower case, a unit in brackets dropped, words joined by underscores."""
-    return re.sub(r"[^0-9a-z]+", "_", re.sub(r"[(\[].*?[)\]]", " ", name.lower())).strip("_")
-
-
-def _by_name(names: list[str]) -> dict[str, str]:
-    """Which column holds each field: a whole name of :data:`NAMES` first, else a word of :data:`WORDS`;
-    each column serves one field."""
-    keys = {_key(c): c for c in names}
-    cols: dict[str, str] = {}
-    for field, whole in NAMES.items():
-        hit = next((keys[n] for n in whole if n in keys and keys[n] not in cols.values()), None)
-        if hit is None and field in WORDS:
-            hit = next((c for k, c in keys.items() if set(k.split("_")) & set(WORDS[field])
-                        and c not in cols.values()), None)
-        if hit is not None:
-            cols[field] = hit
-    return cols
-
-
 def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame, dict[str, str], Report]:
     """The raw records and which column holds each field (by name, or by position without a header);
     ``given``: field -> column name, as the caller names them (the file then has a header)."""
@@ -87,20 +68,13 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
     except csv.Error:
         sep = r"\s+"
     tokens = [t.strip().strip('"') for t in (first.split(sep) if sep != r"\s+" else first.split())]
-    if given or len(_by_name(tokens)) >= 2:  # a header row
+    if given or len(headers.find(tokens, NAMES, WORDS)) >= 2:  # a header row
         raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True,
                           engine="python" if sep == r"\s+" else "c")
         raw.columns = [str(c).strip() for c in raw.columns]
-        cols = _by_name(list(raw.columns))
-        for field, column in (given or {}).items():
-            if field not in NAMES:
-                report.note(str(path), 1, "", f"--column {field}={column}: not a field of a log; one of "
-                            f"{', '.join(NAMES)}")
-            elif column not in raw.columns:
-                report.note(str(path), 1, "", f"--column {field}={column}: no such column in the header "
-                            f"({', '.join(raw.columns)})")
-            else:
-                cols = {f: c for f, c in cols.items() if c != column} | {field: column}
+        cols = headers.find(list(raw.columns), NAMES, WORDS)
+        for problem in headers.given(cols, given or {}, list(raw.columns), tuple(NAMES)):
+            report.note(str(path), 1, "", problem)
         missing = [f for f in ("src", "dst", "time") if f not in cols]
         if missing:
             report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header "

@@ -35,6 +35,7 @@ Channel = enum.StrEnum("Channel", {c: c for c in CHANNELS})  # type: ignore[misc
 class Source(enum.StrEnum):
     files = "files"
     maven_crm = "maven-crm"
+    deals = "deals"
     email = "email"
     log = "log"
 
@@ -60,8 +61,9 @@ def import_cmd(
     channel: Annotated[Channel | None, typer.Option(help="email/log: the channel of records whose log names none "
                                                     "(default: email for email, call for log).")] = None,
     column: Annotated[list[str] | None, typer.Option(
-        help="email/log: FIELD=NAME, the header's name for a field (src, dst, time, duration, channel) where it "
-             "is not recognised; repeat for several.")] = None,
+        help="deals/email/log: FIELD=NAME, the header's name for a field where it is not recognised (log: src, "
+             "dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, created_at, "
+             "closed_at…); repeat for several.")] = None,
     update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
                                                "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,

@@ -13,7 +13,7 @@ from crm.validate import ValidationError
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 
-SOURCES = ("files", "maven-crm", "email", "log")
+SOURCES = ("files", "maven-crm", "deals", "email", "log")
 
 
 def column_names(pairs: list[str]) -> dict[str, str]:
@@ -31,11 +31,12 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
                   update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None
                   ) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
-    ``email`` and ``log`` read the same communication logs (``crm.adapters.email``); ``channel`` is the
+    ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``); ``email`` and ``log``
+    read the same communication logs (``crm.adapters.email``); ``channel`` is the
     channel of records whose log does not name one (default: email for ``email``, call for ``log``);
     ``columns``: field -> the log's header name for it, where the adapter does not recognise it."""
-    if columns and source not in ("email", "log"):
-        raise Refused("invalid", f"--column applies to --source email or log, not {source}")
+    if columns and source not in ("deals", "email", "log"):
+        raise Refused("invalid", f"--column applies to --source deals, email or log, not {source}")
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
     try:
         if source == "files":
@@ -44,6 +45,10 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
             from crm.adapters.maven import read_maven
 
             return import_frames(engine, *read_maven(path), options)
+        if source == "deals":
+            from crm.adapters.deals import read_deals
+
+            return import_frames(engine, *read_deals(path, columns), options)
         from crm.adapters.email import read_email_archive
 
         default = channel or ("email" if source == "email" else "call")

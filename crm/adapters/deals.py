@@ -1,0 +1,127 @@
+"""A table of deals as any CRM exports it (Salesforce, HubSpot, Pipedrive, a spreadsheet) -> contract tables.
+
+The columns are found by name (:data:`NAMES`), else by a word of the name (:data:`WORDS`), else as the
+user names them (``columns``, ``--column FIELD=NAME``). Each row becomes an opportunity: its owner a
+rep (one rep, ``unassigned``, when the table names none), its account an account (none when the table
+names none). The outcome is read from the stage or status text (:func:`outcome_of`: "Closed Won", "won",
+"Lost", "Closed lost - no budget"…; anything else is open). ``closed_at`` is the close date of a won or
+lost deal only: on an open deal a CRM's close date is a forecast. A deal without an id column is named
+after the file and its row (stable only while the file's rows keep their order). Amounts may carry
+currency signs and thousands separators. Columns that are not fields are kept as the deal's custom
+attributes. The stage history is what the dates show: ``won``/``lost`` at the close date. No contact or
+interaction is invented.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm.adapters import headers
+from crm.validate import Report, ValidationError
+
+NAMES: dict[str, tuple[str, ...]] = {
+    "opportunity_id": ("opportunity_id", "deal_id", "opportunity", "id", "record_id", "opportunity_number"),
+    "account": ("account_id", "account", "account_name", "company", "company_name", "organization",
+                "organisation", "customer", "client", "org_name"),
+    "owner": ("owner_rep_id", "owner", "opportunity_owner", "deal_owner", "sales_agent", "sales_rep", "rep",
+              "salesperson", "assigned_to", "user"),
+    "amount": ("amount", "value", "deal_value", "opportunity_amount", "expected_revenue", "list_price", "price"),
+    "closed_amount": ("closed_amount", "close_value", "won_amount", "booked_amount"),
+    "stage": ("outcome", "stage", "deal_stage", "stage_name", "status", "result"),
+    "created_at": ("created_at", "created", "create_date", "created_date", "date_created", "engage_date",
+                   "open_date", "opened", "start_date"),
+    "closed_at": ("closed_at", "close_date", "closed_date", "date_closed", "closed", "won_time", "lost_time"),
+    "product": ("product", "product_name", "item"),
+}
+WORDS: dict[str, tuple[str, ...]] = {
+    "account": ("account", "company", "customer", "client", "organization", "organisation"),
+    "owner": ("owner", "rep", "agent", "salesperson"),
+    "amount": ("amount", "value", "revenue"),
+    "stage": ("stage", "status", "outcome"),
+    "created_at": ("created", "create", "opened", "engaged"),
+    "closed_at": ("close", "closed"),
+}
+WON = ("won", "win", "closed_won", "success", "successful", "booked", "signed")
+LOST = ("lost", "lose", "closed_lost", "dead", "cancelled", "canceled", "rejected", "disqualified", "declined")
+UNASSIGNED = "unassigned"
+
+
+def outcome_of(stage: pd.Series) -> pd.Series:
+    """``won`` / ``lost`` / ``open`` from a stage or status text, by its words."""
+    words = stage.fillna("").astype(str).map(lambda s: set(headers.key(s).split("_")))
+    won = words.map(lambda w: bool(w & set(WON)))
+    lost = words.map(lambda w: bool(w & set(LOST)))
+    return pd.Series(np.where(won & ~lost, "won", np.where(lost & ~won, "lost", "open")), index=stage.index)
+
+
+def _money(values: pd.Series) -> pd.Series:
+    """Numbers from text like "$12,500.00", "12 500 €" or "1.2e4"; NaN where the text is not one."""
+    text = values.astype("string").str.replace(r"[^\d.eE+\-]", "", regex=True)
+    return pd.to_numeric(text.replace("", pd.NA), errors="coerce")
+
+
+def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read the deals file (CSV, TSV or Parquet); malformed cells are reported as ``file:row:column``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        raw = pd.read_parquet(path).astype("string")
+    else:
+        raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, na_values=[""],
+                          encoding="utf-8-sig")
+    raw.columns = [str(c).strip() for c in raw.columns]
+    report = Report()
+    cols = headers.find(list(raw.columns), NAMES, WORDS)
+    for problem in headers.given(cols, columns or {}, list(raw.columns), tuple(NAMES)):
+        report.note(str(path), 1, "", problem)
+    if "stage" not in cols:
+        report.note(str(path), 1, "", f"no column says whether a deal is won, lost or open (a stage or status) in the "
+                    f"header ({', '.join(raw.columns)}); name it: --column stage=NAME")
+    if report:
+        raise ValidationError(report)
+    n = len(raw)
+    line = pd.Series(np.arange(1, n + 1), index=raw.index).astype(str)  # the row, as problems are reported
+    ids = raw[cols["opportunity_id"]].str.strip() if "opportunity_id" in cols else path.stem + ":" + line
+    nothing = pd.Series(pd.NA, index=raw.index, dtype="string")
+    owner = (raw[cols["owner"]].str.strip() if "owner" in cols else nothing).fillna(UNASSIGNED)
+    account = raw[cols["account"]].str.strip() if "account" in cols else nothing
+    outcome = outcome_of(raw[cols["stage"]])
+    dates = {f: pd.to_datetime(raw[cols[f]], utc=True, errors="coerce", format="mixed")
+             for f in ("created_at", "closed_at") if f in cols}
+    money = {f: _money(raw[cols[f]]) for f in ("amount", "closed_amount") if f in cols}
+    for parsed_by, what in ((dates, "a date"), (money, "an amount")):
+        for field, parsed in parsed_by.items():
+            column = cols[field]
+            report.add(str(path), raw, (raw[column].notna() & parsed.isna()).to_numpy(), column,
+                       f"{{value!r}} is not {what}")
+    report.add(str(path), raw, (ids.isna() | (ids == "")).to_numpy(), cols.get("opportunity_id", "id"), "missing id")
+    if report:
+        raise ValidationError(report)
+    closed = outcome.isin(["won", "lost"])
+    closed_at = dates["closed_at"].where(closed) if "closed_at" in dates else None
+    amount = money.get("amount")
+    closed_amount = money["closed_amount"].where(closed) if "closed_amount" in money else \
+        (amount.where(outcome == "won") if amount is not None else None)
+    extra = [c for c in raw.columns if c not in cols.values()]
+    attributes = None
+    if extra:
+        records = raw[extra].astype(object).where(raw[extra].notna(), None).to_dict(orient="records")
+        attributes = [json.dumps({k: v for k, v in r.items() if v is not None}, sort_keys=True) for r in records]
+    opps = pd.DataFrame({"opportunity_id": ids, "account_id": account, "owner_rep_id": owner, "outcome": outcome})
+    for name, values in (("amount", amount), ("closed_amount", closed_amount),
+                         ("created_at", dates.get("created_at")), ("closed_at", closed_at),
+                         ("product", raw[cols["product"]] if "product" in cols else None), ("attributes", attributes)):
+        if values is not None:
+            opps[name] = values
+    frames = {"reps": pd.DataFrame({"rep_id": sorted(set(owner))}),
+              "accounts": pd.DataFrame({"account_id": sorted(set(account.dropna()))}),
+              "opportunities": opps}
+    if closed_at is not None:
+        ended = opps[closed & closed_at.notna()]
+        frames["opportunity_stages"] = pd.DataFrame({"opportunity_id": ended["opportunity_id"],
+                                                     "entered_at": closed_at[ended.index], "stage": ended["outcome"]})
+    return frames, dict.fromkeys(frames, str(path))

@@ -1,0 +1,46 @@
+"""Finding fields in the header of an export whose column names no contract fixes: a whole known name
+first, else a word of the name, else the name the user gives (``--column FIELD=NAME``)."""
+
+from __future__ import annotations
+
+import re
+
+
+def key(name: str) -> str:
+    """A header name as a key: lower case, a unit in brackets dropped, words joined by underscores
+    ("Duration (sec)" -> ``duration``, "Call Date/Time" -> ``call_date_time``)."""
+    return re.sub(r"[^0-9a-z]+", "_", re.sub(r"[(\[].*?[)\]]", " ", name.lower())).strip("_")
+
+
+def find(names: list[str], whole: dict[str, tuple[str, ...]], words: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Which column holds each field: a whole name of ``whole`` first (for every field, in its order),
+    then a word of ``words``; each column serves one field."""
+    keys = {key(c): c for c in names}
+    cols: dict[str, str] = {}
+    for field, known in whole.items():
+        hit = next((keys[n] for n in known if n in keys and keys[n] not in cols.values()), None)
+        if hit is not None:
+            cols[field] = hit
+    for field, known in words.items():
+        if field in cols:
+            continue
+        hit = next((c for k, c in keys.items() if set(k.split("_")) & set(known) and c not in cols.values()), None)
+        if hit is not None:
+            cols[field] = hit
+    return cols
+
+
+def given(cols: dict[str, str], named: dict[str, str], columns: list[str], fields: tuple[str, ...]) -> list[str]:
+    """``cols`` updated in place with the fields the user named (``--column FIELD=NAME``); the problems,
+    as messages, for names that are not fields or not columns."""
+    problems = []
+    for field, column in named.items():
+        if field not in fields:
+            problems.append(f"--column {field}={column}: not a field here; one of {', '.join(fields)}")
+        elif column not in columns:
+            problems.append(f"--column {field}={column}: no such column in the header ({', '.join(columns)})")
+        else:
+            for other in [f for f, c in cols.items() if c == column]:
+                del cols[other]
+            cols[field] = column
+    return problems
