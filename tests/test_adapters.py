@@ -105,13 +105,16 @@ def test_a_phone_export_is_read_by_the_words_of_its_header(tmp_path: Path) -> No
                     "+15550001,+15550002,01/03/2024 09:17 PM,266,Outgoing\n"
                     "+15550002,+15550001,01/04/2024 08:05 AM,00:04:26,Incoming\n"
                     "+15550001,+15550003,01/05/2024 10:00 AM,1:02:03,Missed\n"
-                    "+15550003,+15550001,01/06/2024 10:00 AM,,Incoming\n")
+                    "+15550003,+15550001,01/06/2024 10:00 AM,,Incoming\n"
+                    "+15550002,+15550003,01/07/2024 10:00 AM,-1,Missed\n")
     out = _outbound(read_email_archive(path, channel="call")[0])
-    assert out["ts"].tolist() == [pd.Timestamp(t, tz="UTC") for t in
-                                  ("2024-01-03 21:17", "2024-01-04 08:05", "2024-01-05 10:00", "2024-01-06 10:00")]
+    assert out["ts"].tolist() == [pd.Timestamp(t, tz="UTC") for t in ("2024-01-03 21:17", "2024-01-04 08:05",
+                                                                      "2024-01-05 10:00", "2024-01-06 10:00",
+                                                                      "2024-01-07 10:00")]
     assert out["duration_min"].tolist()[:3] == pytest.approx([266 / 60, 266 / 60, 62 + 3 / 60])
-    assert pd.isna(out["duration_min"].iloc[3]) and set(out["channel"]) == {"call"}
-    assert out["rep_id"].tolist() == ["calls:+15550001", "calls:+15550002", "calls:+15550001", "calls:+15550003"]
+    assert out["duration_min"].iloc[3:].isna().all() and set(out["channel"]) == {"call"}  # -1: a missed call
+    assert out["rep_id"].tolist() == ["calls:+15550001", "calls:+15550002", "calls:+15550001", "calls:+15550003",
+                                      "calls:+15550002"]
     minutes = tmp_path / "minutes.csv"
     minutes.write_text("From,To,Date,Duration (min)\nA,B,2024-01-02,4.5\n")
     assert _outbound(read_email_archive(minutes)[0])["duration_min"].tolist() == [4.5]
@@ -130,6 +133,24 @@ def test_columns_the_adapter_does_not_know_are_named_by_the_caller(tmp_path: Pat
         read_email_archive(path, columns={**named, "rep": "Agent"})
 
 
+def test_logs_of_one_organisation_share_its_people(tmp_path: Path, home: Path) -> None:
+    """Calls and messages of one study in one namespace: a person is one rep and contact across them, and
+    the second file's records are new records, not the first's."""
+    calls, sms = tmp_path / "calls.csv", tmp_path / "sms.csv"
+    calls.write_text("timestamp,caller,callee,duration\n60,1,2,30\n120,2,3,-1\n")
+    sms.write_text("# timestamp,sender,recipient\n90,1,2\n")
+    engine = make_engine(f"sqlite:///{home / 'study.db'}")
+    init_db(engine)
+    for path, channel in ((calls, "call"), (sms, "message")):
+        import_frames(engine, *read_email_archive(path, epoch="2013-09-01", channel=channel, namespace="cns"))
+    again = import_frames(engine, *read_email_archive(sms, epoch="2013-09-01", channel="message", namespace="cns"))
+    assert again.unchanged["interactions"] == 2 and again.inserted["interactions"] == 0
+    assert sorted(read_table(engine, "reps")["rep_id"]) == ["cns:1", "cns:2", "cns:3"]
+    inter = read_table(engine, "interactions")
+    assert len(inter) == 6 and inter.groupby("channel").size().to_dict() == {"call": 4, "message": 2}
+    assert sorted(inter.loc[inter["channel"] == "message", "interaction_id"]) == ["cns:sms:1-in", "cns:sms:1-out"]
+
+
 def _outbound(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     inter = frames["interactions"]
     return inter[inter["direction"] == "outbound"].reset_index(drop=True)
@@ -137,7 +158,7 @@ def _outbound(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("from;to;when;channel\nA;B;2024-01-02;fax\n", "calls.csv:1:channel: 'fax' is not a channel word"),
-    ("from,to,when,duration\nA,B,2024-01-02,soon\n", "calls.csv:1:duration: 'soon' is neither seconds >= 0"),
+    ("from,to,when,duration\nA,B,2024-01-02,soon\n", "calls.csv:1:duration: 'soon' is neither seconds nor [h:]mm:ss"),
     ("sender,recipient,time\nA,B,tomorrow\n", "calls.csv:1:time: 'tomorrow' is neither seconds"),
     ("name,number,when\nA,B,2024-01-01\nB,A,2024-01-02\n", "looks like a header whose column names are not known"),
     ("from,to,amount\nA,B,3\n", "no column for time in the header"),

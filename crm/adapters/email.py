@@ -8,7 +8,8 @@ are found by name (:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``ca
 ``time``/``timestamp``/``date``…, optionally ``duration`` and ``channel``/``type`` per row, whose values
 map to the contract's channels by :data:`CHANNEL_WORDS`), else by a word in the name (:data:`WORDS`:
 "Caller Number", "Call Date/Time", "Duration (sec)"), or as the caller names them (``columns``). A
-duration is in seconds unless its name says minutes, as a number or as ``[h:]mm:ss``. Times are seconds
+duration is in seconds unless its name says minutes, as a number or as ``[h:]mm:ss``; a negative one marks a
+missed call (kept, without a duration). Times are seconds
 since ``epoch`` (the Unix epoch by default: SNAP's relative seconds then land in 1970, which is honest
 about what the file says), milliseconds when they are too large for seconds, or dates and timestamps (UTC
 unless they say otherwise). Depth and occasion are unknown and left null.
@@ -111,8 +112,10 @@ def _in_minutes(name: str) -> bool:
 
 def _minutes(values: pd.Series, name: str) -> np.ndarray:
     """Durations in minutes from numbers (seconds, or minutes when the column's name says so) or from
-    ``[h:]mm:ss`` clock strings; NaN where neither."""
+    ``[h:]mm:ss`` clock strings; NaN where neither. A negative number is how phone logs mark a missed or
+    unanswered call (``-1``): the call is kept, its duration is unknown (-inf here, NaN in the result)."""
     number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    number = np.where(number < 0, -np.inf, number)
     out = number if _in_minutes(name) else number / 60
     clock = values.notna().to_numpy() & np.isnan(number) & values.astype(str).str.contains(":").to_numpy()
     if clock.any():
@@ -124,11 +127,13 @@ def _minutes(values: pd.Series, name: str) -> np.ndarray:
 
 
 def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email",
-                       columns: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+                       columns: dict[str, str] | None = None, namespace: str | None = None
+                       ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Parse the log; malformed lines are reported as ``file:row:column`` and nothing is returned.
     ``channel``: the channel of records whose log does not say (``email`` for an email archive);
     ``columns``: field (src, dst, time, duration, channel) -> the header's name for it, where the names
-    are not recognised."""
+    are not recognised; ``namespace``: the prefix of its people's ids (default: the file's name), the same
+    for several logs of one organisation so that a person is one rep and contact across them."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     raw, cols, report = _read(path, columns)
@@ -154,22 +159,27 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     minutes = None
     if "duration" in cols:
         minutes = _minutes(raw[cols["duration"]], cols["duration"])
-        bad = raw[cols["duration"]].notna().to_numpy() & ~(minutes >= 0)
+        bad = raw[cols["duration"]].notna().to_numpy() & np.isnan(minutes)
         unit = "minutes" if _in_minutes(cols["duration"]) else "seconds"
         report.add(str(path), raw, bad, cols["duration"],
-                   lambda r: f"{r[cols['duration']]!r} is neither {unit} >= 0 nor [h:]mm:ss")
+                   lambda r: f"{r[cols['duration']]!r} is neither {unit} nor [h:]mm:ss")
+        minutes = np.where(np.isinf(minutes), np.nan, minutes)  # a missed call: no duration
     if report:
         raise ValidationError(report)
     when = pd.DatetimeIndex(when).as_unit("us")
-    prefix = path.stem.split("-")[0].split(".")[0]
+    stem = path.stem.split("-")[0].split(".")[0]
+    prefix = namespace or stem
+    # an interaction's id names its file once several files share a namespace (calls and messages of one
+    # organisation): line 5 of each is another record
+    record = f"{prefix}:" if prefix == stem else f"{prefix}:{stem}:"
     people = sorted(set(src) | set(dst), key=lambda p: (len(p), p))
     ids = [f"{prefix}:{p}" for p in people]
     account = f"{prefix}:internal"
     line = np.arange(1, len(raw) + 1).astype(str)
     s_ids, d_ids = (prefix + ":" + src).to_numpy(), (prefix + ":" + dst).to_numpy()
     interactions = pd.DataFrame({
-        "interaction_id": np.concatenate([np.char.add(f"{prefix}:", np.char.add(line, "-out")),
-                                          np.char.add(f"{prefix}:", np.char.add(line, "-in"))]),
+        "interaction_id": np.concatenate([np.char.add(record, np.char.add(line, "-out")),
+                                          np.char.add(record, np.char.add(line, "-in"))]),
         "ts": np.concatenate([when, when]),
         "rep_id": np.concatenate([s_ids, d_ids]),
         "contact_id": np.concatenate([d_ids, s_ids]),

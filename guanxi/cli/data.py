@@ -64,6 +64,9 @@ def import_cmd(
         help="deals/email/log: FIELD=NAME, the header's name for a field where it is not recognised (log: src, "
              "dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, created_at, "
              "closed_at…); repeat for several.")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        help="email/log: prefix of the people's ids (default: the file's name); give several logs of one "
+             "organisation (calls, messages) the same one.")] = None,
     update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
                                                "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -74,7 +77,7 @@ def import_cmd(
 
     with refusals(), store() as engine:
         result = import_source(engine, path, source.value, get_settings(), epoch, update,
-                               None if channel is None else channel.value, column_names(column or []))
+                               None if channel is None else channel.value, column_names(column or []), namespace)
     if as_json:
         print(json.dumps(result.summary()))
         return

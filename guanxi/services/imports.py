@@ -28,15 +28,18 @@ def column_names(pairs: list[str]) -> dict[str, str]:
 
 
 def import_source(engine: Engine, path: Path, source: str, settings: Settings, epoch: str = "1970-01-01",
-                  update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None
-                  ) -> ImportResult:
+                  update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None,
+                  namespace: str | None = None) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
     ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``); ``email`` and ``log``
     read the same communication logs (``crm.adapters.email``); ``channel`` is the
     channel of records whose log does not name one (default: email for ``email``, call for ``log``);
-    ``columns``: field -> the log's header name for it, where the adapter does not recognise it."""
+    ``columns``: field -> the log's header name for it, where the adapter does not recognise it;
+    ``namespace``: email/log, the prefix of the people's ids (default: the file's name)."""
     if columns and source not in ("deals", "email", "log"):
         raise Refused("invalid", f"--column applies to --source deals, email or log, not {source}")
+    if namespace is not None and (source not in ("email", "log") or not namespace.strip() or ":" in namespace):
+        raise Refused("invalid", f"--namespace {namespace!r}: a name without ':' for --source email or log")
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
     try:
         if source == "files":
@@ -52,8 +55,8 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
         from crm.adapters.email import read_email_archive
 
         default = channel or ("email" if source == "email" else "call")
-        return import_frames(engine, *read_email_archive(path, epoch=epoch, channel=default, columns=columns),
-                             options)
+        return import_frames(engine, *read_email_archive(path, epoch=epoch, channel=default, columns=columns,
+                                                         namespace=namespace), options)
     except ValidationError as exc:
         hint = ["rows stored with other content: run again with --update to replace them"] \
             if isinstance(exc, ConflictError) else []
