@@ -201,3 +201,15 @@ def test_windows_are_fitted_only_to_a_log_too_short_for_the_defaults() -> None:
     assert windows(1095, "effective_relationship") is None  # the simulated demo world: the models' own
     horizon, history, step = windows(271, "tie_persistence")  # radoslaw-email
     assert history + 3 * horizon + step <= 271 and horizon >= 14
+
+
+@pytest.mark.parametrize("label", ["tie_persistence", "effective_relationship"])
+def test_every_log_the_doctor_accepts_fits_the_windows_it_plans(label: str) -> None:
+    """From the shortest log the readiness check lets a relationship model train on, the fitted windows
+    leave room for a history and the three horizons of training, validation and test: the doctor's "train"
+    is one that `guanxi train` can keep."""
+    from guanxi.services.readiness import DEFAULT_HORIZON, DEFAULT_MIN_HISTORY, MIN_SPAN_DAYS, windows
+
+    for span in range(MIN_SPAN_DAYS, 1200):
+        horizon, history, _ = windows(span, label) or (DEFAULT_HORIZON[label], DEFAULT_MIN_HISTORY, 0)
+        assert history + 3 * horizon <= span, (span, horizon, history)

@@ -57,8 +57,9 @@ def windows(span_days: float, label: str) -> tuple[int, int, int] | None:
         return min(horizon, fitted), min(history, fitted), DEAL_STEP_DAYS
     if history + 3 * horizon + 2 * 60 <= span_days:
         return None
-    horizon = int(max(14, min(horizon, span_days // 6)))
-    history = int(max(30, min(history, span_days // 5)))
+    # floors low enough that every log of MIN_SPAN_DAYS fits (history + 3 horizons: train, validation, test)
+    horizon = int(max(7, min(horizon, span_days // 6)))
+    history = int(max(14, min(history, span_days // 5)))
     step = int(max(7, horizon // 2))
     return horizon, history, step
 
