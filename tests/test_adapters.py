@@ -1,6 +1,7 @@
 """The shared datasets import with the counts their files hold, and again without doubling."""
 
 import json
+import mailbox
 import re
 from pathlib import Path
 
@@ -149,6 +150,65 @@ def test_logs_of_one_organisation_share_its_people(tmp_path: Path, home: Path) -
     inter = read_table(engine, "interactions")
     assert len(inter) == 6 and inter.groupby("channel").size().to_dict() == {"call": 4, "message": 2}
     assert sorted(inter.loc[inter["channel"] == "message", "interaction_id"]) == ["cns:sms:1-in", "cns:sms:1-out"]
+
+
+def _mbox(path: Path, messages: list[dict[str, str]]) -> Path:
+    from email.message import EmailMessage
+
+    box = mailbox.mbox(path)
+    for headers in messages:
+        message = EmailMessage()
+        for k, v in headers.items():
+            message[k] = v
+        message.set_content("text")
+        box.add(message)
+    box.close()
+    return path
+
+
+MESSAGES = [
+    {"From": '"Ann Lee" <Ann@Acme.com>', "To": "bob@client.com, Carol <carol@client.com>", "Cc": "bob@client.com",
+     "Date": "Tue, 05 Mar 2024 09:30:00 +0100", "Message-ID": "<m1@acme.com>"},
+    {"From": "bob@client.com", "To": "ann@acme.com", "Date": "Wed, 06 Mar 2024 10:00:00 -0000",
+     "Message-ID": "<m2@client.com>"},
+    {"From": "ann@acme.com", "Date": "Wed, 06 Mar 2024 11:00:00 +0000"},  # a draft: no recipient
+]
+
+
+def test_a_mailbox_gives_a_record_per_recipient_and_a_message_is_counted_once(tmp_path: Path, home: Path) -> None:
+    """An mbox (Takeout, Thunderbird) and a folder of .eml files: From to each distinct To/Cc address, times in
+    UTC; the same message in the Inbox and in Sent is one record."""
+    inbox = _mbox(tmp_path / "Inbox.mbox", MESSAGES)
+    out = _outbound(read_email_archive(inbox, namespace="mail")[0])
+    assert out[["rep_id", "contact_id"]].values.tolist() == [["mail:ann@acme.com", "mail:bob@client.com"],
+                                                            ["mail:ann@acme.com", "mail:carol@client.com"],
+                                                            ["mail:bob@client.com", "mail:ann@acme.com"]]
+    assert out["ts"].tolist() == [pd.Timestamp("2024-03-05 08:30", tz="UTC")] * 2 + [
+        pd.Timestamp("2024-03-06 10:00", tz="UTC")]
+    assert set(out["channel"]) == {"email"}
+    sent = _mbox(tmp_path / "Sent.mbox", MESSAGES[:1])
+    engine = make_engine(f"sqlite:///{home / 'mail.db'}")
+    init_db(engine)
+    import_frames(engine, *read_email_archive(inbox, namespace="mail"))
+    again = import_frames(engine, *read_email_archive(sent, namespace="mail"))
+    assert again.unchanged["interactions"] == 4 and again.inserted["interactions"] == 0
+    folder = tmp_path / "eml"
+    folder.mkdir()
+    box = mailbox.mbox(inbox)
+    (folder / "a.eml").write_bytes(box[0].as_bytes())
+    box.close()
+    assert _outbound(read_email_archive(folder)[0])["contact_id"].tolist() == ["eml:bob@client.com",
+                                                                              "eml:carol@client.com"]
+
+
+def test_a_message_without_a_date_is_reported(tmp_path: Path) -> None:
+    box = tmp_path / "Inbox.mbox"
+    box.write_text("From ann@acme.com Tue Mar  5 09:30:00 2024\nFrom: ann@acme.com\nTo: bob@client.com\n"
+                   "Date: Tue, 05 Mar 2024 09:30:00 +0100\n\ntext\n\n"
+                   "From ann@acme.com Tue Mar  5 10:30:00 2024\nFrom: ann@acme.com\nTo: bob@client.com\n"
+                   "Date: someday\n\ntext\n")
+    with pytest.raises(ValidationError, match=re.escape("Inbox.mbox:2:Date: 'someday' is not a date")):
+        read_email_archive(box)
 
 
 def _outbound(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Communication logs -> contract tables: email archives (KONECT ``src dst [weight] unix_time``, SNAP
-``src dst seconds``) and any log of who reached whom when (calls, messages, emails) with a header row.
+``src dst seconds``), mailboxes (an mbox, or a folder of ``.eml`` files: ``crm.adapters.mailbox``) and any
+log of who reached whom when (calls, messages, emails) with a header row.
 
 Each person becomes both a rep and a contact of one ``internal`` account. Each record becomes two
 interactions: outbound for the sender's pair (sender as rep, recipient as contact) and inbound for the
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from crm.adapters import headers
+from crm.adapters.mailbox import COLUMNS, is_mailbox, read_mailbox
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -134,9 +136,16 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     ``columns``: field (src, dst, time, duration, channel) -> the header's name for it, where the names
     are not recognised; ``namespace``: the prefix of its people's ids (default: the file's name), the same
     for several logs of one organisation so that a person is one rep and contact across them."""
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    raw, cols, report = _read(path, columns)
+    if is_mailbox(path):  # an mbox or a folder of .eml files
+        raw, report = read_mailbox(path)
+        cols = {c: c for c in COLUMNS}
+        channel = "email"
+    elif path.is_file():
+        raw, cols, report = _read(path, columns)
+    else:
+        raise FileNotFoundError(f"{path}: neither a log file nor a folder of .eml files")
     if report:
         raise ValidationError(report)
     src, dst = raw[cols["src"]].str.strip(), raw[cols["dst"]].str.strip()
@@ -171,11 +180,12 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     prefix = namespace or stem
     # an interaction's id names its file once several files share a namespace (calls and messages of one
     # organisation): line 5 of each is another record
-    record = f"{prefix}:" if prefix == stem else f"{prefix}:{stem}:"
+    # (a mailbox's records are named by their Message-ID: the same message in two files is one record)
+    record = f"{prefix}:" if prefix == stem or "record" in cols else f"{prefix}:{stem}:"
     people = sorted(set(src) | set(dst), key=lambda p: (len(p), p))
     ids = [f"{prefix}:{p}" for p in people]
     account = f"{prefix}:internal"
-    line = np.arange(1, len(raw) + 1).astype(str)
+    line = raw["record"].to_numpy(dtype=str) if "record" in cols else np.arange(1, len(raw) + 1).astype(str)
     s_ids, d_ids = (prefix + ":" + src).to_numpy(), (prefix + ":" + dst).to_numpy()
     interactions = pd.DataFrame({
         "interaction_id": np.concatenate([np.char.add(record, np.char.add(line, "-out")),
