@@ -187,13 +187,21 @@ def _track_record(out: pl.DataFrame, tables: Tables, cutoff: pd.Timestamp) -> pl
 
 def _with_attributes(frame: pd.DataFrame, attributes: list[str | None]) -> pd.DataFrame:
     """Custom fields from the JSON ``attributes``: numbers stay numbers, the rest become categories."""
+    for name, values in custom_fields(attributes, frame.index).items():
+        frame[name] = values
+    return frame
+
+
+def custom_fields(attributes: list[str | None], index: pd.Index | None = None) -> pd.DataFrame:
+    """The ``attr_<name>`` columns of deals' JSON ``attributes`` (numbers as float64, the rest as text)."""
     parsed = [json.loads(a) if a else {} for a in attributes]
-    keys = sorted({k for p in parsed for k in p})
-    for key in keys:
-        values = pd.Series([p.get(key) for p in parsed], index=frame.index, dtype=object)
+    index = pd.RangeIndex(len(parsed)) if index is None else index
+    out = pd.DataFrame(index=index)
+    for key in sorted({k for p in parsed for k in p}):
+        values = pd.Series([p.get(key) for p in parsed], index=index, dtype=object)
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().sum() == values.notna().sum():
-            frame[f"attr_{key}"] = numeric.astype(np.float64)
+            out[f"attr_{key}"] = numeric.astype(np.float64)
         else:
-            frame[f"attr_{key}"] = values.where(values.notna(), None).astype(object)
-    return frame
+            out[f"attr_{key}"] = values.where(values.notna(), None).astype(object)
+    return out

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 from sklearn.model_selection import StratifiedGroupKFold
 
-from features.frames import Tables
+from features.deal import custom_fields
+from features.frames import Tables, table
 from features.registry import UNDATED_ONLY
 from training.baselines import ACTIVITY_WEIGHTS, ActivityHealthScore, LogisticBaseline, Scorer
 from training.datasets import (
@@ -29,6 +31,7 @@ from training.datasets import (
 from training.evaluate import bootstrap_auc_ci, ece_if_calibrated, evaluate, evaluate_slices
 from training.hyperparams import CLASSIFIER_OPTIONS, LGB_BY_MODEL, LGB_THIN
 from training.labels import LABELS, LabelDefinition
+from training.leakage import SCREENED, left_out, screened, written_at_close
 from training.model import GuanxiClassifier
 from training.own_labels import MIN_DATES, own_label, plan_from_dates
 
@@ -172,6 +175,12 @@ def train(tables: Tables, kind: str = "relationship", params: dict[str, object] 
         ds.features = list(features)
     settings = SETTINGS.get(kind, {})
     fitting = ds.frame if not timeline else ds.part("train")
+    if base.entity == "deal":  # read on the training rows only: the test rows stay unseen
+        leaks = written_at_close(fitting[screened(ds.features)], fitting["label"].to_numpy(), _open_fields(tables))
+        if leaks:
+            ds.features = [f for f in ds.features if f not in left_out(leaks)]
+            notes.append("deal fields left out as written at the close (a CRM exports a deal's fields as they are "
+                         "now): " + "; ".join(leaks.values()))
     positives = int(fitting["label"].sum())
     thin = positives < THIN_POSITIVES
     if thin:
@@ -270,6 +279,20 @@ def _dataset(tables: Tables, base: LabelDefinition, labels: pd.DataFrame | None,
         ds = build_dataset(tables, label, plan, progress=progress)
     ds.features = [f for f in ds.features if f not in UNDATED_ONLY]
     return ds, timeline, notes
+
+
+def _open_fields(tables: Tables) -> pd.DataFrame:
+    """The screened fields (``training.leakage.screened``) of the deals open now."""
+    opps = table(tables, "opportunities", ["outcome", *SCREENED, "attributes"])
+    if opps is None:
+        return pd.DataFrame()
+    opened = opps.filter(pl.col("outcome") == "open")
+    out = pd.DataFrame({c: opened.get_column(c).cast(pl.Float64).to_numpy() for c in SCREENED
+                        if c in opened.columns}, index=pd.RangeIndex(opened.height))
+    if "attributes" in opened.columns:
+        fields = custom_fields(opened.get_column("attributes").to_list())
+        out = pd.concat([out, fields], axis=1)
+    return out
 
 
 def _fit(train_rows: pd.DataFrame, valid_rows: pd.DataFrame, features: list[str], ids: list[str],
