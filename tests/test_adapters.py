@@ -287,3 +287,26 @@ def test_a_bad_cell_of_a_deals_table_says_where_and_why(tmp_path: Path, line: st
 def test_stage_words_give_the_outcome() -> None:
     stages = pd.Series(["Closed Won", "closed-lost", "WON", "Lost: price", "Proposal/Price Quote", None, "Won/Lost?"])
     assert outcome_of(stages).tolist() == ["won", "lost", "won", "lost", "open", "open", "open"]
+
+
+def test_spreadsheet_exports_read_as_their_csv_would(tmp_path: Path) -> None:
+    """Deal tables and call logs saved as .xlsx: dates as date cells, numbers as number cells."""
+    deals = pd.DataFrame({"Opportunity ID": ["D1", "D2", "D3"], "Account Name": ["Acme", "Acme", None],
+                          "Owner": ["Ann", "Bob", "Ann"], "Stage": ["Closed Won", "Closed Lost", "Proposal"],
+                          "Amount": [1200.5, 300, None],
+                          "Close Date": pd.to_datetime(["2024-03-01", "2024-03-05", "2024-06-30"])})
+    deals.to_excel(tmp_path / "deals.xlsx", index=False)
+    csv = tmp_path / "deals.csv"
+    deals.assign(**{"Close Date": deals["Close Date"].dt.strftime("%Y-%m-%d")}).to_csv(csv, index=False)
+    from_sheet = read_deals(tmp_path / "deals.xlsx")[0]["opportunities"]
+    pd.testing.assert_frame_equal(from_sheet.drop(columns="attributes", errors="ignore"),
+                                  read_deals(csv)[0]["opportunities"].drop(columns="attributes", errors="ignore"))
+    calls = pd.DataFrame({"Caller": [15550001, 15550002], "Callee": [15550002, 15550001],
+                          "Start Time": pd.to_datetime(["2024-01-02 10:00", "2024-01-03 11:30"]),
+                          "Duration (sec)": [120, 30]})
+    calls.to_excel(tmp_path / "calls.xlsx", index=False)
+    out = _outbound(read_email_archive(tmp_path / "calls.xlsx", channel="call")[0])
+    assert out["rep_id"].tolist() == ["calls:15550001", "calls:15550002"]
+    assert out["ts"].tolist() == [pd.Timestamp("2024-01-02 10:00", tz="UTC"),
+                                  pd.Timestamp("2024-01-03 11:30", tz="UTC")]
+    assert out["duration_min"].tolist() == [2.0, 0.5]

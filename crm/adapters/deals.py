@@ -1,4 +1,5 @@
-"""A table of deals as any CRM exports it (Salesforce, HubSpot, Pipedrive, a spreadsheet) -> contract tables.
+"""A table of deals as any CRM exports it (Salesforce, HubSpot, Pipedrive, a spreadsheet; CSV, TSV, .xlsx or
+Parquet) -> contract tables.
 
 The columns are found by name (:data:`NAMES`), else by a word of the name (:data:`WORDS`), else as the
 user names them (``columns``, ``--column FIELD=NAME``). Each row becomes an opportunity: its owner a
@@ -65,11 +66,14 @@ def _money(values: pd.Series) -> pd.Series:
 
 
 def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Read the deals file (CSV, TSV or Parquet); malformed cells are reported as ``file:row:column``."""
+    """Read the deals file (CSV, TSV, Excel's .xlsx or Parquet); malformed cells are reported as
+    ``file:row:column``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".parquet":
         raw = pd.read_parquet(path).astype("string")
+    elif path.suffix.lower() in headers.SPREADSHEETS:
+        raw = headers.read_sheet(path)
     else:
         raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, na_values=[""],
                           encoding="utf-8-sig")

@@ -78,12 +78,7 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
         cols = headers.find(list(raw.columns), NAMES, WORDS)
         for problem in headers.given(cols, given or {}, list(raw.columns), tuple(NAMES)):
             report.note(str(path), 1, "", problem)
-        missing = [f for f in ("src", "dst", "time") if f not in cols]
-        if missing:
-            report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header "
-                        f"({', '.join(raw.columns)}); accepted names: " +
-                        "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing) +
-                        "; or name them: --column " + " --column ".join(f"{f}=NAME" for f in missing))
+        _missing(path, cols, list(raw.columns), report)
         return raw, cols, report
     raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str,
                       engine="python" if sep == r"\s+" else "c")
@@ -92,6 +87,15 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
                     f"them, found {raw.shape[1]} columns and no header")
         return raw, {}, report
     return raw, {"src": raw.columns[0], "dst": raw.columns[1], "time": raw.columns[-1]}, report
+
+
+def _missing(path: Path, cols: dict[str, str], names: list[str], report: Report) -> None:
+    """Report the fields every log needs that the header does not hold."""
+    missing = [f for f in ("src", "dst", "time") if f not in cols]
+    if missing:
+        report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header ({', '.join(names)}); "
+                    "accepted names: " + "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing) +
+                    "; or name them: --column " + " --column ".join(f"{f}=NAME" for f in missing))
 
 
 def _times(values: pd.Series, epoch: str) -> pd.Series:
@@ -142,6 +146,13 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
         raw, report = read_mailbox(path)
         cols = {c: c for c in COLUMNS}
         channel = "email"
+    elif path.suffix.lower() in headers.SPREADSHEETS:  # a header row is a spreadsheet's first row
+        raw = headers.read_sheet(path)
+        cols = headers.find(list(raw.columns), NAMES, WORDS)
+        report = Report()
+        for problem in headers.given(cols, columns or {}, list(raw.columns), tuple(NAMES)):
+            report.note(str(path), 1, "", problem)
+        _missing(path, cols, list(raw.columns), report)
     elif path.is_file():
         raw, cols, report = _read(path, columns)
     else:

@@ -4,6 +4,11 @@ first, else a word of the name, else the name the user gives (``--column FIELD=N
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import pandas as pd
+
+SPREADSHEETS = (".xlsx", ".xlsm")
 
 
 def key(name: str) -> str:
@@ -44,3 +49,17 @@ def given(cols: dict[str, str], named: dict[str, str], columns: list[str], field
                 del cols[other]
             cols[field] = column
     return problems
+
+
+def read_sheet(path: Path) -> pd.DataFrame:
+    """The first sheet of a spreadsheet export as text (dates as ISO text, empty cells null): what a CSV of
+    the same table would give the adapters."""
+    frame = pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    def text(value: object) -> object:
+        if value is None or (isinstance(value, float) and value != value):
+            return float("nan")
+        out = value.isoformat() if hasattr(value, "isoformat") else str(value)  # date cells: ISO text
+        return out.strip() or float("nan")
+
+    return frame.map(text).astype(object)
