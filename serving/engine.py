@@ -42,6 +42,15 @@ class Models:
         """``learned`` (this organisation's effect model) or ``prior`` (the shipped prior)."""
         return "prior" if isinstance(self.effect, PriorEffects) else "learned"
 
+    @property
+    def tie_label(self) -> str:
+        """What a tie's P(…) before and after an action is the probability of: the effect model's
+        ``effective_relationship``, or, where the shipped prior moves the relationship model's score, that
+        model's label (``tie_persistence`` on a log without revenue-linked outcomes, or the user's own)."""
+        if isinstance(self.effect, PriorEffects):
+            return self.labels.get("guanxi-relationship", "effective_relationship")
+        return "effective_relationship"
+
     def source(self, kind: str) -> str:
         """Where an action kind's effect comes from: ``prior`` when the shipped prior carries half its weight
         or more (no effect model, or one that saw the kind too rarely), else ``learned``."""

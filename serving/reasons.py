@@ -259,11 +259,24 @@ SOURCES = {"en": {"learned": "effect learned from your own data", "prior": "effe
            "zh": {"learned": "效果由贵方自己的数据学得", "prior": "效果来自内置先验（待贵方数据足以估计此行动的效果）"}}
 
 
+PROBABILITY_NAMES = {"en": {"effective_relationship": "P(effective)", "tie_persistence": "P(the tie persists)"},
+                     "zh": {"effective_relationship": "有效关系概率", "tie_persistence": "关系延续概率"}}
+
+
+def probability_name(label: str, lang: str) -> str:
+    """How a reason names a tie's probability: after the label it is the probability of (``Models.tie_label``);
+    a user's own label by its name."""
+    known = PROBABILITY_NAMES[lang].get(label)
+    return known if known else (f"P({label})" if lang == "en" else f"「{label}」概率")
+
+
 def action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str,
-                  unit: str = "money", source: str = "learned") -> dict[str, object]:
+                  unit: str = "money", source: str = "learned",
+                  label: str = "effective_relationship") -> dict[str, object]:
     """Why this action: what it is expected to change, in numbers, in the gain's unit, and where the
-    effect comes from (this organisation's data or the shipped prior)."""
+    effect comes from (this organisation's data or the shipped prior); ``label``: what the probability is of."""
     name = ELEMENT_NAMES[lang][element]
+    probability = probability_name(label, lang)
     now, done = f"{p_now * 100:.1f}", f"{p_done * 100:.1f}"
     points = f"{(p_done - p_now) * 100:+.1f}"
     amount = number("gain", gain)
@@ -271,9 +284,9 @@ def action_reason(action: str, element: str, p_now: float, p_done: float, gain: 
     if lang == "en":
         worth = (f"worth about {amount} in expected business" if unit == "money" else
                  f"a gain of {points} points (no account value is known, so actions rank by this gain)")
-        text = f"{name}: if you {action}, P(effective) should move from {now}% to {done}%, {worth}; {origin}"
+        text = f"{name}: if you {action}, {probability} should move from {now}% to {done}%, {worth}; {origin}"
     else:
         worth = (f"预期业务价值约 {amount}" if unit == "money" else
                  f"提升 {points} 个百分点（未知客户价值，按此提升排序）")
-        text = f"{name}：若{action}，有效关系概率预计从 {now}% 变为 {done}%，{worth}；{origin}"
+        text = f"{name}：若{action}，{probability}预计从 {now}% 变为 {done}%，{worth}；{origin}"
     return {"element": element, "feature": None, "value": p_done, "reference": p_now, "text": text}

@@ -98,6 +98,11 @@ def test_recommend_on_an_email_log_ranks_by_the_gain_in_p_effective_from_the_pri
     assert all(a["expected_gain"] > 0 for a in actions)
     first = actions[0]["reasons"][0]["text"]
     assert ("shipped prior" in first and "points" in first) if lang == "en" else ("内置先验" in first)
+    # the probability moved is the relationship model's, which learned whether a tie persists: named so
+    assert ("P(the tie persists) should move" in first) if lang == "en" else ("关系延续概率预计" in first)
+    assert "P(effective)" not in first and "有效关系概率" not in first
+    text = runner.invoke(app, ["recommend", "--rep", rep, "--k", "2", "--lang", lang]).output
+    assert ("P(the tie persists) " in text) if lang == "en" else ("关系延续概率 " in text)
 
 
 def test_score_on_an_email_log_spreads_the_ties_over_the_bands(in_email_home: dict[str, object],

@@ -44,6 +44,7 @@ def recommend_cmd(
     from guanxi.services.answers import plan_day, rep_actions
     from guanxi.settings import get_settings
     from serving.catalog import load_catalog
+    from serving.reasons import probability_name
     from serving.store_data import StoreData
 
     settings = get_settings()
@@ -59,17 +60,17 @@ def recommend_cmd(
                               default=str, ensure_ascii=False))
         return
     typer.echo(f"{rep}: nothing to recommend on {day.as_of.date()}" if not actions else
-               "\n".join(_lines(a) for a in actions))
+               "\n".join(_lines(a, probability_name(models.tie_label, lang.value)) for a in actions))
 
 
-def _lines(a: Recommendation) -> str:
+def _lines(a: Recommendation, probability: str) -> str:
     gain = f"{a.expected_gain:,.0f}" if a.gain_unit == "money" else f"{100 * a.expected_gain:+.1f} pts"
     if a.contact_id is None:  # an action on a deal without contacts
         head = (f"{a.rank:>2}. {a.action:<22} deal {a.opportunity_id} ({a.account_id or 'no account'})  gain {gain}  "
                 f"P(win) {a.p_win or 0:.0%} -> {a.p_win_if_done or 0:.0%}")
     else:
         head = (f"{a.rank:>2}. {a.action:<22} {a.contact_id} ({a.account_id})  gain {gain}  "
-                f"P(effective) {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
+                f"{probability} {a.p_effective or 0:.0%} -> {a.p_effective_if_done or 0:.0%}")
     return "\n".join([head, *(f"      - {r.text}" for r in a.reasons)])
 
 

@@ -8,7 +8,7 @@ WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Guanxi", "reps": "Reps", "teams": "Teams", "rep_day": "Today's actions", "rank": "#",
         "action": "Action", "contact": "Contact", "account": "Account", "gain": "Expected gain",
-        "p_now": "P(effective) now → if done", "p_win_now": "P(win) now → if done", "deal": "Deal",
+        "p_now": "now → if done", "p_win_now": "P(win) now → if done", "deal": "Deal",
         "why": "Why", "done": "Done", "dismiss": "Dismiss",
         "snooze": "Snooze", "nothing": "Nothing to recommend today.", "health": "Health", "band": "Band",
         "trend_30": "vs 30 days ago", "trend_90": "vs 90 days ago", "elements": "The elements (contribution, log-odds)",
@@ -27,7 +27,7 @@ WORDS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "关系", "reps": "销售代表", "teams": "团队", "rep_day": "今日行动", "rank": "序",
         "action": "行动", "contact": "联系人", "account": "客户", "gain": "预期收益",
-        "p_now": "有效关系概率 现在 → 完成后", "p_win_now": "赢单概率 现在 → 完成后", "deal": "商机",
+        "p_now": "现在 → 完成后", "p_win_now": "赢单概率 现在 → 完成后", "deal": "商机",
         "why": "原因", "done": "已完成", "dismiss": "忽略",
         "snooze": "稍后", "nothing": "今天没有推荐。", "health": "健康度", "band": "等级",
         "trend_30": "较 30 天前", "trend_90": "较 90 天前", "elements": "七要素（贡献，对数几率）",

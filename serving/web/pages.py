@@ -18,6 +18,7 @@ from guanxi.services.errors import Refused
 from guanxi.services.writes import write_feedback
 from serving.api.deps import KEY_COOKIE, AnswerDay, Caller, Id, Rep, Served, St, check_rep, may_access
 from serving.api.schemas import Lang
+from serving.reasons import probability_name
 from serving.web.i18n import words
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,8 @@ def rep_page(request: Request, rep_id: Rep, st: St, served: Served, day: AnswerD
              recorded: str | None = None) -> HTMLResponse:
     page = views.rep_day(st.data, served.models, st.catalog, rep_id, day.as_of, K, lang.value)
     st.served.add(views.served_rows(rep_id, page.actions, served.models.versions, request.state.request_id))
-    return render(request, "rep.html", lang, day=page, as_of=day.as_of.date(), recorded=recorded)
+    return render(request, "rep.html", lang, day=page, as_of=day.as_of.date(), recorded=recorded,
+                  probability=probability_name(served.models.tie_label, lang.value))
 
 
 @router.post("/reps/{rep_id}/feedback")
