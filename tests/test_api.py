@@ -305,6 +305,7 @@ def test_relationship_win_probability_and_who_knows(client: httpx.Client, server
     pair = inter[inter["rep_id"] == "R0004"].iloc[-1]
     r = client.get(f"/v1/relationships/R0004/{pair['contact_id']}?lang=zh").json()
     assert 0 <= r["health"] <= 100 and r["band"] in ("Good", "Fair", "Poor") and r["reasons"]
+    assert r["label"] == "effective_relationship"
     assert set(r["elements"]) <= {"value", "favor", "dignity", "presence", "frequency", "length", "depth",
                                  "reciprocity"}
     opps = sim.tables["opportunities"]

@@ -121,7 +121,10 @@ def test_the_api_answers_on_an_email_log_and_names_the_label(in_email_home: dict
     rep = _busiest_rep(Path(str(in_email_home["path"])))
     with TestClient(create_app()) as client:
         r = client.get(f"/v1/reps/{rep}/next-best-actions?limit=5")
-    assert r.status_code == 200, r.text
+        assert r.status_code == 200, r.text
+        tie = client.get(f"/v1/relationships/{rep}/{r.json()['actions'][0]['contact_id']}")
+    assert tie.status_code == 200, tie.text
+    assert tie.json()["label"] == "tie_persistence"
     body = r.json()
     assert len(body["actions"]) == 5
     assert body["labels"] == {"guanxi-relationship": "tie_persistence"}

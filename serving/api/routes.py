@@ -99,7 +99,10 @@ def relationship(rep_id: Rep, contact_id: Id, st: St, served: Served, day: RepAn
                                          day.as_of, lang.value)
     st.metrics.probabilities("guanxi-relationship", [health.p_effective])
     return Relationship.model_validate({**vars(health), "freshness": freshness(day), "model_version":
-                                        served.models.versions.get("guanxi-relationship", "?")}, from_attributes=True)
+                                        served.models.versions.get("guanxi-relationship", "?"),
+                                        "label": served.models.labels.get("guanxi-relationship",
+                                                                          "effective_relationship")},
+                                       from_attributes=True)
 
 
 @router.get("/opportunities/{opportunity_id}/win-probability", response_model=WinProbability,

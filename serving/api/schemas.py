@@ -40,8 +40,10 @@ class NextBestActions(BaseModel):
 class Relationship(BaseModel):
     rep_id: str
     contact_id: str
-    health: int = Field(ge=0, le=100, description="Calibrated P(effective) x 100.")
-    p_effective: float
+    health: int = Field(ge=0, le=100, description="The relationship model's calibrated probability x 100.")
+    p_effective: float = Field(description="That probability: of `label`.")
+    label: str = Field(description="What the relationship model learned: effective_relationship, tie_persistence "
+                       "(a log without revenue-linked outcomes) or the user's own label.")
     band: str = Field(description="Good, Fair or Poor (thresholds GUANXI_BAND_GOOD / GUANXI_BAND_FAIR, scaled by "
                       "the model's base rate unless GUANXI_BAND_BY_BASE_RATE is false).")
     elements: dict[str, float] = Field(description="Contribution of each element to the score (log-odds).")
