@@ -310,3 +310,11 @@ def test_spreadsheet_exports_read_as_their_csv_would(tmp_path: Path) -> None:
     assert out["ts"].tolist() == [pd.Timestamp("2024-01-02 10:00", tz="UTC"),
                                   pd.Timestamp("2024-01-03 11:30", tz="UTC")]
     assert out["duration_min"].tolist() == [2.0, 0.5]
+
+
+def test_amounts_read_as_exports_write_them() -> None:
+    from crm.adapters.deals import _money
+
+    text = pd.Series(["$12,500.00", "12 500 €", "EUR 1.234,56", "1,5", "1,234", "-300", "n/a", None])
+    assert _money(text).tolist()[:6] == [12500.0, 12500.0, 1234.56, 1.5, 1234.0, -300.0]
+    assert _money(text).iloc[6:].isna().all()

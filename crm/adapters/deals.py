@@ -60,8 +60,14 @@ def outcome_of(stage: pd.Series) -> pd.Series:
 
 
 def _money(values: pd.Series) -> pd.Series:
-    """Numbers from text like "$12,500.00", "12 500 €" or "1.2e4"; NaN where the text is not one."""
-    text = values.astype("string").str.replace(r"[^\d.eE+\-]", "", regex=True)
+    """Numbers from amounts as exports write them: "$12,500.00", "12 500 €", "EUR 1.234,56", "1,5"; the
+    decimal separator is the last of "." and "," where both occur, and a lone "," before one or two final
+    digits; NaN where the text is not an amount."""
+    text = values.astype("string").str.replace(r"[^\d.,\-]", "", regex=True)
+    both = text.str.contains(",", regex=False) & text.str.contains(".", regex=False)
+    comma = (both & (text.str.rfind(",") > text.str.rfind("."))) | (~both & text.str.contains(r",\d{1,2}$"))
+    text = text.where(~comma.fillna(False), text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    text = text.where(comma.fillna(False), text.str.replace(",", "", regex=False))
     return pd.to_numeric(text.replace("", pd.NA), errors="coerce")
 
 
