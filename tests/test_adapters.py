@@ -186,6 +186,10 @@ def test_a_mailbox_gives_a_record_per_recipient_and_a_message_is_counted_once(tm
     assert out["ts"].tolist() == [pd.Timestamp("2024-03-05 08:30", tz="UTC")] * 2 + [
         pd.Timestamp("2024-03-06 10:00", tz="UTC")]
     assert set(out["channel"]) == {"email"}
+    frames = read_email_archive(inbox, namespace="mail")[0]
+    assert frames["accounts"]["account_id"].tolist() == ["mail:acme.com", "mail:client.com"]
+    assert frames["contacts"].set_index("email")["account_id"].to_dict() == {
+        "ann@acme.com": "mail:acme.com", "bob@client.com": "mail:client.com", "carol@client.com": "mail:client.com"}
     sent = _mbox(tmp_path / "Sent.mbox", MESSAGES[:1])
     engine = make_engine(f"sqlite:///{home / 'mail.db'}")
     init_db(engine)

@@ -2,9 +2,10 @@
 ``src dst seconds``), mailboxes (an mbox, or a folder of ``.eml`` files: ``crm.adapters.mailbox``) and any
 log of who reached whom when (calls, messages, emails) with a header row.
 
-Each person becomes both a rep and a contact of one ``internal`` account. Each record becomes two
-interactions: outbound for the sender's pair (sender as rep, recipient as contact) and inbound for the
-recipient's pair. Without a header the columns are positional (``src dst [weight] time``); with one they
+Each person becomes both a rep and a contact: of one ``internal`` account, or, where every person is an
+e-mail address, of an account per domain (``acme.com``), with the address as the contact's e-mail. Each
+record becomes two interactions: outbound for the sender's pair (sender as rep, recipient as contact) and
+inbound for the recipient's pair. Without a header the columns are positional (``src dst [weight] time``); with one they
 are found by name (:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``callee``/``recipient``…,
 ``time``/``timestamp``/``date``…, optionally ``duration`` and ``channel``/``type`` per row, whose values
 map to the contract's channels by :data:`CHANNEL_WORDS`), else by a word in the name (:data:`WORDS`:
@@ -196,6 +197,9 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     people = sorted(set(src) | set(dst), key=lambda p: (len(p), p))
     ids = [f"{prefix}:{p}" for p in people]
     account = f"{prefix}:internal"
+    # people named by e-mail address work where their domain says: an account per domain
+    by_domain = bool(people) and all("@" in p for p in people)
+    domains = [p.rsplit("@", 1)[1].lower() for p in people] if by_domain else []
     line = raw["record"].to_numpy(dtype=str) if "record" in cols else np.arange(1, len(raw) + 1).astype(str)
     s_ids, d_ids = (prefix + ":" + src).to_numpy(), (prefix + ":" + dst).to_numpy()
     interactions = pd.DataFrame({
@@ -209,11 +213,15 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     })
     if minutes is not None:
         interactions["duration_min"] = np.concatenate([minutes, minutes])
-    frames = {
-        "reps": pd.DataFrame({"rep_id": ids}),
-        "accounts": pd.DataFrame({"account_id": [account], "name": [f"{prefix} (internal)"], "tier": ["internal"]}),
-        "contacts": pd.DataFrame({"contact_id": ids, "account_id": account}),
-        "interactions": interactions,
-    }
+    if by_domain:
+        accounts = pd.DataFrame({"account_id": [f"{prefix}:{d}" for d in sorted(set(domains))],
+                                 "name": sorted(set(domains))})
+        contacts = pd.DataFrame({"contact_id": ids, "account_id": [f"{prefix}:{d}" for d in domains],
+                                 "email": people})
+    else:
+        accounts = pd.DataFrame({"account_id": [account], "name": [f"{prefix} (internal)"], "tier": ["internal"]})
+        contacts = pd.DataFrame({"contact_id": ids, "account_id": account})
+    frames = {"reps": pd.DataFrame({"rep_id": ids}), "accounts": accounts, "contacts": contacts,
+              "interactions": interactions}
     return frames, dict.fromkeys(frames, str(path))
 
