@@ -289,8 +289,10 @@ def test_a_bad_cell_of_a_deals_table_says_where_and_why(tmp_path: Path, line: st
 
 
 def test_stage_words_give_the_outcome() -> None:
-    stages = pd.Series(["Closed Won", "closed-lost", "WON", "Lost: price", "Proposal/Price Quote", None, "Won/Lost?"])
-    assert outcome_of(stages).tolist() == ["won", "lost", "won", "lost", "open", "open", "open"]
+    stages = pd.Series(["Closed Won", "closed-lost", "WON", "Lost: price", "Proposal/Price Quote", None, "Won/Lost?",
+                        "closedwon", "closedlost", "appointmentscheduled"])
+    assert outcome_of(stages).tolist() == ["won", "lost", "won", "lost", "open", "open", "open", "won", "lost",
+                                           "open"]
 
 
 def test_spreadsheet_exports_read_as_their_csv_would(tmp_path: Path) -> None:

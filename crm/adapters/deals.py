@@ -46,8 +46,9 @@ WORDS: dict[str, tuple[str, ...]] = {
     "created_at": ("created", "create", "opened", "engaged"),
     "closed_at": ("close", "closed"),
 }
-WON = ("won", "win", "closed_won", "success", "successful", "booked", "signed")
-LOST = ("lost", "lose", "closed_lost", "dead", "cancelled", "canceled", "rejected", "disqualified", "declined")
+WON = ("won", "win", "closedwon", "success", "successful", "booked", "signed")
+LOST = ("lost", "lose", "closedlost", "dead", "cancelled", "canceled", "rejected", "disqualified", "declined")
+"""Words of a stage or status that mean won or lost ("Closed Won", HubSpot's ``closedwon``, "Lost - budget")."""
 UNASSIGNED = "unassigned"
 
 
