@@ -1,20 +1,21 @@
 """Communication logs -> contract tables: email archives (KONECT ``src dst [weight] unix_time``, SNAP
 ``src dst seconds``), mailboxes (an mbox, or a folder of ``.eml`` files: ``crm.adapters.mailbox``) and any
-log of who reached whom when (calls, messages, emails) with a header row.
+log of who reached whom when (calls, messages, emails) with a header row, as CSV, TSV or ``.xlsx``.
 
 Each person becomes both a rep and a contact: of one ``internal`` account, or, where every person is an
 e-mail address, of an account per domain (``acme.com``), with the address as the contact's e-mail. Each
 record becomes two interactions: outbound for the sender's pair (sender as rep, recipient as contact) and
-inbound for the recipient's pair. Without a header the columns are positional (``src dst [weight] time``); with one they
-are found by name (:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``callee``/``recipient``…,
-``time``/``timestamp``/``date``…, optionally ``duration`` and ``channel``/``type`` per row, whose values
-map to the contract's channels by :data:`CHANNEL_WORDS`), else by a word in the name (:data:`WORDS`:
-"Caller Number", "Call Date/Time", "Duration (sec)"), or as the caller names them (``columns``). A
-duration is in seconds unless its name says minutes, as a number or as ``[h:]mm:ss``; a negative one marks a
-missed call (kept, without a duration). Times are seconds
-since ``epoch`` (the Unix epoch by default: SNAP's relative seconds then land in 1970, which is honest
-about what the file says), milliseconds when they are too large for seconds, or dates and timestamps (UTC
-unless they say otherwise). Depth and occasion are unknown and left null.
+inbound for the recipient's pair.
+
+Without a header the columns are positional (``src dst [weight] time``); with one they are found by name
+(:data:`NAMES`: ``from``/``caller``/``sender``…, ``to``/``callee``/``recipient``…, ``time``/``timestamp``/
+``date``…, optionally ``duration`` and ``channel``/``type`` per row, whose values map to the contract's
+channels by :data:`CHANNEL_WORDS`), else by a word in the name (:data:`WORDS`: "Caller Number", "Call
+Date/Time", "Duration (sec)"), or as the caller names them (``columns``). A duration is in seconds unless
+its name says minutes, as a number or as ``[h:]mm:ss``; a negative one marks a missed call (kept, without
+a duration). Times are seconds since ``epoch`` (the Unix epoch by default: SNAP's relative seconds then
+land in 1970, which is honest about what the file says), milliseconds when they are too large for seconds,
+or dates and timestamps (UTC unless they say otherwise). Depth and occasion are unknown and left null.
 """
 
 from __future__ import annotations
@@ -76,11 +77,7 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
         raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True,
                           engine="python" if sep == r"\s+" else "c")
         raw.columns = [str(c).strip() for c in raw.columns]
-        cols = headers.find(list(raw.columns), NAMES, WORDS)
-        for problem in headers.given(cols, given or {}, list(raw.columns), tuple(NAMES)):
-            report.note(str(path), 1, "", problem)
-        _missing(path, cols, list(raw.columns), report)
-        return raw, cols, report
+        return raw, _by_header(path, list(raw.columns), given, report), report
     raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str,
                       engine="python" if sep == r"\s+" else "c")
     if raw.shape[1] not in (3, 4):
@@ -90,13 +87,18 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
     return raw, {"src": raw.columns[0], "dst": raw.columns[1], "time": raw.columns[-1]}, report
 
 
-def _missing(path: Path, cols: dict[str, str], names: list[str], report: Report) -> None:
-    """Report the fields every log needs that the header does not hold."""
+def _by_header(path: Path, names: list[str], given: dict[str, str] | None, report: Report) -> dict[str, str]:
+    """Which column of a header holds each field (``crm.adapters.headers``); the problems go to ``report``,
+    among them the fields every log needs that the header does not hold."""
+    cols = headers.find(names, NAMES, WORDS)
+    for problem in headers.given(cols, given or {}, names, tuple(NAMES)):
+        report.note(str(path), 1, "", problem)
     missing = [f for f in ("src", "dst", "time") if f not in cols]
     if missing:
         report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header ({', '.join(names)}); "
                     "accepted names: " + "; ".join(f"{f}: {', '.join(NAMES[f][:4])}…" for f in missing) +
                     "; or name them: --column " + " --column ".join(f"{f}=NAME" for f in missing))
+    return cols
 
 
 def _times(values: pd.Series, epoch: str) -> pd.Series:
@@ -148,12 +150,8 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
         cols = {c: c for c in COLUMNS}
         channel = "email"
     elif path.suffix.lower() in headers.SPREADSHEETS:  # a header row is a spreadsheet's first row
-        raw = headers.read_sheet(path)
-        cols = headers.find(list(raw.columns), NAMES, WORDS)
-        report = Report()
-        for problem in headers.given(cols, columns or {}, list(raw.columns), tuple(NAMES)):
-            report.note(str(path), 1, "", problem)
-        _missing(path, cols, list(raw.columns), report)
+        raw, report = headers.read_sheet(path), Report()
+        cols = _by_header(path, list(raw.columns), columns, report)
     elif path.is_file():
         raw, cols, report = _read(path, columns)
     else:
