@@ -114,13 +114,17 @@ def pack_attributes(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in TABLES[name].column_names]
     if not extra:
         return frame
-    records = frame[extra].astype(object).where(frame[extra].notna(), None).to_dict(orient="records")
-    packed = pd.Series([json.dumps({k: v for k, v in r.items() if v is not None}, default=str, sort_keys=True)
-                        for r in records], index=frame.index)
     out = frame.drop(columns=extra)
     if "attributes" in out.columns:
         raise ValueError("opportunities: both an 'attributes' column and extra columns were given")
-    return out.assign(attributes=packed)
+    return out.assign(attributes=attributes_json(frame[extra]))
+
+
+def attributes_json(extra: pd.DataFrame) -> pd.Series:
+    """Each row's non-null cells as a JSON object: the ``attributes`` of a deal (custom fields)."""
+    records = extra.astype(object).where(extra.notna(), None).to_dict(orient="records")
+    return pd.Series([json.dumps({k: v for k, v in r.items() if v is not None}, default=str, sort_keys=True)
+                      for r in records], index=extra.index)
 
 
 def import_frames(engine: Engine, frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str],

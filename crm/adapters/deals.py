@@ -15,13 +15,13 @@ interaction is invented.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from crm.adapters import headers
+from crm.importer import attributes_json
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -118,10 +118,7 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
     closed_amount = money["closed_amount"].where(closed) if "closed_amount" in money else \
         (amount.where(outcome == "won") if amount is not None else None)
     extra = [c for c in raw.columns if c not in cols.values()]
-    attributes = None
-    if extra:
-        records = raw[extra].astype(object).where(raw[extra].notna(), None).to_dict(orient="records")
-        attributes = [json.dumps({k: v for k, v in r.items() if v is not None}, sort_keys=True) for r in records]
+    attributes = attributes_json(raw[extra]) if extra else None
     opps = pd.DataFrame({"opportunity_id": ids, "account_id": account, "owner_rep_id": owner, "outcome": outcome})
     for name, values in (("amount", amount), ("closed_amount", closed_amount),
                          ("created_at", dates.get("created_at")), ("closed_at", closed_at),
