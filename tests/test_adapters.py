@@ -324,3 +324,17 @@ def test_amounts_read_as_exports_write_them() -> None:
     text = pd.Series(["$12,500.00", "12 500 €", "EUR 1.234,56", "1,5", "1,234", "-300", "n/a", None])
     assert _money(text).tolist()[:6] == [12500.0, 12500.0, 1234.56, 1.5, 1234.0, -300.0]
     assert _money(text).iloc[6:].isna().all()
+
+
+def test_dates_of_a_column_are_read_one_way() -> None:
+    """A column of day-first dates is read day first throughout, even where a date would also read month
+    first ("05.11.2024" next to "31.12.2024"); US exports stay month first."""
+    from crm.adapters.headers import dates
+
+    eu = dates(pd.Series(["31.12.2024", "05.11.2024", None]))
+    assert eu.tolist()[:2] == [pd.Timestamp("2024-12-31", tz="UTC"), pd.Timestamp("2024-11-05", tz="UTC")]
+    us = dates(pd.Series(["03/01/2017 09:17 PM", "12/25/2017 10:00 AM"]))
+    assert us.tolist() == [pd.Timestamp("2017-03-01 21:17", tz="UTC"), pd.Timestamp("2017-12-25 10:00", tz="UTC")]
+    assert dates(pd.Series(["05.11.2024"])).iloc[0] == pd.Timestamp("2024-11-05", tz="UTC")  # dotted: day first
+    assert dates(pd.Series(["2024-11-05T10:00:00+02:00"])).iloc[0] == pd.Timestamp("2024-11-05 08:00", tz="UTC")
+    assert pd.isna(dates(pd.Series(["soon"])).iloc[0])

@@ -101,8 +101,7 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
     owner = (raw[cols["owner"]].str.strip() if "owner" in cols else nothing).fillna(UNASSIGNED)
     account = raw[cols["account"]].str.strip() if "account" in cols else nothing
     outcome = outcome_of(raw[cols["stage"]])
-    dates = {f: pd.to_datetime(raw[cols[f]], utc=True, errors="coerce", format="mixed")
-             for f in ("created_at", "closed_at") if f in cols}
+    dates = {f: headers.dates(raw[cols[f]]) for f in ("created_at", "closed_at") if f in cols}
     money = {f: _money(raw[cols[f]]) for f in ("amount", "closed_amount") if f in cols}
     for parsed_by, what in ((dates, "a date"), (money, "an amount")):
         for field, parsed in parsed_by.items():

@@ -111,7 +111,7 @@ def _times(values: pd.Series, epoch: str) -> pd.Series:
         seconds = np.where(np.abs(values_) > MILLISECONDS_FROM, values_ / 1000, values_)
         out[is_number] = pd.Timestamp(epoch, tz="UTC") + pd.to_timedelta(seconds, unit="s")
     if not is_number.all():
-        out[~is_number] = pd.to_datetime(values[~is_number], utc=True, errors="coerce", format="mixed")
+        out[~is_number] = headers.dates(values[~is_number])
     return out
 
 

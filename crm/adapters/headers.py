@@ -63,3 +63,28 @@ def read_sheet(path: Path) -> pd.DataFrame:
         return out.strip() or float("nan")
 
     return frame.map(text).astype(object)
+
+
+NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}\b")
+
+
+def day_first(values: pd.Series) -> bool:
+    """Whether a column's numeric dates put the day first ("31.12.2024", "05.11.2024"), read from the whole
+    column so that every row is read the same way: a first number above 12 says day first, a second one
+    says month first; where none does, dotted dates are day first (as Europe writes them) and slashed ones
+    month first (as US exports do)."""
+    parts = values.dropna().astype(str).str.extract(NUMERIC_DATE)
+    if parts.empty or parts[0].isna().all():
+        return False
+    first, second = pd.to_numeric(parts[0]), pd.to_numeric(parts[2])
+    if (first > 12).any() and not (second > 12).any():
+        return True
+    if (second > 12).any():
+        return False
+    return bool((parts[1] == ".").mean() > 0.5)
+
+
+def dates(values: pd.Series) -> pd.Series:
+    """UTC timestamps from date texts as exports write them (ISO, "03/01/2017 09:17 PM", "31.12.2024"), the
+    day-first question settled once per column (:func:`day_first`); NaT where a text is not a date."""
+    return pd.to_datetime(values, utc=True, errors="coerce", format="mixed", dayfirst=day_first(values))
