@@ -45,7 +45,8 @@ def written_at_close(rows: pd.DataFrame, label: np.ndarray, open_deals: pd.DataF
         values = rows[name]
         score = _score(values, label)
         if score is not None and len(np.unique(label)) == 2:
-            separation = max(auc(label, score), 1 - auc(label, score))
+            ranked = auc(label, score)
+            separation = max(ranked, 1 - ranked)
             if separation >= LEAK_AUC:
                 out[name] = f"{field!r} alone ranks won against lost deals with AUC {separation:.2f}"
                 continue

@@ -86,9 +86,7 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
                           encoding="utf-8-sig")
     raw.columns = [str(c).strip() for c in raw.columns]
     report = Report()
-    cols = headers.find(list(raw.columns), NAMES, WORDS)
-    for problem in headers.given(cols, columns or {}, list(raw.columns), tuple(NAMES)):
-        report.note(str(path), 1, "", problem)
+    cols = headers.columns(path, list(raw.columns), NAMES, WORDS, columns, report)
     if "stage" not in cols:
         report.note(str(path), 1, "", f"no column says whether a deal is won, lost or open (a stage or status) in the "
                     f"header ({', '.join(raw.columns)}); name it: --column stage=NAME")

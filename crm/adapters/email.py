@@ -90,9 +90,7 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
 def _by_header(path: Path, names: list[str], given: dict[str, str] | None, report: Report) -> dict[str, str]:
     """Which column of a header holds each field (``crm.adapters.headers``); the problems go to ``report``,
     among them the fields every log needs that the header does not hold."""
-    cols = headers.find(names, NAMES, WORDS)
-    for problem in headers.given(cols, given or {}, names, tuple(NAMES)):
-        report.note(str(path), 1, "", problem)
+    cols = headers.columns(path, names, NAMES, WORDS, given, report)
     missing = [f for f in ("src", "dst", "time") if f not in cols]
     if missing:
         report.note(str(path), 1, "", f"no column for {', '.join(missing)} in the header ({', '.join(names)}); "

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from crm.validate import Report
+
 SPREADSHEETS = (".xlsx", ".xlsm")
 
 
@@ -35,20 +37,20 @@ def find(names: list[str], whole: dict[str, tuple[str, ...]], words: dict[str, t
     return cols
 
 
-def given(cols: dict[str, str], named: dict[str, str], columns: list[str], fields: tuple[str, ...]) -> list[str]:
-    """``cols`` updated in place with the fields the user named (``--column FIELD=NAME``); the problems,
-    as messages, for names that are not fields or not columns."""
-    problems = []
-    for field, column in named.items():
-        if field not in fields:
-            problems.append(f"--column {field}={column}: not a field here; one of {', '.join(fields)}")
-        elif column not in columns:
-            problems.append(f"--column {field}={column}: no such column in the header ({', '.join(columns)})")
+def columns(path: Path, names: list[str], whole: dict[str, tuple[str, ...]], words: dict[str, tuple[str, ...]],
+            named: dict[str, str] | None, report: Report) -> dict[str, str]:
+    """Which column of the header ``names`` holds each field (:func:`find`), then the fields the user named
+    (``--column FIELD=NAME``); a name that is not a field of ``whole`` or not a column goes to ``report``."""
+    cols = find(names, whole, words)
+    for field, column in (named or {}).items():
+        if field not in whole:
+            report.note(str(path), 1, "", f"--column {field}={column}: not a field here; one of {', '.join(whole)}")
+        elif column not in names:
+            report.note(str(path), 1, "", f"--column {field}={column}: no such column in the header "
+                        f"({', '.join(names)})")
         else:
-            for other in [f for f, c in cols.items() if c == column]:
-                del cols[other]
-            cols[field] = column
-    return problems
+            cols = {f: c for f, c in cols.items() if c != column} | {field: column}
+    return cols
 
 
 def read_sheet(path: Path) -> pd.DataFrame:
@@ -56,6 +58,7 @@ def read_sheet(path: Path) -> pd.DataFrame:
     the same table would give the adapters."""
     frame = pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
     frame.columns = [str(c).strip() for c in frame.columns]
+
     def text(value: object) -> object:
         if value is None or (isinstance(value, float) and value != value):
             return float("nan")
