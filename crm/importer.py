@@ -29,10 +29,12 @@ class ImportResult:
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     attributes: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Rows of the source that are not contract rows, per reason (an activity export's tasks and notes)."""
 
     def summary(self) -> dict[str, object]:
         return {"rows": self.rows, "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
-                "counts": self.counts, "attributes": self.attributes}
+                "counts": self.counts, "attributes": self.attributes, "skipped": self.skipped}
 
 
 class ConflictError(ValidationError):

@@ -77,3 +77,20 @@ def test_an_organisations_own_catalog_is_the_one_in_force(home: Path, monkeypatc
     get_settings.cache_clear()
     ours = load_catalog()
     assert len(ours.names) == 2 and ours.names == load_catalog(DEFAULT_CATALOG).names[:2]
+
+
+def test_json_output_is_strict_json() -> None:
+    """``--json`` output parses anywhere: NaN and infinities (an operating point nothing passes, a metric
+    of an empty split) print as null, dates as text."""
+    import datetime as dt
+    import json
+
+    from guanxi.cli.output import dumps
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    text = dumps({"threshold": float("inf"), "precision": float("nan"), "points": [1.5, float("-inf")],
+                  "day": dt.date(2024, 1, 2), "名": "关系"})
+    assert json.loads(text, parse_constant=refuse) == {"threshold": None, "precision": None, "points": [1.5, None],
+                                                       "day": "2024-01-02", "名": "关系"}

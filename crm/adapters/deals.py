@@ -75,16 +75,7 @@ def _money(values: pd.Series) -> pd.Series:
 def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Read the deals file (CSV, TSV, Excel's .xlsx or Parquet); malformed cells are reported as
     ``file:row:column``."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix == ".parquet":
-        raw = pd.read_parquet(path).astype("string")
-    elif path.suffix.lower() in headers.SPREADSHEETS:
-        raw = headers.read_sheet(path)
-    else:
-        raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, na_values=[""],
-                          encoding="utf-8-sig")
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = headers.read_table(path)
     report = Report()
     cols = headers.columns(path, list(raw.columns), NAMES, WORDS, columns, report)
     if "stage" not in cols:

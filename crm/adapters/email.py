@@ -21,7 +21,6 @@ or dates and timestamps (UTC unless they say otherwise). Depth and occasion are 
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,6 @@ WORDS: dict[str, tuple[str, ...]] = {
 """A word of a header name that names the field when no name of :data:`NAMES` matches whole (a column
 whose name only mentions a type, like "Call Type", is not taken for the channel: its values may be
 directions)."""
-MINUTE_WORDS = ("min", "mins", "minute", "minutes")
 MILLISECONDS_FROM = 1e11
 """A numeric time above this is in milliseconds (1e11 seconds is the year 5138)."""
 
@@ -113,26 +111,6 @@ def _times(values: pd.Series, epoch: str) -> pd.Series:
     return out
 
 
-def _in_minutes(name: str) -> bool:
-    return bool(set(re.split(r"[^0-9a-z]+", name.lower())) & set(MINUTE_WORDS))
-
-
-def _minutes(values: pd.Series, name: str) -> np.ndarray:
-    """Durations in minutes from numbers (seconds, or minutes when the column's name says so) or from
-    ``[h:]mm:ss`` clock strings; NaN where neither. A negative number is how phone logs mark a missed or
-    unanswered call (``-1``): the call is kept, its duration is unknown (-inf here, NaN in the result)."""
-    number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    number = np.where(number < 0, -np.inf, number)
-    out = number if _in_minutes(name) else number / 60
-    clock = values.notna().to_numpy() & np.isnan(number) & values.astype(str).str.contains(":").to_numpy()
-    if clock.any():
-        text = values[clock].str.strip()
-        text = text.where(text.str.count(":") == 2, "0:" + text)
-        out = out.copy()
-        out[clock] = pd.to_timedelta(text, errors="coerce").dt.total_seconds().to_numpy() / 60
-    return out
-
-
 def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email",
                        columns: dict[str, str] | None = None, namespace: str | None = None
                        ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -175,9 +153,9 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
                    lambda r: f"{r[cols['channel']]!r} is not a channel word ({', '.join(sorted(set(CHANNEL_WORDS)))})")
     minutes = None
     if "duration" in cols:
-        minutes = _minutes(raw[cols["duration"]], cols["duration"])
+        minutes = headers.minutes(raw[cols["duration"]], cols["duration"])
         bad = raw[cols["duration"]].notna().to_numpy() & np.isnan(minutes)
-        unit = "minutes" if _in_minutes(cols["duration"]) else "seconds"
+        unit = "minutes" if headers.in_minutes(cols["duration"]) else "seconds"
         report.add(str(path), raw, bad, cols["duration"],
                    lambda r: f"{r[cols['duration']]!r} is neither {unit} nor [h:]mm:ss")
         minutes = np.where(np.isinf(minutes), np.nan, minutes)  # a missed call: no duration

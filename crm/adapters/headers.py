@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crm.validate import Report
 
 SPREADSHEETS = (".xlsx", ".xlsm")
+MINUTE_WORDS = ("min", "mins", "minute", "minutes")
 
 
 def key(name: str) -> str:
@@ -68,6 +70,22 @@ def read_sheet(path: Path) -> pd.DataFrame:
     return frame.map(text).astype(object)
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """One table of an export as text, whatever the file: CSV or TSV (the separator sniffed, a BOM dropped),
+    a spreadsheet (:func:`read_sheet`) or Parquet; empty cells null, header names stripped."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        raw = pd.read_parquet(path).astype("string")
+    elif path.suffix.lower() in SPREADSHEETS:
+        raw = read_sheet(path)
+    else:
+        raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, na_values=[""],
+                          encoding="utf-8-sig")
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
 NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})([./-])(\d{1,2})[./-]\d{2,4}\b")
 
 
@@ -91,3 +109,24 @@ def dates(values: pd.Series) -> pd.Series:
     """UTC timestamps from date texts as exports write them (ISO, "03/01/2017 09:17 PM", "31.12.2024"), the
     day-first question settled once per column (:func:`day_first`); NaT where a text is not a date."""
     return pd.to_datetime(values, utc=True, errors="coerce", format="mixed", dayfirst=day_first(values))
+
+
+def in_minutes(name: str) -> bool:
+    """Whether a duration column's name says minutes ("Duration (min)")."""
+    return bool(set(re.split(r"[^0-9a-z]+", name.lower())) & set(MINUTE_WORDS))
+
+
+def minutes(values: pd.Series, name: str) -> np.ndarray:
+    """Durations in minutes from numbers (seconds, or minutes when the column's name says so) or from
+    ``[h:]mm:ss`` clock strings; NaN where neither. A negative number is how phone logs mark a missed or
+    unanswered call (``-1``): the call is kept, its duration is unknown (-inf here, NaN in the result)."""
+    number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    number = np.where(number < 0, -np.inf, number)
+    out = number if in_minutes(name) else number / 60
+    clock = values.notna().to_numpy() & np.isnan(number) & values.astype(str).str.contains(":").to_numpy()
+    if clock.any():
+        text = values[clock].str.strip()
+        text = text.where(text.str.count(":") == 2, "0:" + text)
+        out = out.copy()
+        out[clock] = pd.to_timedelta(text, errors="coerce").dt.total_seconds().to_numpy() / 60
+    return out

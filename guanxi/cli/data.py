@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.table import Table as RichTable
 
 from crm.vocab import CHANNELS
 from guanxi.cli.errors import refusals
+from guanxi.cli.output import dumps
 
 out = Console()
 
@@ -36,6 +36,7 @@ class Source(enum.StrEnum):
     files = "files"
     maven_crm = "maven-crm"
     deals = "deals"
+    activities = "activities"
     email = "email"
     log = "log"
 
@@ -58,12 +59,14 @@ def import_cmd(
     path: Annotated[Path, typer.Argument(help="Folder of <table>.csv/.parquet files, or the source's file/folder.")],
     source: Annotated[Source, typer.Option(help="Format of PATH.")] = Source.files,
     epoch: Annotated[str, typer.Option(help="email/log: time origin of a seconds column.")] = "1970-01-01",
-    channel: Annotated[Channel | None, typer.Option(help="email/log: the channel of records whose log names none "
-                                                    "(default: email for email, call for log).")] = None,
+    channel: Annotated[Channel | None, typer.Option(help="email/log/activities: the channel of records whose log "
+                                                    "names none (default: email for email, call for log; "
+                                                    "activities: none, such rows are reported).")] = None,
     column: Annotated[list[str] | None, typer.Option(
-        help="deals/email/log: FIELD=NAME, the header's name for a field where it is not recognised (log: src, "
-             "dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, created_at, "
-             "closed_at…); repeat for several.")] = None,
+        help="deals/activities/email/log: FIELD=NAME, the header's name for a field where it is not recognised "
+             "(log: src, dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, "
+             "created_at, closed_at…; activities: rep, contact, email, account, time, clock, channel, direction, "
+             "duration, status, subject, interaction_id); repeat for several.")] = None,
     namespace: Annotated[str | None, typer.Option(
         help="email/log: prefix of the people's ids (default: the file's name); give several logs of one "
              "organisation (calls, messages) the same one.")] = None,
@@ -79,7 +82,7 @@ def import_cmd(
         result = import_source(engine, path, source.value, get_settings(), epoch, update,
                                None if channel is None else channel.value, column_names(column or []), namespace)
     if as_json:
-        print(json.dumps(result.summary()))
+        print(dumps(result.summary()))
         return
     table = RichTable("table", "rows read", "new", "updated", "unchanged", "rows in store")
     for name, count in result.counts.items():
@@ -88,6 +91,11 @@ def import_cmd(
     out.print(table)
     if result.attributes:
         out.print(f"custom deal attributes kept (opportunities.attributes): {', '.join(result.attributes)}")
+    if result.skipped:
+        from crm.adapters.activities import SKIPPED
+
+        out.print("rows skipped, not touches with a contact: "
+                  + "; ".join(f"{n:,} {SKIPPED.get(r, r)}" for r, n in result.skipped.items()))
 
 
 def export_cmd(
@@ -113,7 +121,7 @@ def stats_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one JS
     with store() as engine:
         counts = table_counts(engine)
     if as_json:
-        print(json.dumps(counts))
+        print(dumps(counts))
         return
     table = RichTable("table", "rows")
     for name, count in counts.items():
@@ -180,7 +188,7 @@ def erase_cmd(
     with refusals(), store() as engine:
         result = erase_contact(engine, contact_id, get_settings(), "cli")
     if as_json:
-        print(json.dumps(dataclasses.asdict(result)))
+        print(dumps(dataclasses.asdict(result)))
     else:
         out.print(f"erased {contact_id} (audit record {result.audit_id}): "
                   + ", ".join(f"{n} {c}" for n, c in result.deleted.items()))
@@ -206,7 +214,7 @@ def feedback_report_cmd(
     with store() as engine:
         report = feedback_report(engine, load_catalog(), weeks)
     if as_json:
-        print(json.dumps(report.to_dict(orient="records")))
+        print(dumps(report.to_dict(orient="records")))
         return
     if report.empty:
         out.print("no recommendations served and no feedback recorded yet")

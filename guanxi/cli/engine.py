@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ import typer
 
 from guanxi.cli.errors import Refused, refusals
 from guanxi.cli.options import degraded, parse_day
+from guanxi.cli.output import dumps
 
 if TYPE_CHECKING:
     from guanxi.services.answers import Recommendation
@@ -55,9 +55,8 @@ def recommend_cmd(
         day = plan_day(data, settings, as_of.date() if as_of else None, era_end=data.read_era_end(rep))
         actions = rep_actions(data, models, load_catalog(), rep, day.as_of, k, lang.value)
     if as_json:
-        typer.echo(json.dumps({"rep_id": rep, "as_of": str(day.as_of.date()), "models": models.versions,
-                               "labels": models.labels, "actions": [dataclasses.asdict(a) for a in actions]},
-                              default=str, ensure_ascii=False))
+        typer.echo(dumps({"rep_id": rep, "as_of": str(day.as_of.date()), "models": models.versions,
+                               "labels": models.labels, "actions": [dataclasses.asdict(a) for a in actions]},))
         return
     typer.echo(f"{rep}: nothing to recommend on {day.as_of.date()}" if not actions else
                "\n".join(_lines(a, probability_name(models.tie_label, lang.value)) for a in actions))
@@ -106,7 +105,7 @@ def evaluate_policy_cmd(
     with refusals():
         report = evaluate_policy(get_settings(), size.value, seed, weeks, compliance, k, offpolicy, say, variant,
                                  degraded(drop, thin_actions))
-    typer.echo(json.dumps(dataclasses.asdict(report), default=str) if as_json else _policy_table(report))
+    typer.echo(dumps(dataclasses.asdict(report)) if as_json else _policy_table(report))
 
 
 def _policy_table(report: PolicyReport) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ import typer
 
 from guanxi.cli.errors import refusals
 from guanxi.cli.options import parse_day
+from guanxi.cli.output import dumps
 
 
 class Kind(enum.StrEnum):
@@ -46,7 +46,7 @@ def features_cmd(
         write_parquet(frame, out)
     summary = {"kind": kind.value, "as_of": str(cutoff), "rows": len(frame), "columns": len(frame.columns),
                "out": str(out)}
-    typer.echo(json.dumps(summary) if as_json else f"{len(frame):,} rows x {len(frame.columns)} columns -> {out}")
+    typer.echo(dumps(summary) if as_json else f"{len(frame):,} rows x {len(frame.columns)} columns -> {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from guanxi.cli.errors import refusals
+from guanxi.cli.output import dumps
 
 if TYPE_CHECKING:
     from guanxi.services.training import TrainingOutcome
@@ -25,7 +25,7 @@ class Which(enum.StrEnum):
 
 
 def _echo(payload: object, as_json: bool, text: str) -> None:
-    typer.echo(json.dumps(payload, default=str) if as_json else text)
+    typer.echo(dumps(payload) if as_json else text)
 
 
 def train_cmd(
@@ -63,8 +63,8 @@ def train_cmd(
         run = train_models(tables, kinds, get_settings(), options, only_ready=which is Which.all,
                            on_trained=None if as_json else lambda r: typer.echo(_describe(r)))
     if as_json:
-        typer.echo(json.dumps({"models": [r.summary() for r in run.trained],
-                               "skipped": [dataclasses.asdict(s) for s in run.skipped]}, default=str))
+        typer.echo(dumps({"models": [r.summary() for r in run.trained],
+                               "skipped": [dataclasses.asdict(s) for s in run.skipped]}))
     else:
         for s in run.skipped:
             typer.echo(f"skipped {s.model}: {s.why}")
@@ -127,7 +127,7 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
     rows = list_models()
     if as_json:
-        typer.echo(json.dumps(rows, default=str))
+        typer.echo(dumps(rows))
         return
     if not rows:
         typer.echo("no models yet: train them with `guanxi train all`")
@@ -149,7 +149,7 @@ def doctor_cmd(as_json: Annotated[bool, typer.Option("--json", help="Print one J
     with refusals(), store() as engine:
         ready = assess(read_all(engine))
     if as_json:
-        typer.echo(json.dumps(dataclasses.asdict(ready), default=str))
+        typer.echo(dumps(dataclasses.asdict(ready)))
         return
     for level in LEVELS:
         typer.echo(f"{'yes' if ready.levels[level] else 'no ':3}  {level.replace('_', ' ')}")

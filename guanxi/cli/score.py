@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ import typer
 
 from guanxi.cli.errors import refusals
 from guanxi.cli.options import parse_day
+from guanxi.cli.output import dumps
 from guanxi.cli.progress import progress_bar
 
 
@@ -45,7 +45,7 @@ def score_cmd(
         s = score_base(eng, out, get_settings(), engine.value, as_of.date() if as_of else None, chunk_reps, k,
                        master, progress=bar.advance if engine is Engine.pandas else None, on_start=bar.start,
                        source=source, partitions=partitions)
-    typer.echo(json.dumps(dataclasses.asdict(s)) if as_json else
+    typer.echo(dumps(dataclasses.asdict(s)) if as_json else
                f"{s.relationships:,} relationships and {s.deals:,} open deals scored as of {s.as_of[:10]} -> {out}"
                + (f" (resumed: {s.resumed_chunks} chunks were already done)" if s.resumed_chunks else ""))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from guanxi.cli.output import dumps
 
 
 class SizeName(enum.StrEnum):
@@ -48,7 +49,7 @@ def simulate_cmd(
         with store() as engine:
             counts = import_frames(engine, tables, {n: f"simulate:{n}" for n in tables}).counts
     if as_json:
-        print(json.dumps(counts))
+        print(dumps(counts))
     else:
         typer.echo(", ".join(f"{name}: {count:,}" for name, count in counts.items()))
 

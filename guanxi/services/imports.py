@@ -3,6 +3,7 @@ written in one transaction under the write lock, with the tombstones of erased c
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -13,7 +14,7 @@ from crm.validate import ValidationError
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 
-SOURCES = ("files", "maven-crm", "deals", "email", "log")
+SOURCES = ("files", "maven-crm", "deals", "activities", "email", "log")
 
 
 def column_names(pairs: list[str]) -> dict[str, str]:
@@ -31,13 +32,16 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
                   update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None,
                   namespace: str | None = None) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
-    ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``); ``email`` and ``log``
+    ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``), ``activities`` one
+    table of activities (``crm.adapters.activities``: the rows that are not touches are counted in
+    ``skipped``); ``email`` and ``log``
     read the same communication logs (``crm.adapters.email``); ``channel`` is the
-    channel of records whose log does not name one (default: email for ``email``, call for ``log``);
+    channel of records whose log does not name one (default: email for ``email``, call for ``log``; for
+    ``activities``, rows whose type names none are an error without it);
     ``columns``: field -> the log's header name for it, where the adapter does not recognise it;
     ``namespace``: email/log, the prefix of the people's ids (default: the file's name)."""
-    if columns and source not in ("deals", "email", "log"):
-        raise Refused("invalid", f"--column applies to --source deals, email or log, not {source}")
+    if columns and source not in ("deals", "activities", "email", "log"):
+        raise Refused("invalid", f"--column applies to --source deals, activities, email or log, not {source}")
     if namespace is not None and (source not in ("email", "log") or not namespace.strip() or ":" in namespace):
         raise Refused("invalid", f"--namespace {namespace!r}: a name without ':' for --source email or log")
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
@@ -52,6 +56,11 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
             from crm.adapters.deals import read_deals
 
             return import_frames(engine, *read_deals(path, columns), options)
+        if source == "activities":
+            from crm.adapters.activities import read_activities
+
+            frames, sources, skipped = read_activities(path, columns, channel)
+            return dataclasses.replace(import_frames(engine, frames, sources, options), skipped=skipped)
         from crm.adapters.email import read_email_archive
 
         default = channel or ("email" if source == "email" else "call")

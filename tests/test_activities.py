@@ -1,0 +1,190 @@
+"""A CRM's activity export (`--source activities`): Salesforce, HubSpot and Pipedrive shapes read by their own
+column names and words; rows that are not touches skipped and counted; a bad cell reported with nothing
+written; and a simulated world exported as a CRM's activities and deals tables runs the chain on the
+revenue-linked label, as its own contract tables do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crm.adapters.activities import read_activities
+from crm.validate import ValidationError
+from guanxi.cli import app
+
+runner = CliRunner()
+
+SALESFORCE = """Activity ID,Assigned,Contact,Company / Account,Type,Call Type,Date,Call Duration,Status,Subject
+00T1,Ann Lee,John Smith,Acme,Call,Inbound,03/01/2024 09:15 AM,125,Completed,Call: pricing
+00T2,Ann Lee,John Smith,Acme,Email,,03/02/2024 10:00 AM,,Completed,Re: quote
+00T3,Ann Lee,Mia Wong,Globex,Video Call,Outbound,03/03/2024 02:30 PM,1:05:00,Completed,Quarterly review
+00T4,Bo Chen,John Smith,Initech,Site Visit,,03/04/2024,,Completed,Plant tour
+00T5,Bo Chen,Mia Wong,Globex,LinkedIn Like,,03/05/2024,,Completed,
+00T6,Ann Lee,Mia Wong,Globex,Task,,03/06/2024,,Completed,Prepare proposal
+00T7,Ann Lee,Mia Wong,Globex,Call,Internal,03/06/2024,60,Completed,Call with our legal team
+00T8,Ann Lee,Mia Wong,Globex,Meeting,,03/20/2024,,Not Started,Kick-off
+00T9,Ann Lee,,Globex,Call,,03/07/2024,,Completed,Switchboard
+00T10,,Mia Wong,Globex,Email,,12/24/2023,,Completed,Season's greetings
+"""
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_a_salesforce_activity_report_becomes_touches(tmp_path: Path) -> None:
+    frames, _, skipped = read_activities(_write(tmp_path, "activities.csv", SALESFORCE))
+    inter = frames["interactions"].set_index("interaction_id")
+    assert skipped == {"not_a_touch": 2, "not_done": 1, "no_contact": 1}  # the task, the internal call; …
+    assert list(inter.index) == ["00T1", "00T2", "00T3", "00T4", "00T5", "00T10"]
+    assert inter["channel"].tolist() == ["call", "email", "video_call", "visit", "social", "email"]
+    assert inter["direction"].tolist() == ["inbound", "outbound", "outbound", "outbound", "outbound", "outbound"]
+    assert inter.loc["00T1", "duration_min"] == pytest.approx(125 / 60)
+    assert inter.loc["00T3", "duration_min"] == pytest.approx(65)
+    assert inter.loc["00T1", "ts"] == pd.Timestamp("2024-03-01 09:15", tz="UTC")
+    assert inter.loc["00T10", "occasion"] == "holiday" and inter.loc["00T10", "rep_id"] == "unassigned"
+    # the same name at two companies is two contacts; a rep and an account keep the export's names
+    contacts = frames["contacts"].set_index("contact_id")["account_id"].to_dict()
+    assert contacts == {"John Smith (Acme)": "Acme", "John Smith (Initech)": "Initech", "Mia Wong": "Globex"}
+    assert set(inter["contact_id"]) == set(contacts)
+    assert set(frames["reps"]["rep_id"]) == {"Ann Lee", "Bo Chen", "unassigned"}
+    assert set(frames["accounts"]["account_id"]) == {"Acme", "Globex", "Initech"}
+
+
+def test_hubspot_and_pipedrive_exports_read_by_their_words(tmp_path: Path) -> None:
+    hubspot = _write(tmp_path, "hubspot.csv", (
+        "Activity date,Activity type,Activity assigned to,Associated Contact,Contact email,Call duration (HH:mm:ss)\n"
+        "2024-05-01 10:00,INCOMING_EMAIL,Ann Lee,Jo Park,jo@acme.com,\n"
+        "2024-05-02 11:00,CALL,Ann Lee,Jo Park,jo@acme.com,00:12:30\n"
+        "2024-05-03 12:00,NOTE,Ann Lee,Jo Park,jo@acme.com,\n"
+        "2024-05-04 09:00,MEETING,Ann Lee,,li@globex.com,\n"))
+    frames, _, skipped = read_activities(hubspot)
+    inter = frames["interactions"]
+    assert skipped == {"not_a_touch": 1}
+    assert inter["channel"].tolist() == ["email", "call", "meeting"]
+    assert inter["direction"].tolist() == ["inbound", "outbound", "outbound"]
+    assert inter["duration_min"].iloc[1] == pytest.approx(12.5)
+    contacts = frames["contacts"].set_index("contact_id")
+    # no company column: the account is the e-mail's domain; no name: the address is the contact
+    assert contacts.loc["Jo Park", "account_id"] == "acme.com" and contacts.loc["li@globex.com", "email"] == \
+        "li@globex.com"
+
+    pipedrive = _write(tmp_path, "pipedrive.csv", (
+        "Activity - Subject;Activity - Type;Activity - Due date;Activity - Due time;Activity - Assigned to user;"
+        "Activity - Contact person;Activity - Organization;Activity - Done\n"
+        "Lunch with Jo;lunch;2024-06-03;12:30;Ann Lee;Jo Park;Acme;Done\n"
+        "Follow-up;call;2024-06-04;09:00;Ann Lee;Jo Park;Acme;To do\n"
+        "Proposal;deadline;2024-06-05;;Ann Lee;Jo Park;Acme;Done\n"))
+    frames, _, skipped = read_activities(pipedrive)
+    inter = frames["interactions"]
+    assert skipped == {"not_a_touch": 1, "not_done": 1}
+    assert inter["channel"].tolist() == ["meeting"]
+    assert inter["ts"].iloc[0] == pd.Timestamp("2024-06-03 12:30", tz="UTC")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Assigned,Contact,Type,Date\nAnn,Jo,Carrier pigeon,2024-01-02\n", "'Carrier pigeon' names no channel"),
+    ("Assigned,Contact,Type,Date\nAnn,Jo,Call,someday\n", "'someday' is not a date"),
+    ("Assigned,Contact,Type,Date,Status\nAnn,Jo,Call,2024-01-02,Maybe\n", "'Maybe' says neither done"),
+    ("Assigned,Contact,Type,Logged At\nAnn,Jo,Call,2024-01-02\n", "--column time=NAME"),
+    ("Assigned,Contact,Date\nAnn,Jo,2024-01-02\n", "--channel"),
+])
+def test_an_activity_that_cannot_be_read_says_where_and_why(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        read_activities(_write(tmp_path, "a.csv", text))
+
+
+def test_the_channel_option_reads_rows_whose_type_names_none(tmp_path: Path) -> None:
+    path = _write(tmp_path, "a.csv", "Assigned,Contact,Type,Date\nAnn,Jo,Other,2024-01-02\nAnn,Jo,,2024-01-03\n")
+    frames, _, _ = read_activities(path, channel="meeting")
+    assert frames["interactions"]["channel"].tolist() == ["meeting", "meeting"]
+    frames, _, _ = read_activities(path, columns={"time": "Date"}, channel="call")
+    assert frames["interactions"]["channel"].tolist() == ["call", "call"]
+
+
+def test_a_refused_activity_import_writes_nothing(tmp_path: Path, home: Path) -> None:
+    bad = SALESFORCE + "00T11,Ann Lee,Mia Wong,Globex,Carrier pigeon,,03/08/2024,,Completed,\n"
+    result = runner.invoke(app, ["import", "--source", "activities", str(_write(tmp_path, "bad.csv", bad))])
+    assert result.exit_code != 0 and "Carrier pigeon" in result.output and "nothing was written" in result.output
+    stats = json.loads(runner.invoke(app, ["db", "stats", "--json"]).output)
+    assert stats["interactions"] == 0 and stats["contacts"] == 0
+    good = _write(tmp_path, "good.csv", SALESFORCE)
+    first = json.loads(runner.invoke(app, ["import", "--source", "activities", str(good), "--json"]).output)
+    again = json.loads(runner.invoke(app, ["import", "--source", "activities", str(good), "--json"]).output)
+    assert first["inserted"]["interactions"] == 6 and first["skipped"] == {"not_a_touch": 2, "not_done": 1,
+                                                                            "no_contact": 1}
+    assert again["inserted"]["interactions"] == 0 and again["counts"] == first["counts"]  # not counted twice
+
+
+def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Path]:
+    """A simulated world as a CRM exports it: an activities table and an opportunities table in the CRM's
+    own names and words (US dates, amounts with currency signs), the world's ids as its names."""
+    inter = tables["interactions"].merge(tables["contacts"][["contact_id", "account_id"]], on="contact_id")
+    types = {"email": "Email", "call": "Call", "video_call": "Video Call", "meeting": "Meeting", "visit": "Site Visit",
+             "message": "Text Message", "social": "LinkedIn Like", "event": "Webinar"}
+    subjects = {"holiday": "Season's greetings", "birthday": "Happy birthday!", "business_request": "Request: pricing",
+                "referral": "Referral"}
+    folder.mkdir(parents=True, exist_ok=True)
+    activities = pd.DataFrame({
+        "Activity ID": inter["interaction_id"], "Assigned": inter["rep_id"], "Contact": inter["contact_id"],
+        "Company / Account": inter["account_id"], "Type": inter["channel"].astype(object).map(types),
+        "Direction": inter["direction"].astype(str).str.capitalize(),
+        "Date": pd.to_datetime(inter["ts"], utc=True).dt.strftime("%m/%d/%Y %I:%M %p"),
+        "Duration (sec)": (inter["duration_min"] * 60).round(), "Status": "Completed",
+        "Subject": inter["occasion"].astype(object).map(subjects).fillna("Follow-up")})
+    tasks = activities.head(30).assign(Type="Task", Subject="Prepare proposal")
+    tasks["Activity ID"] = "task-" + tasks["Activity ID"]
+    pd.concat([activities, tasks]).to_csv(folder / "Activities.csv", index=False)
+    opps = tables["opportunities"]
+    stage = opps["outcome"].astype(object).map({"won": "Closed Won", "lost": "Closed Lost",
+                                                "open": "Proposal/Price Quote"})
+    pd.DataFrame({"Opportunity ID": opps["opportunity_id"], "Account Name": opps["account_id"],
+                  "Opportunity Owner": opps["owner_rep_id"], "Stage": stage,
+                  "Amount": opps["amount"].map(lambda a: f"${a:,.2f}"),
+                  "Created Date": pd.to_datetime(opps["created_at"], utc=True).dt.strftime("%m/%d/%Y"),
+                  "Close Date": pd.to_datetime(opps["closed_at"], utc=True).dt.strftime("%m/%d/%Y")}
+                 ).to_csv(folder / "Opportunities.csv", index=False)
+    return folder / "Activities.csv", folder / "Opportunities.csv"
+
+
+@pytest.mark.slow  # trains a model
+def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, home: Path,
+                                                              served_world: dict[str, object]) -> None:
+    tables = served_world["sim"].tables  # type: ignore[attr-defined]
+    activities, deals = crm_export(tables, tmp_path / "export")
+    for source, path in (("deals", deals), ("activities", activities)):
+        result = runner.invoke(app, ["import", "--source", source, str(path), "--json"])
+        assert result.exit_code == 0, result.output
+    stats = json.loads(runner.invoke(app, ["db", "stats", "--json"]).output)
+    assert stats["interactions"] == len(tables["interactions"])
+    assert stats["opportunities"] == len(tables["opportunities"])
+    # every touch lands on the world's pair and account: the two files share reps and accounts by name
+    from crm.store import make_engine, read_table
+    from guanxi.settings import get_settings
+
+    engine = make_engine(get_settings().db_url)
+    stored = read_table(engine, "interactions").astype({"interaction_id": object}).set_index("interaction_id")
+    contacts = read_table(engine, "contacts").set_index("contact_id")["account_id"]
+    engine.dispose()
+    world = tables["interactions"].astype({"interaction_id": object}).set_index("interaction_id")
+    stored = stored.loc[world.index]
+    assert np.array_equal(stored["rep_id"].astype(str), world["rep_id"].astype(str))
+    assert np.array_equal(stored["channel"].astype(str), world["channel"].astype(str))
+    truth = tables["contacts"].set_index("contact_id")["account_id"].astype(str)
+    assert np.array_equal(contacts.astype(str), truth.reindex(contacts.index.astype(str)).to_numpy())
+    occasions = world["occasion"].astype(object).where(world["occasion"].notna(), None)
+    assert stored["occasion"].astype(object).where(stored["occasion"].notna(), None).tolist() == occasions.tolist()
+    doctor = json.loads(runner.invoke(app, ["doctor", "--json"]).output)
+    relationship = next(p for p in doctor["plans"] if p["model"] == "relationship")
+    assert relationship["label"] == "effective_relationship", relationship
+    trained = runner.invoke(app, ["train", "relationship", "--json"])
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout.strip().splitlines()[-1])["models"][0]
+    assert summary["label"] == "effective_relationship" and summary["metrics"]["auc"] > 0.6
