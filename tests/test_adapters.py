@@ -338,3 +338,27 @@ def test_dates_of_a_column_are_read_one_way() -> None:
     assert dates(pd.Series(["05.11.2024"])).iloc[0] == pd.Timestamp("2024-11-05", tz="UTC")  # dotted: day first
     assert dates(pd.Series(["2024-11-05T10:00:00+02:00"])).iloc[0] == pd.Timestamp("2024-11-05 08:00", tz="UTC")
     assert pd.isna(dates(pd.Series(["soon"])).iloc[0])
+
+
+def test_an_email_export_with_names_several_recipients_and_copies(tmp_path: Path) -> None:
+    """Cells as mail clients export them ("Jo Park <jo@acme.com>", two recipients in one cell, a Cc column,
+    Outlook's "From: (Address)"): one record per distinct recipient address, from the sender's address."""
+    gmail = tmp_path / "gmail.csv"
+    gmail.write_text('From,To,Cc,Date,Subject\n'
+                     'Ann Lee <Ann@ours.com>,"Jo Park <jo@acme.com>, li@globex.com",,'
+                     '"Fri, 01 Mar 2024 10:00:00 +0000",Q\n'
+                     '"""Park, Jo"" <jo@acme.com>",ann@ours.com,bo@ours.com; ann@ours.com,2024-03-01 12:00,Re: Q\n')
+    frames, _ = read_email_archive(gmail)
+    out = frames["interactions"][frames["interactions"]["direction"] == "outbound"]
+    assert list(zip(out["rep_id"], out["contact_id"], strict=True)) == [
+        ("gmail:ann@ours.com", "gmail:jo@acme.com"), ("gmail:ann@ours.com", "gmail:li@globex.com"),
+        ("gmail:jo@acme.com", "gmail:ann@ours.com"), ("gmail:jo@acme.com", "gmail:bo@ours.com")]
+    assert out["ts"].iloc[0] == pd.Timestamp("2024-03-01 10:00", tz="UTC")
+    assert sorted(frames["accounts"]["account_id"]) == ["gmail:acme.com", "gmail:globex.com", "gmail:ours.com"]
+    outlook = tmp_path / "outlook.csv"
+    outlook.write_text("Subject,From: (Name),From: (Address),To: (Name),To: (Address),CC: (Address),Date Sent\n"
+                       "Quote,Ann Lee,ann@ours.com,Jo Park,jo@acme.com,li@globex.com,2024-03-01 10:00\n"
+                       "Re,Jo Park,jo@acme.com,Ann Lee,ann@ours.com,,2024-03-01 12:00\n")
+    frames, _ = read_email_archive(outlook)
+    assert len(frames["interactions"]) == 2 * 3
+    assert set(frames["contacts"]["email"]) == {"ann@ours.com", "jo@acme.com", "li@globex.com"}

@@ -21,6 +21,7 @@ or dates and timestamps (UTC unless they say otherwise). Depth and occasion are 
 from __future__ import annotations
 
 import csv
+from email.utils import getaddresses
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ from crm.validate import Report, ValidationError
 NAMES: dict[str, tuple[str, ...]] = {
     "src": ("src", "source", "from", "from_id", "sender", "caller", "caller_id", "origin", "a"),
     "dst": ("dst", "target", "to", "to_id", "recipient", "receiver", "callee", "callee_id", "destination", "b"),
+    "cc": ("cc", "copy", "carbon_copy"),
+    "bcc": ("bcc", "blind_copy"),
     "time": ("time", "ts", "timestamp", "datetime", "date", "date_time", "when", "start", "start_time", "started_at",
              "call_time", "sent", "sent_at", "unix_time", "seconds"),
     "duration": ("duration", "duration_s", "duration_sec", "duration_seconds", "length_s"),
@@ -111,6 +114,36 @@ def _times(values: pd.Series, epoch: str) -> pd.Series:
     return out
 
 
+def _written_by_a_mail_client(src: pd.Series, dst: pd.Series) -> bool:
+    """Whether the people are written as a mail client exports them: "Jo Park <jo@acme.com>", or several
+    recipients in one cell ("jo@acme.com; li@globex.com")."""
+    return bool(src.str.contains("<.*@", regex=True).any() or dst.str.contains("<.*@", regex=True).any()
+                or dst.str.contains(r"@[^,;]*[,;]\s*\S", regex=True).any())
+
+
+def _per_recipient(src: pd.Series, heads: list[pd.Series], line: np.ndarray
+                   ) -> tuple[np.ndarray, pd.Series, pd.Series, np.ndarray]:
+    """One record per distinct recipient address of a row (To, Cc, Bcc), from the sender's address, both
+    lower-cased as the mailbox reader does (``crm.adapters.mailbox``): the rows they come from, the
+    senders, the recipients and the records' names (the row's and the recipient)."""
+    at: list[int] = []
+    senders: list[str] = []
+    recipients: list[str] = []
+    for i, (sender, *cells) in enumerate(zip(src.fillna(""), *(h.fillna("") for h in heads), strict=True)):
+        found = [a.lower() for _, a in getaddresses([sender]) if "@" in a]
+        who = found[0] if found else sender
+        cells = [c.replace(";", ",") for c in cells if c]
+        for address in dict.fromkeys(a.lower() if "@" in a else a for _, a in getaddresses(cells) if a):
+            if address != who:
+                at.append(i)
+                senders.append(who)
+                recipients.append(address)
+    rows = np.array(at, dtype=np.int64)
+    names = np.char.add(np.char.add(line[rows].astype(str), ":"), np.array(recipients, dtype=str)) if len(rows) \
+        else np.array([], dtype=str)
+    return rows, pd.Series(senders, dtype=object), pd.Series(recipients, dtype=object), names
+
+
 def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "email",
                        columns: dict[str, str] | None = None, namespace: str | None = None
                        ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -135,9 +168,13 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     if report:
         raise ValidationError(report)
     src, dst = raw[cols["src"]].str.strip(), raw[cols["dst"]].str.strip()
+    copies = [raw[cols[c]].str.strip() for c in ("cc", "bcc") if c in cols]
     when = _times(raw[cols["time"]], epoch)
-    for name, col in (("src", src), ("dst", dst)):
-        report.add(str(path), raw, (col.isna() | (col == "")).to_numpy(), name, "missing person id")
+    no_recipient = dst.isna() | (dst == "")
+    for copy in copies:
+        no_recipient &= copy.isna() | (copy == "")
+    for name, empty in (("src", src.isna() | (src == "")), ("dst", no_recipient)):
+        report.add(str(path), raw, empty.to_numpy(), name, "missing person id")
     bad_time = when.isna().to_numpy()
     if bad_time[:1].all() and len(bad_time) > 1 and not bad_time[1:].any():  # a header of unknown names
         report.note(str(path), 1, "", "the first line looks like a header whose column names are not known: name "
@@ -161,6 +198,11 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
         minutes = np.where(np.isinf(minutes), np.nan, minutes)  # a missed call: no duration
     if report:
         raise ValidationError(report)
+    line = raw["record"].to_numpy(dtype=str) if "record" in cols else np.arange(1, len(raw) + 1).astype(str)
+    if copies or _written_by_a_mail_client(src, dst):
+        at, src, dst, line = _per_recipient(src, [dst, *copies], line)
+        when, channels = when.iloc[at], channels.iloc[at]
+        minutes = None if minutes is None else minutes[at]
     when = pd.DatetimeIndex(when).as_unit("us")
     stem = path.stem.split("-")[0].split(".")[0]
     prefix = namespace or stem
@@ -174,7 +216,6 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     # people named by e-mail address work where their domain says: an account per domain
     by_domain = bool(people) and all("@" in p for p in people)
     domains = [p.rsplit("@", 1)[1].lower() for p in people] if by_domain else []
-    line = raw["record"].to_numpy(dtype=str) if "record" in cols else np.arange(1, len(raw) + 1).astype(str)
     s_ids, d_ids = (prefix + ":" + src).to_numpy(), (prefix + ":" + dst).to_numpy()
     interactions = pd.DataFrame({
         "interaction_id": np.concatenate([np.char.add(record, np.char.add(line, "-out")),
@@ -183,7 +224,7 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
         "rep_id": np.concatenate([s_ids, d_ids]),
         "contact_id": np.concatenate([d_ids, s_ids]),
         "channel": np.concatenate([channels.to_numpy(), channels.to_numpy()]),
-        "direction": np.repeat(["outbound", "inbound"], len(raw)),
+        "direction": np.repeat(["outbound", "inbound"], len(src)),
     })
     if minutes is not None:
         interactions["duration_min"] = np.concatenate([minutes, minutes])
