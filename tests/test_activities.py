@@ -188,3 +188,26 @@ def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, ho
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout.strip().splitlines()[-1])["models"][0]
     assert summary["label"] == "effective_relationship" and summary["metrics"]["auc"] > 0.6
+
+
+def test_a_reps_own_call_log_names_the_rep_once(tmp_path: Path, home: Path) -> None:
+    """A phone's call log names only the other side (a name, else the number) and says incoming, outgoing or
+    missed in its type: ``--rep`` names the phone's owner, ``--channel call`` the channel."""
+    path = _write(tmp_path, "calls.csv", "Date,Name,Number,Type,Duration\n"
+                                         "2024-04-01 09:00,Jo Park,+1 555 0100,Outgoing,95\n"
+                                         "2024-04-01 11:00,,+1 555 0199,Incoming,30\n"
+                                         "2024-04-02 08:00,Jo Park,+1 555 0100,Missed,0\n")
+    result = runner.invoke(app, ["import", "--source", "activities", str(path), "--channel", "call", "--rep",
+                                 "Ann Lee", "--json"])
+    assert result.exit_code == 0, result.output
+    from crm.store import make_engine, read_table
+    from guanxi.settings import get_settings
+
+    engine = make_engine(get_settings().db_url)
+    inter = read_table(engine, "interactions").sort_values("ts")
+    engine.dispose()
+    assert inter["rep_id"].tolist() == ["Ann Lee"] * 3 and inter["channel"].tolist() == ["call"] * 3
+    assert inter["contact_id"].tolist() == ["Jo Park", "+1 555 0199", "Jo Park"]
+    assert inter["direction"].tolist() == ["outbound", "inbound", "inbound"]
+    refused = runner.invoke(app, ["import", "--source", "log", str(path), "--rep", "Ann Lee"])
+    assert refused.exit_code != 0 and "--rep" in refused.output

@@ -36,6 +36,7 @@ NAMES: dict[str, tuple[str, ...]] = {
     "contact": ("contact_id", "contact", "contact_name", "contact_person", "associated_contact", "name", "who",
                 "person", "lead", "attendee", "participant"),
     "email": ("email", "contact_email", "email_address", "e_mail"),
+    "phone": ("phone", "number", "phone_number", "contact_phone", "mobile", "telephone"),
     "account": ("account_id", "account", "account_name", "company", "company_name", "company_account",
                 "associated_company", "organization", "organisation", "customer", "client"),
     "time": ("ts", "date", "activity_date", "due_date", "date_time", "datetime", "timestamp", "start",
@@ -52,6 +53,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     "rep": ("assigned", "owner", "user", "rep", "salesperson", "agent"),
     "contact": ("contact", "person", "lead", "who", "attendee", "participant"),
     "email": ("email",),
+    "phone": ("phone", "number", "mobile"),
     "account": ("account", "company", "organization", "organisation", "customer", "client"),
     "time": ("date", "timestamp", "datetime", "when", "start", "due"),
     "clock": ("time",),
@@ -80,7 +82,7 @@ NOT_TOUCHES = ("task", "todo", "to_do", "note", "notes", "deadline", "reminder",
 INBOUND = ("inbound", "incoming", "received", "in", "missed")
 """Words of a direction column that mean the contact reached us (a missed call was theirs); a type says it
 with one of :data:`INCOMING` ("INCOMING_EMAIL"), not with a bare "in" ("Check in call")."""
-INCOMING = ("inbound", "incoming", "received")
+INCOMING = ("inbound", "incoming", "received", "missed")
 OUTBOUND = ("outbound", "outgoing", "sent", "out")
 NOT_DONE = ("to_do", "todo", "open", "not_started", "planned", "scheduled", "pending", "in_progress", "false", "no",
             "0", "deferred", "waiting", "cancelled", "canceled", "no_show", "not_done", "undone")
@@ -122,15 +124,17 @@ def _has(words: pd.Series, known: tuple[str, ...]) -> np.ndarray:
     return words.map(hit).to_numpy(dtype=bool)
 
 
-def read_activities(path: Path, columns: dict[str, str] | None = None, channel: str | None = None
-                    ) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, int]]:
+def read_activities(path: Path, columns: dict[str, str] | None = None, channel: str | None = None,
+                    rep: str | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict[str, int]]:
     """Read the activities file; returns the contract tables, their sources and the rows skipped per reason
-    (:data:`SKIPPED`). ``channel``: the channel of rows whose type names none (else such rows are an error)."""
+    (:data:`SKIPPED`). ``channel``: the channel of rows whose type names none (else such rows are an error);
+    ``rep``: the rep of rows that name none (a rep's own call log names only the other side), else
+    ``unassigned``."""
     raw = headers.read_table(path)
     report = Report()
     cols = headers.columns(path, list(raw.columns), NAMES, WORDS, columns, report)
     for field, what in (("time", "when it happened (a date)"), ("contact", "the contact (a name, id or e-mail)")):
-        if field not in cols and not (field == "contact" and "email" in cols):
+        if field not in cols and not (field == "contact" and ("email" in cols or "phone" in cols)):
             report.note(str(path), 1, "", f"no column says {what} in the header ({', '.join(raw.columns)}); name "
                         f"it: --column {field}=NAME")
     if "channel" not in cols and channel is None:
@@ -146,7 +150,8 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
     type_words = _words(text.get("channel", nothing))
     direction_words = _words(text.get("direction", nothing))
     status_words = _words(text.get("status", nothing))
-    contact = text.get("contact", nothing).fillna(text.get("email", nothing))
+    # who: the contact's name or id, else their e-mail, else their number (an unknown caller)
+    contact = text.get("contact", nothing).fillna(text.get("email", nothing)).fillna(text.get("phone", nothing))
     skip = {"not_a_touch": _has(type_words, NOT_TOUCHES) | _has(direction_words, ("internal",)),
             "not_done": _has(status_words, NOT_DONE),
             "no_contact": contact.isna().to_numpy()}
@@ -189,7 +194,7 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
         raise ValidationError(report)
 
     rows = raw.index[keep]
-    rep = text.get("rep", nothing).fillna(UNASSIGNED)[rows]
+    reps = text.get("rep", nothing).fillna(rep or UNASSIGNED)[rows]
     email = text.get("email", nothing)[rows]
     account = text.get("account", nothing)[rows]
     domain = email.str.rsplit("@", n=1).str[1].str.lower()
@@ -214,11 +219,11 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
             occasion = occasion.where(occasion.notna() | ~found, name)
     interactions = pd.DataFrame({
         "interaction_id": ids[rows].to_numpy(), "ts": pd.DatetimeIndex(when[rows]).as_unit("us"),
-        "rep_id": rep.to_numpy(), "contact_id": contact_ids.to_numpy(), "channel": channels[rows].to_numpy(),
+        "rep_id": reps.to_numpy(), "contact_id": contact_ids.to_numpy(), "channel": channels[rows].to_numpy(),
         "direction": np.where(inbound[keep], "inbound", "outbound"), "occasion": occasion.to_numpy()})
     if minutes is not None:
         interactions["duration_min"] = minutes[keep]
-    frames = {"reps": pd.DataFrame({"rep_id": sorted(set(rep))}),
+    frames = {"reps": pd.DataFrame({"rep_id": sorted(set(reps))}),
               "accounts": pd.DataFrame({"account_id": sorted(set(contacts["account_id"]))}),
               "contacts": contacts, "interactions": interactions}
     return frames, dict.fromkeys(frames, str(path)), {r: n for r, n in counts.items() if n}

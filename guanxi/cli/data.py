@@ -65,11 +65,14 @@ def import_cmd(
     column: Annotated[list[str] | None, typer.Option(
         help="deals/activities/email/log: FIELD=NAME, the header's name for a field where it is not recognised "
              "(log: src, dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, "
-             "created_at, closed_at…; activities: rep, contact, email, account, time, clock, channel, direction, "
-             "duration, status, subject, interaction_id); repeat for several.")] = None,
+             "created_at, closed_at…; activities: rep, contact, email, phone, account, time, clock, channel, "
+             "direction, duration, status, subject, interaction_id); repeat for several.")] = None,
     namespace: Annotated[str | None, typer.Option(
         help="email/log: prefix of the people's ids (default: the file's name); give several logs of one "
              "organisation (calls, messages) the same one.")] = None,
+    rep: Annotated[str | None, typer.Option(
+        help="activities: the rep of rows whose export names none (a rep's own call log); default unassigned.")
+    ] = None,
     update: Annotated[bool, typer.Option(help="Replace stored rows whose content differs (only the columns the "
                                                "files give); without it such rows are refused.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -80,7 +83,8 @@ def import_cmd(
 
     with refusals(), store() as engine:
         result = import_source(engine, path, source.value, get_settings(), epoch, update,
-                               None if channel is None else channel.value, column_names(column or []), namespace)
+                               None if channel is None else channel.value, column_names(column or []), namespace,
+                               rep)
     if as_json:
         print(dumps(result.summary()))
         return

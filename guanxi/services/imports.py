@@ -30,7 +30,7 @@ def column_names(pairs: list[str]) -> dict[str, str]:
 
 def import_source(engine: Engine, path: Path, source: str, settings: Settings, epoch: str = "1970-01-01",
                   update: bool = False, channel: str | None = None, columns: dict[str, str] | None = None,
-                  namespace: str | None = None) -> ImportResult:
+                  namespace: str | None = None, rep: str | None = None) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
     ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``), ``activities`` one
     table of activities (``crm.adapters.activities``: the rows that are not touches are counted in
@@ -39,9 +39,12 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
     channel of records whose log does not name one (default: email for ``email``, call for ``log``; for
     ``activities``, rows whose type names none are an error without it);
     ``columns``: field -> the log's header name for it, where the adapter does not recognise it;
-    ``namespace``: email/log, the prefix of the people's ids (default: the file's name)."""
+    ``namespace``: email/log, the prefix of the people's ids (default: the file's name); ``rep``: activities,
+    the rep of rows that name none (a rep's own call log)."""
     if columns and source not in ("deals", "activities", "email", "log"):
         raise Refused("invalid", f"--column applies to --source deals, activities, email or log, not {source}")
+    if rep is not None and (source != "activities" or not rep.strip()):
+        raise Refused("invalid", f"--rep {rep!r}: a rep's name, for --source activities")
     if namespace is not None and (source not in ("email", "log") or not namespace.strip() or ":" in namespace):
         raise Refused("invalid", f"--namespace {namespace!r}: a name without ':' for --source email or log")
     options = ImportOptions(update=update, window=settings.ts_window(), erasure_key=settings.erasure_key())
@@ -59,7 +62,7 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
         if source == "activities":
             from crm.adapters.activities import read_activities
 
-            frames, sources, skipped = read_activities(path, columns, channel)
+            frames, sources, skipped = read_activities(path, columns, channel, rep)
             return dataclasses.replace(import_frames(engine, frames, sources, options), skipped=skipped)
         from crm.adapters.email import read_email_archive
 
