@@ -75,6 +75,7 @@ def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Times
 
     pids, first = scan.pair_ids(keys(), rows.height)
     pairs = pl.DataFrame([rows.get_column("rep_id").gather(first), rows.get_column("contact_id").gather(first)])
+    reps, contacts = (pairs.get_column(c).to_numpy().astype(object) for c in ("rep_id", "contact_id"))
     buckets = max(1, -(-len(first) // PAIRS_PER_BUCKET))
     if buckets == 1 and len(chunks) == 1:  # small input in one piece: scan it where it lies
         facts, deals = _entity_facts(tables, pairs, cutoff)
@@ -85,7 +86,7 @@ def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Times
             bounds, pid, ts, code = scan.partition(
                 [(p, c["ts"], c["code"]) for p, c in zip(pids, chunks, strict=True)], len(first), buckets)
             facts, deals = entities.result()
-    return _finish(tables, pairs, facts, deals, bounds, pid, ts, code, cutoff)
+    return _finish(tables, reps, contacts, facts, deals, bounds, pid, ts, code, cutoff)
 
 
 @dataclass(frozen=True)
@@ -122,41 +123,48 @@ def relationship_features_from_log(tables: Tables, log: RepLog, as_of: str | pd.
     lengths = np.diff(np.concatenate([[0], np.cumsum(keep)])[log.offsets])  # rows kept per pair
     present = lengths > 0
     pid = np.repeat(np.arange(int(present.sum()), dtype=np.int32), lengths[present])
-    pairs = pl.DataFrame({"rep_id": pl.Series([log.rep_id] * int(present.sum()), dtype=pl.String),
-                          "contact_id": pl.Series(log.contact_ids[present].tolist(), dtype=pl.String)})
+    contacts = np.asarray(log.contact_ids[present], dtype=object)
+    reps = np.full(len(contacts), log.rep_id, dtype=object)
     with polars_engine(int(keep.sum())):
         if entities is not None and entities.cutoff == cutoff:
             unknown = len(entities.index)
-            rows = [entities.index.get(c, unknown) for c in pairs.get_column("contact_id").to_list()]
-            facts, deals = entities.facts[rows], entities.deals
+            facts, deals = entities.facts[[entities.index.get(c, unknown) for c in contacts]], entities.deals
         else:
+            pairs = pl.DataFrame({"rep_id": pl.Series(reps.tolist(), dtype=pl.String),
+                                  "contact_id": pl.Series(contacts.tolist(), dtype=pl.String)})
             facts, deals = _entity_facts(tables, pairs, cutoff)
-        return _finish(tables, pairs, facts, deals, np.array([0, len(pid)], np.int64), pid, log.ts[keep],
+        return _finish(tables, reps, contacts, facts, deals, np.array([0, len(pid)], np.int64), pid, log.ts[keep],
                        scan_codes(log.code[keep]), cutoff)
 
 
-def _finish(tables: Tables, pairs: pl.DataFrame, facts: pl.DataFrame,
+def _finish(tables: Tables, reps: np.ndarray, contacts: np.ndarray, facts: pl.DataFrame,
             deals: tuple[np.ndarray, ...], bounds: np.ndarray, pid: np.ndarray, ts: np.ndarray,
             code: np.ndarray, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """The fold over rows grouped by pair, and the features from its per-pair figures and the entities."""
+    """The fold over rows grouped by pair, and the features from its per-pair figures and the entities.
+
+    On arrays, not a query plan: the same code for one rep in a request (a Polars plan cost ~8 ms of
+    fixed overhead there) and for the whole base; ``reps``, ``contacts``: each pair's ids (object arrays)."""
     festival, festival_base = _festival_lookup(cutoff.year)
     floats, ints, per_chan = scan.fold(
-        bounds, pid, pairs.height, ts, code, cutoff.value // 1000,
+        bounds, pid, len(contacts), ts, code, cutoff.value // 1000,
         vocab.CHANNELS.index("event"), len(vocab.CHANNELS), festival, festival_base, facts["acct"].to_numpy(),
         np.column_stack([facts.get_column(f"bday{k}").to_numpy() for k in range(3)]).astype(np.int64),
         deals[0], deals[1], deals[2], deals[3], deals[4], deals[5], MEET_CHANNELS)
-    entity = pl.DataFrame([facts.get_column(c) for c in ("account_id", "seniority", "buying_role", "birthday_month")])
-    out = pl.concat([pairs, entity,
-                     pl.from_numpy(floats, schema=list(scan.FLOATS)).fill_nan(None),
-                     pl.from_numpy(ints, schema=list(scan.INTS)),
-                     pl.from_numpy(per_chan, schema=[f"n_{c}_90d" for c in vocab.CHANNELS])],
-                    how="horizontal").lazy().with_columns(_derived(has_deals=deals[0].shape[0] > 0))
-    out = _join_accounts(out, table(tables, "accounts", ["account_id", "tier", "potential"]))
-    names = [f.name for f in RELATIONSHIP]
-    # one dtype per feature whatever the data: float64 for numbers (null-able), text for categories
-    numeric = [n for n in names if n not in ("buying_role", "account_tier")]
-    return (out.select([*RELATIONSHIP_IDS, *names]).with_columns(pl.col(numeric).cast(pl.Float64))
-            .sort(["rep_id", "contact_id"]).collect().to_pandas())
+    fold = {name: floats[:, i] for i, name in enumerate(scan.FLOATS)}
+    fold |= {name: ints[:, i].astype(np.float64) for i, name in enumerate(scan.INTS)}
+    fold |= {f"n_{c}_90d": per_chan[:, i].astype(np.float64) for i, c in enumerate(vocab.CHANNELS)}
+    entity = {c: facts.get_column(c).to_numpy() for c in ("account_id", "seniority", "buying_role")}
+    month = facts.get_column("birthday_month").cast(pl.Float64).to_numpy()
+    columns = {**fold, **_derived(fold, has_deals=deals[0].shape[0] > 0)}
+    columns |= _entity_features(fold, columns, entity["seniority"], month)
+    columns |= _account_features(entity["account_id"], table(tables, "accounts", ["account_id", "tier", "potential"]))
+    columns["buying_role"] = entity["buying_role"]
+    ids = dict(zip(RELATIONSHIP_IDS, (reps, contacts, entity["account_id"].astype(object)), strict=True))
+    order = np.lexsort((pd.factorize(contacts, sort=True)[0], pd.factorize(reps, sort=True)[0]))
+    out = {**ids, **{f.name: columns[f.name] for f in RELATIONSHIP}}
+    # one dtype per feature whatever the data: float64 for numbers (NaN missing), text for categories
+    return pd.DataFrame({name: (values if values.dtype == object else values.astype(np.float64))[order]
+                         for name, values in out.items()})
 
 
 def _entity_facts(tables: Tables, pairs: pl.DataFrame, cutoff: pd.Timestamp
@@ -324,57 +332,71 @@ def _outcomes(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> 
             .sort(["acct", "day"]))
 
 
-@cache
-def _derived(has_deals: bool) -> list[pl.Expr]:
-    given, asked = pl.col("_first_given_age"), pl.col("_first_asked_age")
-    n = pl.col("_in_n") + pl.col("_out_n")
-    has_depth = pl.col("_depth_n") > 0
-    recent = pl.col("_recent_n")
-    return [
-        pl.when(pl.col("gap_mean_days") > 0).then(pl.col("_gap_std") / pl.col("gap_mean_days")).alias("gap_cv"),
-        ((pl.col("n_90d") - pl.col("_prev_90d")) / (pl.col("n_90d") + pl.col("_prev_90d") + 1)).alias("trend_90d"),
-        pl.when(pl.col("_out_n") > 0).then(pl.col("_replied") / pl.col("_out_n")).alias("reply_rate_72h"),
-        pl.col("_months").bitwise_count_ones().alias("active_months_365d"),
-        pl.col("_depth_max").alias("depth_max"),
-        pl.when(has_depth).then(pl.col("_deep_n") / pl.col("_depth_n")).alias("deep_share"),
-        pl.when(has_depth).then(pl.col("_deep_by_contact")).alias("deep_by_contact"),
-        (pl.col("_in_n") / n).alias("inbound_share"),
-        (pl.col("_in_n") / (pl.col("_out_n") + 1)).alias("in_out_ratio"),
-        (pl.col("_init_in") / pl.col("_init_n")).alias("initiated_by_contact_share"),
-        pl.col("favor_ledger").fill_null(0.0),
-        pl.col("_festivals").alias("festivals_greeted_365d"),
-        pl.col("_birthday_touch").alias("birthday_greeted_365d"),
-        (pl.when(recent > 0).then((recent - pl.col("_need_n")) / recent) if has_deals
-         else pl.lit(None, dtype=pl.Float64)).alias("maintenance_share_365d"),
+def _ratio(num: np.ndarray, den: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """``num / den`` where ``where`` (default: everywhere), NaN elsewhere; 0/0 is NaN, x/0 infinite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return out if where is None else np.where(where, out, np.nan)
+
+
+def _derived(f: dict[str, np.ndarray], has_deals: bool) -> dict[str, np.ndarray]:
+    """Features made from the fold's per-pair figures (``f``: float columns; NaN = unknown)."""
+    given, asked = f["_first_given_age"], f["_first_asked_age"]
+    n = f["_in_n"] + f["_out_n"]
+    has_depth = f["_depth_n"] > 0
+    recent = f["_recent_n"]
+    gave = np.where(np.isnan(asked), 1.0, np.where(np.isnan(given), 0.0, (given > asked).astype(np.float64)))
+    return {
+        "gap_cv": _ratio(f["_gap_std"], f["gap_mean_days"], f["gap_mean_days"] > 0),
+        "trend_90d": _ratio(f["n_90d"] - f["_prev_90d"], f["n_90d"] + f["_prev_90d"] + 1),
+        "reply_rate_72h": _ratio(f["_replied"], f["_out_n"], f["_out_n"] > 0),
+        "active_months_365d": np.bitwise_count(f["_months"].astype(np.int64)).astype(np.float64),
+        "depth_max": f["_depth_max"],
+        "deep_share": _ratio(f["_deep_n"], f["_depth_n"], has_depth),
+        "deep_by_contact": np.where(has_depth, f["_deep_by_contact"], np.nan),
+        "inbound_share": _ratio(f["_in_n"], n),
+        "in_out_ratio": _ratio(f["_in_n"], f["_out_n"] + 1),
+        "initiated_by_contact_share": _ratio(f["_init_in"], f["_init_n"]),
+        "favor_ledger": np.nan_to_num(f["favor_ledger"], nan=0.0),
+        "festivals_greeted_365d": f["_festivals"],
+        "maintenance_share_365d": _ratio(recent - f["_need_n"], recent, recent > 0) if has_deals
+        else np.full(len(n), np.nan),
         # dignity: a rate ratio against the pair's own year, +0.5 on both sides (1 is the usual rhythm)
-        pl.when(pl.col("_win_days") > 0).then(
-            (pl.col("_push_after_win") + 0.5)
-            / (pl.col("_business_365d") / 365.0 * pl.col("_win_days") + 0.5)).alias("push_after_win"),
-        pl.when(pl.col("_loss_days") > 0).then(
-            (pl.col("_touch_after_loss") + 0.5)
-            / (pl.col("_out_365d") / 365.0 * pl.col("_loss_days") + 0.5)).alias("touch_after_loss"),
-        pl.when(given.is_null() & asked.is_null()).then(None)
-        .when(asked.is_null()).then(1).when(given.is_null()).then(0)
-        .otherwise((given > asked).cast(pl.Int8)).cast(pl.Int8).alias("gave_before_asked"),
-    ]
+        "push_after_win": _ratio(f["_push_after_win"] + 0.5, f["_business_365d"] / 365.0 * f["_win_days"] + 0.5,
+                                 f["_win_days"] > 0),
+        "touch_after_loss": _ratio(f["_touch_after_loss"] + 0.5, f["_out_365d"] / 365.0 * f["_loss_days"] + 0.5,
+                                   f["_loss_days"] > 0),
+        "gave_before_asked": np.where(np.isnan(given) & np.isnan(asked), np.nan, gave),
+    }
 
 
-@cache
-def _seniority_rank() -> pl.Expr:
-    return pl.col("seniority").replace_strict({s: i for i, s in enumerate(vocab.SENIORITIES)}, default=None,
-                                              return_dtype=pl.Int8)
+SENIORITY_RANKS = {s: float(i) for i, s in enumerate(vocab.SENIORITIES)}
 
 
-def _join_accounts(out: pl.LazyFrame, accounts: pl.DataFrame | None) -> pl.LazyFrame:
-    out = out.with_columns(seniority_rank=_seniority_rank()).with_columns(
+def _entity_features(f: dict[str, np.ndarray], columns: dict[str, np.ndarray], seniority: np.ndarray,
+                     birthday_month: np.ndarray) -> dict[str, np.ndarray]:
+    """What the contact's facts add: the seniority rank, our level at meetings with a senior contact, and
+    whether a known birthday was greeted."""
+    rank = np.array([SENIORITY_RANKS.get(s, np.nan) if isinstance(s, str) else np.nan for s in seniority],
+                    dtype=np.float64)
+    return {
+        "seniority_rank": rank,
         # dignity: our executives at the meetings with a senior contact (vp and above)
-        level_match=pl.when((pl.col("seniority_rank") >= SENIOR_RANK) & (pl.col("_meets_365d") > 0))
-        .then(pl.col("_meets_exec_365d") / pl.col("_meets_365d")),
+        "level_match": _ratio(f["_meets_exec_365d"], f["_meets_365d"], (rank >= SENIOR_RANK) & (f["_meets_365d"] > 0)),
         # a known birthday with no touch in the year is a birthday not greeted, not an unknown
-        birthday_greeted_365d=pl.when(pl.col("birthday_month").is_not_null())
-        .then(pl.col("birthday_greeted_365d").fill_null(0)))
+        "birthday_greeted_365d": np.where(np.isnan(birthday_month), np.nan, np.nan_to_num(f["_birthday_touch"])),
+    }
+
+
+def _account_features(account_ids: np.ndarray, accounts: pl.DataFrame | None) -> dict[str, np.ndarray]:
+    """The account's tier and potential per pair (missing where the account is unknown)."""
     if accounts is None:
-        return out.with_columns(account_tier=pl.lit(None, dtype=pl.String),
-                                account_potential=pl.lit(None, dtype=pl.Float64))
-    return out.join(accounts.lazy().rename({"tier": "account_tier", "potential": "account_potential"}),
-                    on="account_id", how="left")
+        return {"account_tier": np.full(len(account_ids), None, dtype=object),
+                "account_potential": np.full(len(account_ids), np.nan)}
+    ids = accounts.get_column("account_id").to_numpy()
+    first = ~pd.Index(ids).duplicated()
+    at = pd.Index(ids[first]).get_indexer(account_ids)
+    tier = np.concatenate([accounts.get_column("tier").cast(pl.String).to_numpy()[first].astype(object),
+                           np.array([None], dtype=object)])
+    potential = np.concatenate([accounts.get_column("potential").cast(pl.Float64).to_numpy()[first], [np.nan]])
+    return {"account_tier": tier[at], "account_potential": potential[at]}
