@@ -211,3 +211,25 @@ def test_a_reps_own_call_log_names_the_rep_once(tmp_path: Path, home: Path) -> N
     assert inter["direction"].tolist() == ["outbound", "inbound", "inbound"]
     refused = runner.invoke(app, ["import", "--source", "log", str(path), "--rep", "Ann Lee"])
     assert refused.exit_code != 0 and "--rep" in refused.output
+
+
+def test_salesforce_tasks_and_events_by_api_names(tmp_path: Path) -> None:
+    """Salesforce's Data Export of Task and Event records (API names): the subtype says call or email, the
+    call type the direction, an Event is a calendar meeting, a duration in minutes says so in its name."""
+    tasks = _write(tmp_path, "Task.csv", (
+        "Id,WhoId,AccountId,OwnerId,Subject,ActivityDate,Status,TaskSubtype,CallType,CallDurationInSeconds,Type\n"
+        "00T1,003A,001A,005A,Call,2024-03-01,Completed,Call,Inbound,240,\n"
+        "00T2,003A,001A,005A,Email: quote,2024-03-02,Completed,Email,,,Email\n"
+        "00T3,003A,001A,005A,Send contract,2024-03-03,Not Started,Task,,,Other\n"))
+    frames, _, skipped = read_activities(tasks)
+    inter = frames["interactions"]
+    assert skipped == {"not_a_touch": 1} and inter["channel"].tolist() == ["call", "email"]
+    assert inter["direction"].tolist() == ["inbound", "outbound"] and inter["duration_min"].iloc[0] == 4.0
+    assert frames["contacts"].set_index("contact_id")["account_id"].to_dict() == {"003A": "001A"}
+    events = _write(tmp_path, "Event.csv", (
+        "Id,WhoId,AccountId,OwnerId,Subject,ActivityDateTime,DurationInMinutes,EventSubtype\n"
+        "00U1,003A,001A,005A,Quarterly review,2024-03-05T14:00:00.000Z,90,Event\n"))
+    frames, _, _ = read_activities(events)
+    inter = frames["interactions"]
+    assert inter["channel"].tolist() == ["meeting"] and inter["duration_min"].tolist() == [90.0]
+    assert inter["ts"].iloc[0] == pd.Timestamp("2024-03-05 14:00", tz="UTC")

@@ -362,3 +362,32 @@ def test_an_email_export_with_names_several_recipients_and_copies(tmp_path: Path
     frames, _ = read_email_archive(outlook)
     assert len(frames["interactions"]) == 2 * 3
     assert set(frames["contacts"]["email"]) == {"ann@ours.com", "jo@acme.com", "li@globex.com"}
+
+
+def test_deals_exported_by_field_api_names_and_flags(tmp_path: Path) -> None:
+    """Salesforce's Data Export names fields by API name (``StageName``, ``CloseDate``, ``OwnerId``) and says
+    won and closed in flags that outrank an organisation's own stage names; HubSpot's export by its internal
+    names (``dealstage``, ``closedate``, ``hubspot_owner_id``)."""
+    salesforce = tmp_path / "Opportunity.csv"
+    salesforce.write_text(
+        "Id,AccountId,OwnerId,Name,StageName,Amount,CloseDate,CreatedDate,IsClosed,IsWon,Probability\n"
+        "006A,001A,005A,Big deal,Contract signed,1000,2024-03-01,2024-01-01T10:00:00.000Z,true,true,100\n"
+        "006B,001A,005A,Other,Went elsewhere,500,2024-03-02,2024-01-02T10:00:00.000Z,true,false,0\n"
+        "006C,001B,005B,Open,Proposal,700,2024-09-30,2024-02-01T10:00:00.000Z,false,false,40\n")
+    frames, _ = read_deals(salesforce)
+    opps = frames["opportunities"].set_index("opportunity_id")
+    assert opps["outcome"].to_dict() == {"006A": "won", "006B": "lost", "006C": "open"}
+    assert opps["owner_rep_id"].to_dict() == {"006A": "005A", "006B": "005A", "006C": "005B"}
+    assert opps["closed_at"].isna().tolist() == [False, False, True]  # an open deal's close date is a forecast
+    assert set(json.loads(opps.loc["006A", "attributes"])) == {"Name", "Probability"}  # not the flags
+    hubspot = tmp_path / "deals.csv"
+    hubspot.write_text("hs_object_id,dealname,dealstage,amount,closedate,createdate,hubspot_owner_id\n"
+                       "1,A,closedwon,10,2024-03-01,2024-01-01,77\n2,B,appointmentscheduled,20,,2024-01-05,78\n")
+    frames, _ = read_deals(hubspot)
+    opps = frames["opportunities"].set_index("opportunity_id")
+    assert opps["outcome"].to_dict() == {"1": "won", "2": "open"} and opps.loc["1", "owner_rep_id"] == "77"
+    assert opps.loc["1", "created_at"] == pd.Timestamp("2024-01-01", tz="UTC")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Id,OwnerId,IsClosed,IsWon\n006A,005A,maybe,true\n")
+    with pytest.raises(ValidationError, match="'maybe' is neither true nor false"):
+        read_deals(bad)

@@ -39,11 +39,11 @@ NAMES: dict[str, tuple[str, ...]] = {
     "phone": ("phone", "number", "phone_number", "contact_phone", "mobile", "telephone"),
     "account": ("account_id", "account", "account_name", "company", "company_name", "company_account",
                 "associated_company", "organization", "organisation", "customer", "client"),
-    "time": ("ts", "date", "activity_date", "due_date", "date_time", "datetime", "timestamp", "start",
-             "start_date", "start_date_time", "start_datetime", "completed_date", "created_date", "when"),
+    "time": ("ts", "date", "activity_date", "activity_date_time", "due_date", "date_time", "datetime", "timestamp",
+             "start", "start_date", "start_date_time", "start_datetime", "completed_date", "created_date", "when"),
     "clock": ("time", "due_time", "start_time", "activity_time"),
-    "channel": ("channel", "type", "activity_type", "task_type", "event_type", "subtype", "task_subtype", "medium",
-                "kind"),
+    "channel": ("channel", "task_subtype", "event_subtype", "activity_type", "type", "task_type", "event_type",
+                "subtype", "medium", "kind"),
     "direction": ("direction", "call_direction", "email_direction", "call_type", "inbound_outbound"),
     "duration": ("duration", "call_duration", "duration_min", "duration_minutes", "duration_sec", "length"),
     "status": ("status", "done", "completed", "is_done", "activity_status", "state"),
@@ -57,7 +57,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     "account": ("account", "company", "organization", "organisation", "customer", "client"),
     "time": ("date", "timestamp", "datetime", "when", "start", "due"),
     "clock": ("time",),
-    "channel": ("type", "channel", "medium"),
+    "channel": ("type", "subtype", "channel", "medium"),
     "direction": ("direction",),
     "duration": ("duration", "length"),
     "status": ("done", "status", "completed"),
@@ -67,16 +67,17 @@ CHANNEL_WORDS: dict[str, str] = {
     **dict.fromkeys(("like", "comment", "social", "post", "share"), "social"),
     **dict.fromkeys(("video", "zoom", "teams", "webex", "meet", "videocall"), "video_call"),
     **dict.fromkeys(("visit", "onsite", "site"), "visit"),
-    **dict.fromkeys(("event", "webinar", "seminar", "tradeshow", "trade", "expo"), "event"),
+    **dict.fromkeys(("webinar", "seminar", "tradeshow", "trade", "expo"), "event"),
     **dict.fromkeys(("meeting", "meetings", "appointment", "demo", "presentation", "lunch", "dinner", "breakfast",
-                     "coffee"), "meeting"),
+                     "coffee", "event"), "meeting"),
     **dict.fromkeys(("call", "calls", "phone", "voice", "dial", "callback"), "call"),
     **dict.fromkeys(("email", "mail", "emails", "inmail", "e"), "email"),
     **dict.fromkeys(("sms", "text", "message", "messages", "whatsapp", "wechat", "chat", "linkedin", "im"),
                     "message"),
 }
 """Words of an activity's type and the contract channel they mean; where a type holds several, the one
-first here decides ("Video call" is a video call, "LinkedIn like" social, "Site visit" a visit)."""
+first here decides ("Video call" is a video call, "LinkedIn like" social, "Site visit" a visit). An
+"Event" is a calendar entry in Salesforce and Zoho: a meeting; a trade show or a webinar is an event."""
 NOT_TOUCHES = ("task", "todo", "to_do", "note", "notes", "deadline", "reminder", "internal")
 """Words of a type or direction that mean the row is not a touch with the contact (skipped, counted)."""
 INBOUND = ("inbound", "incoming", "received", "in", "missed")
@@ -133,6 +134,8 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
     raw = headers.read_table(path)
     report = Report()
     cols = headers.columns(path, list(raw.columns), NAMES, WORDS, columns, report)
+    if "time" not in cols and "clock" in cols:  # one column "Time" holds the whole timestamp
+        cols["time"] = cols.pop("clock")
     for field, what in (("time", "when it happened (a date)"), ("contact", "the contact (a name, id or e-mail)")):
         if field not in cols and not (field == "contact" and ("email" in cols or "phone" in cols)):
             report.note(str(path), 1, "", f"no column says {what} in the header ({', '.join(raw.columns)}); name "
@@ -141,8 +144,6 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
         report.note(str(path), 1, "", f"no column says the activity's type (call, email, meeting…) in the header "
                     f"({', '.join(raw.columns)}); name it (--column channel=NAME) or give one for every row "
                     "(--channel)")
-    if "time" not in cols and "clock" in cols:  # one column "Time" holds the whole timestamp
-        cols["time"] = cols.pop("clock")
     if report:
         raise ValidationError(report)
     text = {f: raw[c].astype("string").str.strip().replace("", pd.NA) for f, c in cols.items()}

@@ -5,7 +5,10 @@ The columns are found by name (:data:`NAMES`), else by a word of the name (:data
 user names them (``columns``, ``--column FIELD=NAME``). Each row becomes an opportunity: its owner a
 rep (one rep, ``unassigned``, when the table names none), its account an account (none when the table
 names none). The outcome is read from the stage or status text (:func:`outcome_of`: "Closed Won", "won",
-"Lost", "Closed lost - no budget"…; anything else is open). ``closed_at`` is the close date of a won or
+"Lost", "Closed lost - no budget"…; anything else is open), or from the CRM's own won / closed flags where
+the export has them (Salesforce's ``IsWon`` and ``IsClosed``: stages are renamed per organisation, flags
+are not). Header names may be an API's camelCase (``StageName``, ``CloseDate``, ``OwnerId``) or HubSpot's
+internal names (``dealstage``, ``closedate``, ``hubspot_owner_id``). ``closed_at`` is the close date of a won or
 lost deal only: on an open deal a CRM's close date is a forecast. A deal without an id column is named
 after the file and its row (stable only while the file's rows keep their order). Amounts may carry
 currency signs and thousands separators. Columns that are not fields are kept as the deal's custom
@@ -25,17 +28,21 @@ from crm.importer import attributes_json
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
-    "opportunity_id": ("opportunity_id", "deal_id", "opportunity", "id", "record_id", "opportunity_number"),
+    "opportunity_id": ("opportunity_id", "deal_id", "opportunity", "id", "record_id", "opportunity_number",
+                       "hs_object_id"),
     "account": ("account_id", "account", "account_name", "company", "company_name", "organization",
                 "organisation", "customer", "client", "org_name"),
     "owner": ("owner_rep_id", "owner", "opportunity_owner", "deal_owner", "sales_agent", "sales_rep", "rep",
-              "salesperson", "assigned_to", "user"),
+              "salesperson", "assigned_to", "user", "owner_id", "hubspot_owner_id"),
     "amount": ("amount", "value", "deal_value", "opportunity_amount", "expected_revenue", "list_price", "price"),
     "closed_amount": ("closed_amount", "close_value", "won_amount", "booked_amount"),
-    "stage": ("outcome", "stage", "deal_stage", "stage_name", "status", "result"),
+    "stage": ("outcome", "stage", "deal_stage", "stage_name", "status", "result", "dealstage"),
+    "is_won": ("is_won", "won_flag"),
+    "is_closed": ("is_closed", "closed_flag"),
     "created_at": ("created_at", "created", "create_date", "created_date", "date_created", "engage_date",
-                   "open_date", "opened", "start_date"),
-    "closed_at": ("closed_at", "close_date", "closed_date", "date_closed", "closed", "won_time", "lost_time"),
+                   "open_date", "opened", "start_date", "createdate"),
+    "closed_at": ("closed_at", "close_date", "closed_date", "date_closed", "closed", "won_time", "lost_time",
+                  "closedate"),
     "product": ("product", "product_name", "item"),
 }
 WORDS: dict[str, tuple[str, ...]] = {
@@ -60,6 +67,19 @@ def outcome_of(stage: pd.Series) -> pd.Series:
     return pd.Series(np.where(won & ~lost, "won", np.where(lost & ~won, "lost", "open")), index=stage.index)
 
 
+TRUE = ("true", "yes", "y", "1", "x", "t")
+FALSE = ("false", "no", "n", "0", "f", "")
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    """True / False from a flag column as exports write it ("true", "1", "Yes"); NA where it is neither."""
+    text = values.fillna("").astype(str).str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(TRUE)] = True
+    out[text.isin(FALSE)] = False
+    return out
+
+
 def _money(values: pd.Series) -> pd.Series:
     """Numbers from amounts as exports write them: "$12,500.00", "12 500 €", "EUR 1.234,56", "1,5"; the
     decimal separator is the last of "." and "," where both occur, and a lone "," before one or two final
@@ -78,7 +98,7 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
     raw = headers.read_table(path)
     report = Report()
     cols = headers.columns(path, list(raw.columns), NAMES, WORDS, columns, report)
-    if "stage" not in cols:
+    if "stage" not in cols and not {"is_won", "is_closed"} <= set(cols):
         report.note(str(path), 1, "", f"no column says whether a deal is won, lost or open (a stage or status) in the "
                     f"header ({', '.join(raw.columns)}); name it: --column stage=NAME")
     if report:
@@ -89,7 +109,22 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
     nothing = pd.Series(pd.NA, index=raw.index, dtype="string")
     owner = (raw[cols["owner"]].str.strip() if "owner" in cols else nothing).fillna(UNASSIGNED)
     account = raw[cols["account"]].str.strip() if "account" in cols else nothing
-    outcome = outcome_of(raw[cols["stage"]])
+    flags = {f: _flag(raw[cols[f]]) for f in ("is_won", "is_closed") if f in cols}
+    for flag_field, flag in flags.items():
+        report.add(str(path), raw, (raw[cols[flag_field]].notna() & flag.isna()).to_numpy(), cols[flag_field],
+                   "{value!r} is neither true nor false")
+    outcome = outcome_of(raw[cols["stage"]]) if "stage" in cols else pd.Series("open", index=raw.index)
+    if flags:  # a CRM's own flags ("IsWon", "IsClosed") outrank the words of a stage it lets users rename
+        won = flags["is_won"].fillna(False).to_numpy(dtype=bool) if "is_won" in flags else None
+        closed = flags["is_closed"].fillna(False).to_numpy(dtype=bool) if "is_closed" in flags else None
+        words = outcome.to_numpy()
+        if won is not None and closed is not None:
+            decided = np.where(won, "won", np.where(closed, "lost", "open"))
+        elif won is not None:  # won where flagged; the words decide lost or open elsewhere
+            decided = np.where(won, "won", np.where(words == "won", "open", words))
+        else:  # closed only: the words decide won or lost among the closed deals; the rest are open
+            decided = np.where(flags["is_closed"].fillna(False).to_numpy(dtype=bool), words, "open")
+        outcome = pd.Series(decided, index=raw.index)
     dates = {f: headers.dates(raw[cols[f]]) for f in ("created_at", "closed_at") if f in cols}
     money = {f: _money(raw[cols[f]]) for f in ("amount", "closed_amount") if f in cols}
     for parsed_by, what in ((dates, "a date"), (money, "an amount")):

@@ -21,10 +21,16 @@ def key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", re.sub(r"[(\[].*?[)\]]", " ", name.lower())).strip("_")
 
 
+def header_key(name: str) -> str:
+    """:func:`key` of a column name, camelCase split into words as API exports name fields ("StageName",
+    "CloseDate", "OwnerId", "DurationInMinutes" -> ``stage_name``, ``close_date``, ``owner_id``…)."""
+    return key(re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name))
+
+
 def find(names: list[str], whole: dict[str, tuple[str, ...]], words: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """Which column holds each field: a whole name of ``whole`` first (for every field, in its order),
     then a word of ``words``; each column serves one field."""
-    keys = {key(c): c for c in names}
+    keys = {header_key(c): c for c in names}
     cols: dict[str, str] = {}
     for field, known in whole.items():
         hit = next((keys[n] for n in known if n in keys and keys[n] not in cols.values()), None)
@@ -113,7 +119,8 @@ def dates(values: pd.Series) -> pd.Series:
 
 def in_minutes(name: str) -> bool:
     """Whether a duration column's name says minutes ("Duration (min)")."""
-    return bool(set(re.split(r"[^0-9a-z]+", name.lower())) & set(MINUTE_WORDS))
+    words = re.split(r"[^0-9a-z]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())  # units in brackets too
+    return bool(set(words) & set(MINUTE_WORDS))
 
 
 def minutes(values: pd.Series, name: str) -> np.ndarray:
