@@ -6,6 +6,7 @@ channel), so any CRM export yields the same kinds, not only the simulated world.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -67,16 +68,25 @@ def pair_deal_context(tables: Tables, as_of: str | pd.Timestamp, pairs: pd.DataF
 
     ``context``: :func:`contact_deal_context` of every contact at ``as_of`` indexed by contact_id, computed
     once for many calls (each call looks its contacts up in it)."""
-    out = pairs[["rep_id", "contact_id", "account_id"]].copy()
+    out = {c: pairs[c].to_numpy() for c in ("rep_id", "contact_id", "account_id")}
     if tables.get("opportunities") is None:
-        return out.assign(opportunity_id=None, deal_open=0.0, deal_amount=0.0, on_chain=0.0)
-    out = out.astype({"contact_id": str})
+        n = len(pairs)
+        return pd.DataFrame({**out, "opportunity_id": np.full(n, None, dtype=object),
+                             **{c: np.zeros(n) for c in CONTEXT}})
+    out["contact_id"] = out["contact_id"].astype(str).astype(object)
     if context is None:
-        context = contact_deal_context(tables, as_of, out[["contact_id", "account_id"]]).set_index("contact_id")
-    found = context.reindex(out["contact_id"].to_numpy())
-    for column in ("opportunity_id", *CONTEXT):
-        out[column] = found[column].to_numpy()
-    return out.fillna({c: 0.0 for c in CONTEXT})
+        context = contact_deal_context(tables, as_of, pd.DataFrame(out)[["contact_id", "account_id"]]
+                                       ).set_index("contact_id")
+    if not context.index.is_unique:
+        context = context[~context.index.duplicated()]
+    at = context.index.get_indexer(out["contact_id"])  # -1: the contact is not in the context
+    found = at >= 0
+    deal = context["opportunity_id"].to_numpy(dtype=object)[at]
+    out["opportunity_id"] = np.where(found, deal, None)
+    for column in CONTEXT:
+        values = context[column].to_numpy(dtype=float)[at]
+        out[column] = np.where(found & ~np.isnan(values), values, 0.0)
+    return pd.DataFrame(out)
 
 
 def contact_deal_context(tables: Tables, as_of: str | pd.Timestamp, contacts: pd.DataFrame | None = None
