@@ -45,21 +45,54 @@ class Action:
     def rules(self) -> list[str]:
         return [r for r in (self.eligible, self.applicable, self.suitable) if r]
 
-    def allowed(self, candidates: pd.DataFrame) -> np.ndarray:
+    def allowed(self, candidates: pd.DataFrame | Columns) -> np.ndarray:
         """Rows of the action's target where every rule of the action holds (missing values fail a rule)."""
-        deal = deal_only(candidates)
+        cols = Columns.of(candidates)
+        deal = cols.deal_only
         ok = deal.copy() if self.target == "deal" else ~deal
         if not ok.any():  # no row of its target: its rules may name columns only such rows carry
             return ok
         for rule in self.rules():
-            ok &= _evaluate(candidates, rule, self.name).fillna(False).to_numpy(dtype=bool)
+            ok &= _truth(_evaluate(cols, rule, self.name))
         return ok
 
-    def weight(self, candidates: pd.DataFrame) -> np.ndarray:
+    def weight(self, candidates: pd.DataFrame | Columns) -> np.ndarray:
+        cols = Columns.of(candidates)
         if not self.context:
-            return np.ones(len(candidates))
-        value = _evaluate(candidates, self.context, self.name)
-        return np.broadcast_to(np.asarray(value, dtype=float), (len(candidates),)).copy()
+            return np.ones(len(cols))
+        value = _evaluate(cols, self.context, self.name)
+        return np.broadcast_to(np.asarray(value, dtype=float), (len(cols),)).copy()
+
+
+class Columns:
+    """A candidate frame's columns as the rules read them, each converted once: sixteen actions' rules read
+    the same few columns again and again (a conversion per read was half of scoring's own time)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._arrays: dict[str, np.ndarray] = {}
+        self._deal_only: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, candidates: pd.DataFrame | Columns) -> Columns:
+        return candidates if isinstance(candidates, Columns) else cls(candidates)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frame.columns
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._arrays:
+            self._arrays[name] = _array(self.frame[name])
+        return self._arrays[name]
+
+    @property
+    def deal_only(self) -> np.ndarray:
+        if self._deal_only is None:
+            self._deal_only = deal_only(self.frame)
+        return self._deal_only
 
 
 @dataclass(frozen=True)
@@ -89,21 +122,35 @@ class Catalog:
         return [a.name for a in self.actions]
 
 
-def _evaluate(frame: pd.DataFrame, expression: str, action: str) -> pd.Series:
+def _evaluate(frame: pd.DataFrame | Columns, expression: str, action: str) -> np.ndarray:
     """A rule's value on every row: ``DataFrame.eval``'s meaning (``and``/``or``/``not`` element-wise,
     missing values compare false), computed on the named columns' arrays by the rule compiled once
     (``DataFrame.eval`` cost 1.7 ms a rule, a sixth of a request); pandas reports a rule that fails."""
-    used = [c for c in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", expression)) if c in frame.columns]
+    cols = Columns.of(frame)
+    used = [c for c in _names(expression) if c in cols]
     try:
-        names = {c: _array(frame[c]) for c in used}
-        value = eval(_compiled(expression), {"__builtins__": {}}, names)  # noqa: S307 - the catalog's own rules
-        return pd.Series(np.broadcast_to(np.asarray(value), (len(frame),)), index=frame.index)
+        value = eval(_compiled(expression), {"__builtins__": {}}, {c: cols[c] for c in used})  # noqa: S307
+        return np.broadcast_to(np.asarray(value), (len(cols),))  # (the catalog's own rules)
     except Exception:  # noqa: BLE001 - pandas evaluates it again and says what is wrong
         pass
     try:
-        return frame[used].eval(expression, engine="python")
+        return cols.frame[used].eval(expression, engine="python").to_numpy()
     except Exception as exc:  # pandas raises many types here; all mean the rule is wrong
         raise ValueError(f"catalog action {action!r}: cannot evaluate {expression!r}: {exc}") from exc
+
+
+def _truth(value: np.ndarray) -> np.ndarray:
+    """A rule's value as booleans, a missing one false."""
+    if value.dtype == object:
+        return np.array([bool(v) if v is not None and v == v else False for v in value], dtype=bool)
+    if value.dtype.kind == "f":
+        return np.nan_to_num(value, nan=0.0).astype(bool)
+    return value.astype(bool)
+
+
+@functools.cache
+def _names(expression: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(re.findall(r"[A-Za-z_]\w*", expression)))
 
 
 def _array(column: pd.Series) -> np.ndarray:

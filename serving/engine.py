@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from serving.candidates import deal_only
-from serving.catalog import Catalog
+from serving.catalog import Catalog, Columns
 from serving.effect_prior import PriorEffects, shipped_prior
 from training.model import GuanxiClassifier
 from training.uplift import EffectModel
@@ -77,15 +77,16 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     ids["target"] = ids["contact_id"]
     if deals.any():
         ids["target"] = np.where(deals, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
+    columns = Columns(cands)  # each column the rules read, converted once
     for action in catalog.actions:
-        ok = action.allowed(cands)
+        ok = action.allowed(columns)
         if not ok.any():
             continue
         rows = np.flatnonzero(ok)
         d_eff = eff[action.kind].to_numpy()
         d_win = np.where(amount > 0, win[action.kind].to_numpy(), 0.0)
         gain = d_eff * rel_value + d_win * amount
-        weight = action.weight(cands)
+        weight = action.weight(columns)
         cost = action.minutes + catalog.policy.overhead_minutes
         n = len(rows)
         for c in ("rep_id", "contact_id", "account_id", "target"):
@@ -182,30 +183,52 @@ def history_days(history: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(days, utc=True)
 
 
+def _ages(history: pd.DataFrame, day: pd.Timestamp) -> np.ndarray:
+    """Whole days from each history row to ``day`` (floored, as ``Timedelta.days``); NaT rows very old."""
+    stamps = history_days(history).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return np.where(stamps == np.iinfo(np.int64).min, np.iinfo(np.int64).max,
+                    (pd.Timestamp(day).value - stamps) // 86_400_000_000_000)
+
+
 def blocked(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp) -> np.ndarray:
     """Rows the contact policy forbids today: cooldowns, snoozes, repeated dismissals (mandatory items too)."""
     bad = np.zeros(len(scored), dtype=bool)
     if history is None or history.empty or scored.empty:
         return bad
-    age = (day - history_days(history)).dt.days.to_numpy()
+    age = _ages(history, day)
     status, action = history["status"].to_numpy(), history["action"].to_numpy()
+    contact = history["contact_id"].to_numpy()
     cooldown = {a.name: a.cooldown for a in catalog.actions}
     done = np.isin(status, [*DONE, LOGGED])
-    recent = history[done & (age < np.array([cooldown.get(a, 0) for a in action], dtype=float))]
-    snoozed = history[(status == "snoozed") & (age < SNOOZE_DAYS)]
-    dismissed = history[(status == "dismissed") & (age < catalog.policy.dismissal_days)]
-    paused = dismissed
-    if len(dismissed):
-        counts = dismissed.groupby(["contact_id", "action"]).size()
-        paused = counts[counts >= catalog.policy.dismissals_before_pause].reset_index()[["contact_id", "action"]]
-    pairs: set[tuple[str, str]] = set()
-    for frame in (recent, snoozed, paused):
-        pairs.update(zip(frame["contact_id"].astype(str), frame["action"].astype(str), strict=True))
+    recent = done & (age < np.array([cooldown.get(a, 0) for a in action], dtype=float))
+    snoozed = (status == "snoozed") & (age < SNOOZE_DAYS)
+    dismissed = (status == "dismissed") & (age < catalog.policy.dismissal_days)
+    pairs = {(str(c), str(a)) for c, a in zip(contact[recent | snoozed], action[recent | snoozed], strict=True)}
+    if dismissed.any():
+        counts: dict[tuple[str, str], int] = {}
+        for key in zip(contact[dismissed].astype(str), action[dismissed].astype(str), strict=True):
+            counts[key] = counts.get(key, 0) + 1
+        pairs |= {key for key, n in counts.items() if n >= catalog.policy.dismissals_before_pause}
     if pairs:  # a set of (target, action): two MultiIndexes and isin were 5 ms
         targets = scored["target"] if "target" in scored else scored["contact_id"]  # a deal-only row: its deal
-        bad = np.fromiter(((str(c), str(a)) in pairs for c, a in zip(targets, scored["action"], strict=True)),
+        bad = np.fromiter(((str(c), str(a)) in pairs for c, a in zip(targets.to_numpy(), scored["action"].to_numpy(),
+                                                                      strict=True)),
                           dtype=bool, count=len(scored))
     return bad
+
+
+def _cumcount(keys: np.ndarray) -> np.ndarray:
+    """Each row's position among the rows of its key so far (``groupby(...).cumcount()`` on an array)."""
+    codes, uniques = pd.factorize(keys)
+    if len(uniques) <= 1:
+        return np.arange(len(keys))
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
+    counts = np.diff(np.r_[starts, len(order)])
+    ranks = np.arange(len(order)) - np.repeat(starts, counts)
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = ranks
+    return out
 
 
 def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog, day: pd.Timestamp, k: int,
@@ -216,26 +239,31 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
     if scored.empty:
         return scored
     pol = catalog.policy
-    pool = scored[~blocked(scored, history, catalog, day) & ((scored["priority"] > 0) | scored["mandatory"])]
-    pool = pool[pool.groupby("rep_id", sort=False).cumcount() < per_rep_pool * max(k, 1)]
-    week = {}
+    reps_all = scored["rep_id"].to_numpy()
+    mandatory_all = scored["mandatory"].to_numpy(dtype=bool)
+    ok = ~blocked(scored, history, catalog, day) & ((scored["priority"].to_numpy() > 0) | mandatory_all)
+    rows = np.flatnonzero(ok)
+    rows = rows[_cumcount(reps_all[rows]) < per_rep_pool * max(k, 1)]
+    week: dict[str, int] = {}
     if history is not None and len(history):
-        age = (day - history_days(history)).dt.days
-        done = history[history["status"].isin(DONE) & (age < 7).to_numpy()]
         mandatory = {a.name for a in catalog.actions if a.mandatory}
-        week = done[~done["action"].isin(mandatory)].groupby("contact_id").size().to_dict()
+        recent = np.isin(history["status"].to_numpy(), DONE) & (_ages(history, day) < 7)
+        recent &= ~np.isin(history["action"].to_numpy(), list(mandatory))
+        for contact in history["contact_id"].to_numpy()[recent]:
+            week[contact] = week.get(contact, 0) + 1
     used_minutes: dict[str, float] = {}
     count: dict[str, int] = {}
     contacts_today: set[str] = set()
     keep = []
-    targets = pool["target"] if "target" in pool else pool["contact_id"]  # a deal-only row's target is its deal
-    reps, full = pool["rep_id"].nunique(), 0
-    for i, rep, contact, minutes, mandatory in zip(pool.index, pool["rep_id"], targets, pool["minutes"],
-                                                   pool["mandatory"], strict=True):
+    targets = (scored["target"] if "target" in scored else scored["contact_id"]).to_numpy()  # a deal-only row: its deal
+    minutes_all = scored["minutes"].to_numpy(dtype=float)
+    reps, full = len(set(reps_all[rows].tolist())), 0
+    for i in rows:
+        rep, contact, minutes, mandatory_row = reps_all[i], targets[i], minutes_all[i], mandatory_all[i]
         cap = k if limits is None else min(k, limits.get(rep, 0))
         if count.get(rep, 0) >= cap or contact in contacts_today:
             continue
-        if not mandatory:
+        if not mandatory_row:
             if week.get(contact, 0) >= pol.max_per_contact_week:
                 continue
             if used_minutes.get(rep, 0.0) + minutes > pol.capacity_minutes_per_day:
@@ -248,8 +276,8 @@ def select(scored: pd.DataFrame, history: pd.DataFrame | None, catalog: Catalog,
             full += 1
             if full == reps:  # every rep has its k: nothing further down can be chosen
                 break
-    chosen = pool.loc[keep].copy()
-    chosen["rank"] = chosen.groupby("rep_id", sort=False).cumcount() + 1
+    chosen = scored.iloc[keep].copy()
+    chosen["rank"] = _cumcount(chosen["rep_id"].to_numpy()) + 1
     return chosen.reset_index(drop=True)
 
 

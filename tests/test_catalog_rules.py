@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.catalog import _evaluate, load_catalog
+from serving.catalog import _evaluate, _truth, load_catalog
 
 
 @pytest.fixture
@@ -34,14 +34,14 @@ def test_every_shipped_rule_gives_the_same_rows(frame: pd.DataFrame) -> None:
     rules = [r for a in load_catalog().actions for r in a.rules()]
     assert len(rules) >= 10
     for rule in rules:
-        compiled = _evaluate(frame, rule, "test").fillna(False).to_numpy(dtype=bool)
+        compiled = _truth(_evaluate(frame, rule, "test"))
         assert (compiled == _pandas(frame, rule)).all(), rule
 
 
 @pytest.mark.parametrize("rule", ["not (n_365d >= 2) or tie < 1.5", "1 <= n_365d < 4", "buying_role == 'influencer'",
                                   "(deal_open == 1) & ~(on_chain == 1)", "n_365d"])
 def test_operators_beyond_the_shipped_rules(frame: pd.DataFrame, rule: str) -> None:
-    compiled = _evaluate(frame, rule, "test").fillna(False).to_numpy(dtype=bool)
+    compiled = _truth(_evaluate(frame, rule, "test"))
     assert (compiled == _pandas(frame, rule)).all()
 
 
