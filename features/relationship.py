@@ -86,7 +86,7 @@ def _relationship_features(tables: Tables, inter: pl.DataFrame, cutoff: pd.Times
             bounds, pid, ts, code = scan.partition(
                 [(p, c["ts"], c["code"]) for p, c in zip(pids, chunks, strict=True)], len(first), buckets)
             facts, deals = entities.result()
-    return _finish(tables, reps, contacts, facts, deals, bounds, pid, ts, code, cutoff)
+    return _finish(reps, contacts, facts, deals, bounds, pid, ts, code, cutoff)
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,11 @@ def relationship_features_from_log(tables: Tables, log: RepLog, as_of: str | pd.
             pairs = pl.DataFrame({"rep_id": pl.Series(reps.tolist(), dtype=pl.String),
                                   "contact_id": pl.Series(contacts.tolist(), dtype=pl.String)})
             facts, deals = _entity_facts(tables, pairs, cutoff)
-        return _finish(tables, reps, contacts, facts, deals, np.array([0, len(pid)], np.int64), pid, log.ts[keep],
+        return _finish(reps, contacts, facts, deals, np.array([0, len(pid)], np.int64), pid, log.ts[keep],
                        scan_codes(log.code[keep]), cutoff)
 
 
-def _finish(tables: Tables, reps: np.ndarray, contacts: np.ndarray, facts: pl.DataFrame,
+def _finish(reps: np.ndarray, contacts: np.ndarray, facts: pl.DataFrame,
             deals: tuple[np.ndarray, ...], bounds: np.ndarray, pid: np.ndarray, ts: np.ndarray,
             code: np.ndarray, cutoff: pd.Timestamp) -> pd.DataFrame:
     """The fold over rows grouped by pair, and the features from its per-pair figures and the entities.
@@ -156,8 +156,9 @@ def _finish(tables: Tables, reps: np.ndarray, contacts: np.ndarray, facts: pl.Da
     entity = {c: facts.get_column(c).to_numpy() for c in ("account_id", "seniority", "buying_role")}
     month = facts.get_column("birthday_month").cast(pl.Float64).to_numpy()
     columns = {**fold, **_derived(fold, has_deals=deals[0].shape[0] > 0)}
-    columns |= _entity_features(fold, columns, entity["seniority"], month)
-    columns |= _account_features(entity["account_id"], table(tables, "accounts", ["account_id", "tier", "potential"]))
+    columns |= _entity_features(fold, entity["seniority"], month)
+    columns["account_tier"] = facts.get_column("account_tier").to_numpy().astype(object)
+    columns["account_potential"] = facts.get_column("account_potential").cast(pl.Float64).to_numpy()
     columns["buying_role"] = entity["buying_role"]
     ids = dict(zip(RELATIONSHIP_IDS, (reps, contacts, entity["account_id"].astype(object)), strict=True))
     order = np.lexsort((pd.factorize(contacts, sort=True)[0], pd.factorize(reps, sort=True)[0]))
@@ -179,11 +180,14 @@ def _entity_facts(tables: Tables, pairs: pl.DataFrame, cutoff: pd.Timestamp
     if contacts is None:
         facts = pl.DataFrame({"acct": np.full(pairs.height, -1, np.int64)}).with_columns(
             [pl.lit(-1, dtype=pl.Int64).alias(f"bday{k}") for k in range(3)]
-            + [pl.lit(None, dtype=pl.String).alias(c) for c in ("account_id", "seniority", "buying_role")]
-            + [pl.lit(None, dtype=pl.Int64).alias("birthday_month")])
+            + [pl.lit(None, dtype=pl.String).alias(c) for c in ("account_id", "seniority", "buying_role",
+                                                                 "account_tier")]
+            + [pl.lit(None, dtype=pl.Int64).alias("birthday_month"),
+               pl.lit(None, dtype=pl.Float64).alias("account_potential")])
         return facts, no_deals
     mine, codes = _pair_contacts(pairs.lazy(), contacts.lazy())
-    queries = [_pair_facts(pairs.lazy(), mine, codes, cutoff), codes.select(pl.len())]
+    accounts = table(tables, "accounts", ["account_id", "tier", "potential"])
+    queries = [_pair_facts(pairs.lazy(), mine, codes, cutoff, accounts), codes.select(pl.len())]
     if opps is not None and opps.height > 0:
         queries += [_open_intervals(opps.lazy(), codes, cutoff), _outcomes(opps.lazy(), codes, cutoff)]
     facts, n_codes, *found = pl.collect_all(queries)  # one plan: the shared parts run once
@@ -291,17 +295,28 @@ def _pair_contacts(pairs: pl.LazyFrame, contacts: pl.LazyFrame) -> tuple[pl.Lazy
     return mine, codes
 
 
-def _pair_facts(pairs: pl.LazyFrame, mine: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
+def _pair_facts(pairs: pl.LazyFrame, mine: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp,
+                accounts: pl.DataFrame | None) -> pl.LazyFrame:
     """Per pair, in pair order: the contact's account code (-1 unknown), birthday epoch days in three
-    years (-1 unknown), and the contact's account, seniority, buying role and birthday month."""
+    years (-1 unknown), the contact's account, seniority, buying role and birthday month, and the account's
+    tier and potential (joined here, once per day in serving, not in every request)."""
     month, dom = pl.col("birthday_month").cast(pl.Int64), pl.col("birthday_day").cast(pl.Int64)
-    facts = [pl.col("acct").fill_null(-1), "account_id", "seniority", "buying_role", month.alias("birthday_month")]
+    facts = [pl.col("acct").fill_null(-1), "account_id", "seniority", "buying_role", month.alias("birthday_month"),
+             "account_tier", "account_potential"]
     for k, year in enumerate((cutoff.year - 1, cutoff.year, cutoff.year + 1)):
         # day 1 of the month plus (day - 1) days: 29 February is 1 March in other years
         day = pl.date(year, month, 1) + pl.duration(days=dom - 1)
         facts.append((day - pl.date(1970, 1, 1)).dt.total_days().cast(pl.Int64).fill_null(-1).alias(f"bday{k}"))
-    return (pairs.select("contact_id").join(mine.join(codes, on="account_id", how="left"), on="contact_id",
-                                            how="left", maintain_order="left").select(facts))
+    known = mine.join(codes, on="account_id", how="left")
+    if accounts is None:
+        known = known.with_columns(account_tier=pl.lit(None, dtype=pl.String),
+                                   account_potential=pl.lit(None, dtype=pl.Float64))
+    else:
+        known = known.join(accounts.lazy().unique("account_id", keep="first", maintain_order=True).select(
+            "account_id", account_tier=pl.col("tier").cast(pl.String),
+            account_potential=pl.col("potential").cast(pl.Float64)), on="account_id", how="left")
+    return (pairs.select("contact_id").join(known, on="contact_id", how="left", maintain_order="left")
+            .select(facts))
 
 
 def _open_intervals(opps: pl.LazyFrame, codes: pl.LazyFrame, cutoff: pd.Timestamp) -> pl.LazyFrame:
@@ -373,8 +388,8 @@ def _derived(f: dict[str, np.ndarray], has_deals: bool) -> dict[str, np.ndarray]
 SENIORITY_RANKS = {s: float(i) for i, s in enumerate(vocab.SENIORITIES)}
 
 
-def _entity_features(f: dict[str, np.ndarray], columns: dict[str, np.ndarray], seniority: np.ndarray,
-                     birthday_month: np.ndarray) -> dict[str, np.ndarray]:
+def _entity_features(f: dict[str, np.ndarray], seniority: np.ndarray, birthday_month: np.ndarray
+                     ) -> dict[str, np.ndarray]:
     """What the contact's facts add: the seniority rank, our level at meetings with a senior contact, and
     whether a known birthday was greeted."""
     rank = np.array([SENIORITY_RANKS.get(s, np.nan) if isinstance(s, str) else np.nan for s in seniority],
@@ -386,17 +401,3 @@ def _entity_features(f: dict[str, np.ndarray], columns: dict[str, np.ndarray], s
         # a known birthday with no touch in the year is a birthday not greeted, not an unknown
         "birthday_greeted_365d": np.where(np.isnan(birthday_month), np.nan, np.nan_to_num(f["_birthday_touch"])),
     }
-
-
-def _account_features(account_ids: np.ndarray, accounts: pl.DataFrame | None) -> dict[str, np.ndarray]:
-    """The account's tier and potential per pair (missing where the account is unknown)."""
-    if accounts is None:
-        return {"account_tier": np.full(len(account_ids), None, dtype=object),
-                "account_potential": np.full(len(account_ids), np.nan)}
-    ids = accounts.get_column("account_id").to_numpy()
-    first = ~pd.Index(ids).duplicated()
-    at = pd.Index(ids[first]).get_indexer(account_ids)
-    tier = np.concatenate([accounts.get_column("tier").cast(pl.String).to_numpy()[first].astype(object),
-                           np.array([None], dtype=object)])
-    potential = np.concatenate([accounts.get_column("potential").cast(pl.Float64).to_numpy()[first], [np.nan]])
-    return {"account_tier": tier[at], "account_potential": potential[at]}
