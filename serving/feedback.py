@@ -7,6 +7,7 @@ greeted through the CRM is on the greeting's cooldown even if no recommendation 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import sqlalchemy as sa
@@ -54,21 +55,29 @@ def read_history(engine: Engine, since: pd.Timestamp | None = None, contact_ids:
 def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
                         rep_ids: list[str] | None = None) -> pd.DataFrame:
     """Outbound interactions of the last 90 days as ``logged`` actions, the latest per pair and catalog action
-    of their kind: they start cooldowns but do not use up the weekly cap, which is for recommended actions."""
+    of their kind, where it is still inside that action's cooldown at ``as_of``: they start cooldowns but do
+    not use up the weekly cap, which is for recommended actions."""
     cutoff = utc(as_of)
     inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "channel", "direction", "depth", "occasion",
                                            "opportunity_id", "favor", "with_executive"])
-    recent = inter.filter((pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=LOOKBACK_DAYS))
-                          & (pl.col("direction") == "outbound"))
+    wanted = (pl.col("ts") <= cutoff) & (pl.col("ts") > cutoff - pd.Timedelta(days=LOOKBACK_DAYS)) \
+        & (pl.col("direction") == "outbound")
     if rep_ids is not None:
-        recent = recent.filter(pl.col("rep_id").is_in(list(rep_ids)))
-    by_kind = pl.DataFrame({"kind": [a.kind for a in catalog.actions], "action": [a.name for a in catalog.actions]})
-    # a cooldown only asks for the latest touch of each (pair, action): one row each (a rep's 90 days
-    # expanded to every catalog action of the kind were 10k rows, and the policy's filters' time)
-    rows = (recent.with_columns(kind=kind_expr()).join(by_kind, on="kind")
+        wanted &= pl.col("rep_id").is_in(list(rep_ids))
+    by_kind = pl.LazyFrame({"kind": [a.kind for a in catalog.actions], "action": [a.name for a in catalog.actions],
+                            "cooldown": [a.cooldown for a in catalog.actions]})
+    # a cooldown only asks for the latest touch of each (pair, action) inside it: one row each, and none for
+    # a touch older than its action's cooldown, which blocks nothing now or later (a rep's 90 days were
+    # 3k rows, most of them past their cooldowns, and their hand-over to pandas half a request's history)
+    rows = (inter.lazy().filter(wanted).with_columns(kind=kind_expr()).join(by_kind, on="kind")
+            .filter(pl.col("ts") > pl.lit(cutoff) - pl.duration(days=pl.col("cooldown")))
             .group_by("rep_id", "contact_id", "action").agg(day=pl.col("ts").max())
-            .sort("rep_id", "contact_id", "action").with_columns(status=pl.lit(LOGGED)))
-    return rows.to_pandas()[HISTORY_COLUMNS]
+            .sort("rep_id", "contact_id", "action").collect())
+    return pd.DataFrame({"rep_id": rows.get_column("rep_id").to_numpy().astype(object),
+                         "contact_id": rows.get_column("contact_id").to_numpy().astype(object),
+                         "action": rows.get_column("action").to_numpy().astype(object),
+                         "day": pd.DatetimeIndex(rows.get_column("day").to_pandas()),
+                         "status": np.full(rows.height, LOGGED, dtype=object)})[HISTORY_COLUMNS]
 
 
 def history(engine: Engine | None, tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
