@@ -4,6 +4,8 @@ touches that start cooldowns)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import polars as pl
 
@@ -59,3 +61,22 @@ def recent_frame(log: RepLog, since_us: int, until_us: int) -> pl.DataFrame:
         text("favor", vocab.FAVORS).alias("favor"),
         pl.when(pl.col("exec") > 0).then(pl.col("exec") == 2).alias("with_executive"),
     )
+
+
+@functools.cache
+def _kind_of_code() -> np.ndarray:
+    """The action kind (index in ``KINDS``) of every pair-log code, from ``features.actions.kind_expr`` on
+    the code's decoded row: the kind rule stays written once, and a rep's rows are classified by a lookup."""
+    from features.actions import KINDS, kind_expr  # here: features.actions reaches this module through the deals
+
+    n = 1 << 16  # every code (bit 15 is the highest, DEAL_BIT)
+    every = RepLog("", np.array([""], dtype=object), np.array([0, n], np.int64), np.ones(n, np.int64),
+                   np.arange(n, dtype=np.int32))
+    kinds = recent_frame(every, 0, 1).select(kind_expr()).to_series()
+    return kinds.replace_strict({k: i for i, k in enumerate(KINDS)}, return_dtype=pl.Int8).to_numpy()
+
+
+def kinds_of(code: np.ndarray) -> np.ndarray:
+    """The action kind (index in ``features.actions.KINDS``) of each pair-log code, as ``kind_expr`` reads
+    the row it stands for."""
+    return _kind_of_code()[code.astype(np.int64) & 0xFFFF]

@@ -13,9 +13,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from crm.pair_log import OUT_BIT, RepLog
 from crm.store import FEEDBACK, bump_versions, lock_for_write
-from features.actions import kind_expr
+from features.actions import KINDS, kind_expr
 from features.frames import Tables, need, utc
+from features.logs import kinds_of
+from features.scan import US_PER_DAY
 from serving.catalog import Catalog
 from serving.engine import HISTORY_COLUMNS, LOGGED
 
@@ -80,11 +83,43 @@ def interaction_history(tables: Tables, as_of: str | pd.Timestamp, catalog: Cata
                          "status": np.full(rows.height, LOGGED, dtype=object)})[HISTORY_COLUMNS]
 
 
+def logged_touches(log: RepLog, as_of: str | pd.Timestamp, catalog: Catalog) -> pd.DataFrame:
+    """:func:`interaction_history` of one rep from its pair logs (``crm.pair_log``): the same rows, read
+    from the packed codes (kinds by ``features.logs.kinds_of``) without decoding the rows to text."""
+    until = utc(as_of).value // 1000
+    window = (log.ts <= until) & (log.ts > until - LOOKBACK_DAYS * US_PER_DAY) & ((log.code & OUT_BIT) > 0)
+    pair = np.repeat(np.arange(len(log.contact_ids)), np.diff(log.offsets))[window]
+    ts, kind = log.ts[window], kinds_of(log.code[window])
+    none = np.iinfo(np.int64).min
+    contacts, actions, days = [], [], []
+    for action in catalog.actions:
+        rows = (kind == KINDS.index(action.kind)) & (ts > until - action.cooldown * US_PER_DAY)
+        if not rows.any():
+            continue
+        latest = np.full(len(log.contact_ids), none, np.int64)
+        np.maximum.at(latest, pair[rows], ts[rows])
+        hit = np.flatnonzero(latest > none)
+        contacts.append(log.contact_ids[hit])
+        actions.append(np.full(len(hit), action.name, dtype=object))
+        days.append(latest[hit])
+    if not contacts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in HISTORY_COLUMNS}).astype(
+            {"day": "datetime64[us, UTC]"})
+    out = pd.DataFrame({"rep_id": log.rep_id, "contact_id": np.concatenate(contacts).astype(object),
+                        "action": np.concatenate(actions),
+                        "day": pd.DatetimeIndex(np.concatenate(days).astype("datetime64[us]")).tz_localize("UTC"),
+                        "status": LOGGED})
+    return out.sort_values(["contact_id", "action"], kind="stable").reset_index(drop=True)[HISTORY_COLUMNS]
+
+
 def history(engine: Engine | None, tables: Tables, as_of: str | pd.Timestamp, catalog: Catalog,
-            rep_ids: list[str] | None = None, contact_ids: list[str] | None = None) -> pd.DataFrame:
+            rep_ids: list[str] | None = None, contact_ids: list[str] | None = None, log: RepLog | None = None
+            ) -> pd.DataFrame:
     """Feedback plus logged touches, the input of the contact policy; ``contact_ids``: the feedback about
-    these contacts only (a rep's candidates: the policy reads nothing else), not the whole table's."""
-    parts = [interaction_history(tables, as_of, catalog, rep_ids)]
+    these contacts only (a rep's candidates: the policy reads nothing else), not the whole table's; ``log``:
+    the one rep's pair logs, read instead of ``tables``' interactions (what a request holds)."""
+    parts = [logged_touches(log, as_of, catalog) if log is not None else
+             interaction_history(tables, as_of, catalog, rep_ids)]
     if engine is not None:
         parts.append(read_history(engine, utc(as_of) - pd.Timedelta(days=LOOKBACK_DAYS), contact_ids))
     parts = [p for p in parts if len(p)]

@@ -18,6 +18,8 @@ from features.relationship import relationship_features, relationship_features_f
 from guanxi.services.erasure import erase_contact
 from guanxi.settings import get_settings
 from serving.candidates import candidates, day_context
+from serving.catalog import load_catalog
+from serving.feedback import interaction_history, logged_touches
 from serving.store_data import StoreData
 
 STATIC = ("reps", "accounts", "contacts", "opportunities", "opportunity_stages", "opportunity_contacts")
@@ -107,6 +109,11 @@ def _features_equal(data: StoreData, world: dict[str, pd.DataFrame], inter: pd.D
             fast = candidates(data.frames(), day, [rep], log=log, context=day_context(data.frames(), day))
             pd.testing.assert_frame_equal(fast, candidates(tables, day, [rep]), check_exact=False, rtol=1e-9,
                                           atol=1e-12)
+            # and the contact policy's logged touches, read from the packed codes, those of the table
+            touched = logged_touches(log, day, load_catalog())
+            assert len(touched) > 0
+            pd.testing.assert_frame_equal(touched, interaction_history(tables, day, load_catalog(), [rep]),
+                                          check_dtype=False)
 
 
 def test_codes_survive_the_round_trip_through_the_log(world: dict[str, pd.DataFrame]) -> None:

@@ -18,10 +18,10 @@ from features.relationship import relationship_features, relationship_features_f
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 from serving import scales
-from serving.candidates import day_context, next_day, recent_tables
+from serving.candidates import day_context, next_day
 from serving.catalog import Catalog
 from serving.engine import Models
-from serving.feedback import LOOKBACK_DAYS, history
+from serving.feedback import history
 from serving.reasons import ELEMENT_OF, explain, references
 from serving.recommend import pool, recommend
 from serving.store_data import StoreData
@@ -190,9 +190,10 @@ def _rep_actions(data: StoreData, models: Models, catalog: Catalog, rep_id: str,
     deals = context.contactless
     if not log.rows and (deals is None or deals.empty or not deals["rep_id"].eq(rep_id).any()):
         return []
-    tables = recent_tables(data.frames(), log, day, LOOKBACK_DAYS)  # what the contact policy reads
-    # the contact policy's history (the store's feedback, Polars) is read while the candidates are built
-    past = pool().submit(history, data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist())
+    tables = data.frames()  # the candidates decode the rep's last week from the log, the policy its 90 days
+    # the contact policy's history (the store's feedback, the logged touches) is read while the candidates
+    # are built
+    past = pool().submit(history, data.engine, tables, day, catalog, [rep_id], log.contact_ids.tolist(), log)
     recs = recommend(tables, day, models, rep_id, k=k, lang=lang, history=past, catalog=catalog, log=log,
                      context=context)
     return [Recommendation(
