@@ -233,3 +233,47 @@ def test_salesforce_tasks_and_events_by_api_names(tmp_path: Path) -> None:
     inter = frames["interactions"]
     assert inter["channel"].tolist() == ["meeting"] and inter["duration_min"].tolist() == [90.0]
     assert inter["ts"].iloc[0] == pd.Timestamp("2024-03-05 14:00", tz="UTC")
+
+
+CONTACTS = """First Name,Last Name,Account Name,Title,Email,Birthdate,Contact Role
+John,Smith,Acme,Chief Financial Officer,john@acme.com,1975-03-14,Economic Buyer
+John,Smith,Initech,Senior Manager,jsmith@initech.com,,
+Mia,Wong,Globex,Vice President of Sales,mia@globex.com,07/04,Technical Evaluator
+Ana,Ruiz,,Account Executive,ana@umbrella.io,31.12.1990,Other
+"""
+
+
+def test_a_crms_contacts_give_levels_roles_and_birthdays(tmp_path: Path) -> None:
+    from crm.adapters.contacts import read_contacts
+
+    frames, _ = read_contacts(_write(tmp_path, "contacts.csv", CONTACTS))
+    c = frames["contacts"].set_index("contact_id")
+    # the ids the activities give the same people: a name at two companies is one contact per company
+    assert list(c.index) == ["John Smith (Acme)", "John Smith (Initech)", "Mia Wong", "Ana Ruiz"]
+    assert c["seniority"].tolist() == ["c_level", "manager", "vp", "individual"]
+    assert c["buying_role"].tolist() == ["decision_maker", None, "evaluator", None]
+    assert c["birthday_month"].tolist()[0] == 3 and c["birthday_day"].tolist()[0] == 14
+    assert (c.loc["Mia Wong", "birthday_month"], c.loc["Mia Wong", "birthday_day"]) == (7, 4)
+    assert (c.loc["Ana Ruiz", "birthday_month"], c.loc["Ana Ruiz", "birthday_day"]) == (12, 31)
+    assert c.loc["Ana Ruiz", "account_id"] == "umbrella.io"  # no company: the e-mail's domain
+    with pytest.raises(ValidationError, match="'13/45' is not a birthday"):
+        read_contacts(_write(tmp_path, "bad.csv", "Name,Birthday\nJo,13/45\n"))
+    with pytest.raises(ValidationError, match="the same contact twice"):
+        read_contacts(_write(tmp_path, "twice.csv", "Name,Company\nJo,Acme\nJo,Acme\n"))
+
+
+def test_contacts_then_activities_join_the_same_people(tmp_path: Path, home: Path) -> None:
+    """Contacts first, then the activities that name them: the activities add touches, not new people, and
+    the contacts' facts (title, level, birthday) are kept."""
+    for source, name, text in (("contacts", "contacts.csv", CONTACTS), ("activities", "activities.csv", SALESFORCE)):
+        result = runner.invoke(app, ["import", "--source", source, str(_write(tmp_path, name, text)), "--json"])
+        assert result.exit_code == 0, result.output
+    from crm.store import make_engine, read_table
+    from guanxi.settings import get_settings
+
+    engine = make_engine(get_settings().db_url)
+    contacts = read_table(engine, "contacts").set_index("contact_id")
+    inter = read_table(engine, "interactions")
+    engine.dispose()
+    assert len(contacts) == 4 and set(inter["contact_id"]) <= set(contacts.index)
+    assert contacts.loc["Mia Wong", "seniority"] == "vp" and contacts.loc["John Smith (Acme)", "birthday_day"] == 14

@@ -200,16 +200,16 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
     account = text.get("account", nothing)[rows]
     domain = email.str.rsplit("@", n=1).str[1].str.lower()
     account = account.fillna(domain)
-    contact_ids = _contact_ids(contact[rows], account)
+    people_ids = contact_ids(contact[rows], account)
     # a contact's account: the one its rows name most, else its own (the export names no company)
-    known = pd.DataFrame({"contact_id": contact_ids, "account_id": account}).dropna()
+    known = pd.DataFrame({"contact_id": people_ids, "account_id": account}).dropna()
     of_contact = (known.groupby(["contact_id", "account_id"]).size().rename("n").reset_index()
                   .sort_values(["contact_id", "n", "account_id"], ascending=[True, False, True])
                   .drop_duplicates("contact_id").set_index("contact_id")["account_id"])
-    people = pd.Index(sorted(set(contact_ids)))
+    people = pd.Index(sorted(set(people_ids)))
     contact_account = of_contact.reindex(people).fillna(pd.Series("(no account) " + people, index=people))
     contacts = pd.DataFrame({"contact_id": people, "account_id": contact_account.to_numpy()})
-    emails = pd.DataFrame({"contact_id": contact_ids, "email": email}).dropna().drop_duplicates("contact_id")
+    emails = pd.DataFrame({"contact_id": people_ids, "email": email}).dropna().drop_duplicates("contact_id")
     if len(emails):
         contacts = contacts.merge(emails, on="contact_id", how="left")
     occasion = pd.Series(None, index=rows, dtype=object)
@@ -220,7 +220,7 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
             occasion = occasion.where(occasion.notna() | ~found, name)
     interactions = pd.DataFrame({
         "interaction_id": ids[rows].to_numpy(), "ts": pd.DatetimeIndex(when[rows]).as_unit("us"),
-        "rep_id": reps.to_numpy(), "contact_id": contact_ids.to_numpy(), "channel": channels[rows].to_numpy(),
+        "rep_id": reps.to_numpy(), "contact_id": people_ids.to_numpy(), "channel": channels[rows].to_numpy(),
         "direction": np.where(inbound[keep], "inbound", "outbound"), "occasion": occasion.to_numpy()})
     if minutes is not None:
         interactions["duration_min"] = minutes[keep]
@@ -230,7 +230,7 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
     return frames, dict.fromkeys(frames, str(path)), {r: n for r, n in counts.items() if n}
 
 
-def _contact_ids(contact: pd.Series, account: pd.Series) -> pd.Series:
+def contact_ids(contact: pd.Series, account: pd.Series) -> pd.Series:
     """The export's contact names as ids; a name found at several companies ("John Smith" at two
     accounts) is one contact per company, named ``name (company)``."""
     pairs = pd.DataFrame({"c": contact, "a": account})

@@ -36,6 +36,7 @@ class Source(enum.StrEnum):
     files = "files"
     maven_crm = "maven-crm"
     deals = "deals"
+    contacts = "contacts"
     activities = "activities"
     email = "email"
     log = "log"
@@ -63,10 +64,11 @@ def import_cmd(
                                                     "names none (default: email for email, call for log; "
                                                     "activities: none, such rows are reported).")] = None,
     column: Annotated[list[str] | None, typer.Option(
-        help="deals/activities/email/log: FIELD=NAME, the header's name for a field where it is not recognised "
-             "(log: src, dst, time, duration, channel; deals: opportunity_id, account, owner, amount, stage, "
-             "created_at, closed_at…; activities: rep, contact, email, phone, account, time, clock, channel, "
-             "direction, duration, status, subject, interaction_id); repeat for several.")] = None,
+        help="deals/contacts/activities/email/log: FIELD=NAME, the header's name for a field where it is not "
+             "recognised (log: src, dst, time, duration, channel; deals: opportunity_id, account, owner, amount, "
+             "stage, created_at, closed_at…; activities: rep, contact, email, phone, account, time, clock, channel, "
+             "direction, duration, status, subject, interaction_id; contacts: contact_id, name, first_name, "
+             "last_name, email, account, title, seniority, buying_role, birthday); repeat for several.")] = None,
     namespace: Annotated[str | None, typer.Option(
         help="email/log: prefix of the people's ids (default: the file's name); give several logs of one "
              "organisation (calls, messages) the same one.")] = None,
