@@ -123,15 +123,27 @@ def test_a_refused_activity_import_writes_nothing(tmp_path: Path, home: Path) ->
     assert again["inserted"]["interactions"] == 0 and again["counts"] == first["counts"]  # not counted twice
 
 
-def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Path]:
-    """A simulated world as a CRM exports it: an activities table and an opportunities table in the CRM's
-    own names and words (US dates, amounts with currency signs), the world's ids as its names."""
+def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Path, Path]:
+    """A simulated world as a CRM exports it: contacts, activities and opportunities tables in the CRM's
+    own names and words (job titles, role names, US dates, amounts with currency signs), the world's ids as
+    its names."""
+    people = tables["contacts"]
+    titles = {"c_level": "Chief Executive Officer", "vp": "VP Sales", "director": "Director of IT",
+              "manager": "Purchasing Manager", "individual": "Analyst"}
+    roles = {"decision_maker": "Decision Maker", "influencer": "Influencer", "evaluator": "Technical Evaluator",
+             "user": "Business User", "gatekeeper": "Gatekeeper", "coach": "Coach"}
+    month, day = people["birthday_month"].astype("Int64"), people["birthday_day"].astype("Int64")
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"Name": people["contact_id"], "Account Name": people["account_id"],
+                  "Title": people["seniority"].astype(object).map(titles),
+                  "Contact Role": people["buying_role"].astype(object).map(roles),
+                  "Birthdate": ("1980-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2))
+                  .where(month.notna())}).to_csv(folder / "Contacts.csv", index=False)
     inter = tables["interactions"].merge(tables["contacts"][["contact_id", "account_id"]], on="contact_id")
     types = {"email": "Email", "call": "Call", "video_call": "Video Call", "meeting": "Meeting", "visit": "Site Visit",
              "message": "Text Message", "social": "LinkedIn Like", "event": "Webinar"}
     subjects = {"holiday": "Season's greetings", "birthday": "Happy birthday!", "business_request": "Request: pricing",
                 "referral": "Referral"}
-    folder.mkdir(parents=True, exist_ok=True)
     activities = pd.DataFrame({
         "Activity ID": inter["interaction_id"], "Assigned": inter["rep_id"], "Contact": inter["contact_id"],
         "Company / Account": inter["account_id"], "Type": inter["channel"].astype(object).map(types),
@@ -151,15 +163,15 @@ def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Pat
                   "Created Date": pd.to_datetime(opps["created_at"], utc=True).dt.strftime("%m/%d/%Y"),
                   "Close Date": pd.to_datetime(opps["closed_at"], utc=True).dt.strftime("%m/%d/%Y")}
                  ).to_csv(folder / "Opportunities.csv", index=False)
-    return folder / "Activities.csv", folder / "Opportunities.csv"
+    return folder / "Contacts.csv", folder / "Activities.csv", folder / "Opportunities.csv"
 
 
 @pytest.mark.slow  # trains a model
 def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, home: Path,
                                                               served_world: dict[str, object]) -> None:
     tables = served_world["sim"].tables  # type: ignore[attr-defined]
-    activities, deals = crm_export(tables, tmp_path / "export")
-    for source, path in (("deals", deals), ("activities", activities)):
+    contacts_file, activities, deals = crm_export(tables, tmp_path / "export")
+    for source, path in (("deals", deals), ("contacts", contacts_file), ("activities", activities)):
         result = runner.invoke(app, ["import", "--source", source, str(path), "--json"])
         assert result.exit_code == 0, result.output
     stats = json.loads(runner.invoke(app, ["db", "stats", "--json"]).output)
@@ -171,8 +183,13 @@ def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, ho
 
     engine = make_engine(get_settings().db_url)
     stored = read_table(engine, "interactions").astype({"interaction_id": object}).set_index("interaction_id")
-    contacts = read_table(engine, "contacts").set_index("contact_id")["account_id"]
+    people = read_table(engine, "contacts").set_index("contact_id")
+    contacts = people["account_id"]
     engine.dispose()
+    world_people = tables["contacts"].astype({"contact_id": str}).set_index("contact_id").loc[people.index]
+    for column in ("seniority", "buying_role", "birthday_month", "birthday_day"):
+        assert people[column].astype(object).where(people[column].notna(), None).tolist() == \
+            world_people[column].astype(object).where(world_people[column].notna(), None).tolist(), column
     world = tables["interactions"].astype({"interaction_id": object}).set_index("interaction_id")
     stored = stored.loc[world.index]
     assert np.array_equal(stored["rep_id"].astype(str), world["rep_id"].astype(str))
