@@ -27,6 +27,7 @@ import pandas as pd
 
 from crm.adapters import headers
 from crm.adapters.deals import UNASSIGNED
+from crm.adapters.people import contact_ids, domains, own_accounts
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -198,8 +199,7 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
     reps = text.get("rep", nothing).fillna(rep or UNASSIGNED)[rows]
     email = text.get("email", nothing)[rows]
     account = text.get("account", nothing)[rows]
-    domain = email.str.rsplit("@", n=1).str[1].str.lower()
-    account = account.fillna(domain)
+    account = account.fillna(domains(email))
     people_ids = contact_ids(contact[rows], account)
     # a contact's account: the one its rows name most, else its own (the export names no company)
     known = pd.DataFrame({"contact_id": people_ids, "account_id": account}).dropna()
@@ -207,7 +207,7 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
                   .sort_values(["contact_id", "n", "account_id"], ascending=[True, False, True])
                   .drop_duplicates("contact_id").set_index("contact_id")["account_id"])
     people = pd.Index(sorted(set(people_ids)))
-    contact_account = of_contact.reindex(people).fillna(pd.Series("(no account) " + people, index=people))
+    contact_account = of_contact.reindex(people).fillna(pd.Series(own_accounts(people), index=people))
     contacts = pd.DataFrame({"contact_id": people, "account_id": contact_account.to_numpy()})
     emails = pd.DataFrame({"contact_id": people_ids, "email": email}).dropna().drop_duplicates("contact_id")
     if len(emails):
@@ -229,14 +229,3 @@ def read_activities(path: Path, columns: dict[str, str] | None = None, channel: 
               "contacts": contacts, "interactions": interactions}
     return frames, dict.fromkeys(frames, str(path)), {r: n for r, n in counts.items() if n}
 
-
-def contact_ids(contact: pd.Series, account: pd.Series) -> pd.Series:
-    """The export's contact names as ids; a name found at several companies ("John Smith" at two
-    accounts) is one contact per company, named ``name (company)``."""
-    pairs = pd.DataFrame({"c": contact, "a": account})
-    shared = pairs.dropna().groupby("c")["a"].nunique()
-    shared = set(shared[shared > 1].index)
-    if not shared:
-        return contact.astype(object)
-    split = contact.isin(shared) & account.notna()
-    return contact.where(~split, contact + " (" + account + ")").astype(object)

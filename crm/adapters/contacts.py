@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from crm.adapters import headers
-from crm.adapters.activities import contact_ids
+from crm.adapters.people import contact_ids, domains, own_accounts
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -116,7 +116,7 @@ def read_contacts(path: Path, columns: dict[str, str] | None = None) -> tuple[di
                   ).str.strip().replace("", pd.NA)
         full = full.fillna(joined)
     email = text.get("email", nothing).str.lower()
-    account = text.get("account", nothing).fillna(email.str.rsplit("@", n=1).str[1])
+    account = text.get("account", nothing).fillna(domains(email))
     person = text.get("contact_id", nothing).fillna(full).fillna(email)
     report.add(str(path), raw, person.isna().to_numpy(), cols.get("contact_id", cols.get("name", "name")),
                "a contact without an id, a name or an e-mail")
@@ -135,7 +135,7 @@ def read_contacts(path: Path, columns: dict[str, str] | None = None) -> tuple[di
     if "title" in cols:
         seniority = seniority.fillna(_level(text["title"], SENIORITY_WORDS))
     contacts = pd.DataFrame({
-        "contact_id": ids.to_numpy(), "account_id": account.fillna("(no account) " + person).to_numpy(dtype=object),
+        "contact_id": ids.to_numpy(), "account_id": account.fillna(own_accounts(person)).to_numpy(dtype=object),
         "name": full.to_numpy(dtype=object), "email": email.to_numpy(dtype=object),
         "title": text.get("title", nothing).to_numpy(dtype=object), "seniority": seniority.to_numpy(dtype=object),
         "buying_role": _level(text.get("buying_role", nothing), ROLE_WORDS).to_numpy(dtype=object),
