@@ -29,6 +29,7 @@ import pandas as pd
 
 from crm.adapters import headers
 from crm.adapters.mailbox import COLUMNS, is_mailbox, read_mailbox
+from crm.adapters.people import domains as people_domains
 from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
@@ -215,7 +216,7 @@ def read_email_archive(path: Path, epoch: str = "1970-01-01", channel: str = "em
     account = f"{prefix}:internal"
     # people named by e-mail address work where their domain says: an account per domain
     by_domain = bool(people) and all("@" in p for p in people)
-    domains = [p.rsplit("@", 1)[1].lower() for p in people] if by_domain else []
+    domains = people_domains(pd.Series(people, dtype=object)).tolist() if by_domain else []
     s_ids, d_ids = (prefix + ":" + src).to_numpy(), (prefix + ":" + dst).to_numpy()
     interactions = pd.DataFrame({
         "interaction_id": np.concatenate([np.char.add(record, np.char.add(line, "-out")),
