@@ -188,8 +188,9 @@ def explain(rel: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, lang: st
     element = np.array([names.index(ELEMENT_OF[f]) for f in explainable], dtype=np.int64)
     out = []
     for i in range(len(rel)):
-        # a feature equal to the healthy reference says nothing: leave it out
-        telling = ~(~np.isnan(V[i]) & (V[i] == R))
+        # a feature equal to the healthy reference says nothing, and a missing one (or one healthy ties
+        # lack) has no number to show ("n/a times our usual rhythm"): leave them out
+        telling = ~np.isnan(V[i]) & ~np.isnan(R) & (V[i] != R)
         sums = np.bincount(element[telling], weights=C[i][telling], minlength=len(names))
         present = np.flatnonzero(np.bincount(element[telling], minlength=len(names)) > 0)
         order = present[np.argsort(sums[present], kind="stable")]
@@ -271,22 +272,30 @@ def probability_name(label: str, lang: str) -> str:
 
 
 def action_reason(action: str, element: str, p_now: float, p_done: float, gain: float, lang: str,
-                  unit: str = "money", source: str = "learned",
-                  label: str = "effective_relationship") -> dict[str, object]:
+                  unit: str = "money", source: str = "learned", label: str = "effective_relationship",
+                  win_now: float | None = None, win_done: float | None = None) -> dict[str, object]:
     """Why this action: what it is expected to change, in numbers, in the gain's unit, and where the
-    effect comes from (this organisation's data or the shipped prior); ``label``: what the probability is of."""
+    effect comes from (this organisation's data or the shipped prior); ``label``: what the probability is of;
+    ``win_now``, ``win_done``: the open deal's P(win) before and after, said too where the action moves it
+    (the gain counts both: a touch that costs the tie a little may still be worth it for the deal)."""
     name = ELEMENT_NAMES[lang][element]
     probability = probability_name(label, lang)
     now, done = f"{p_now * 100:.1f}", f"{p_done * 100:.1f}"
     points = f"{(p_done - p_now) * 100:+.1f}"
     amount = number("gain", gain)
     origin = SOURCES[lang][source]
+    also = ""
+    if win_now is not None and win_done is not None and np.isfinite(win_now) and np.isfinite(win_done):
+        w_now, w_done = f"{win_now * 100:.1f}", f"{win_done * 100:.1f}"
+        if w_now != w_done:
+            also = (f" and the open deal's P(win) from {w_now}% to {w_done}%" if lang == "en" else
+                    f"，在谈商机赢单概率从 {w_now}% 变为 {w_done}%")
     if lang == "en":
         worth = (f"worth about {amount} in expected business" if unit == "money" else
                  f"a gain of {points} points (no account value is known, so actions rank by this gain)")
-        text = f"{name}: if you {action}, {probability} should move from {now}% to {done}%, {worth}; {origin}"
+        text = f"{name}: if you {action}, {probability} should move from {now}% to {done}%{also}, {worth}; {origin}"
     else:
         worth = (f"预期业务价值约 {amount}" if unit == "money" else
                  f"提升 {points} 个百分点（未知客户价值，按此提升排序）")
-        text = f"{name}：若{action}，{probability}预计从 {now}% 变为 {done}%，{worth}；{origin}"
+        text = f"{name}：若{action}，{probability}预计从 {now}% 变为 {done}%{also}，{worth}；{origin}"
     return {"element": element, "feature": None, "value": p_done, "reference": p_now, "text": text}

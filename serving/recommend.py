@@ -67,7 +67,7 @@ def recommend(tables: Tables, as_of: str | pd.Timestamp, models: Models, rep_id:
         [deal_action_reason(catalog[r.action].label(lang), r.element, r.p_win, r.p_win_if_done, r.gain, lang,
                             r.effect_source) if on_deal else
          action_reason(catalog[r.action].label(lang), r.element, r.p_effective, r.p_effective_if_done, r.gain,
-                       lang, r.gain_unit, r.effect_source, models.tie_label), *why]
+                       lang, r.gain_unit, r.effect_source, models.tie_label, r.p_win, r.p_win_if_done), *why]
         for r, why, on_deal in zip(out.itertuples(), reasons, on_deals, strict=True)
     ]
     return out.replace({np.nan: None})

@@ -197,6 +197,8 @@ def test_posted_interaction_changes_the_next_answer_and_counts_once(client: http
     first = client.get("/v1/reps/R0002/next-best-actions?limit=10").json()
     checkins = [a for a in first["actions"] if a["action"] in ("check_in", "reengage")]
     assert first["actions"] and all(a["reasons"] for a in first["actions"])
+    # every reason shows its numbers: a missing value is left out, not written "n/a"
+    assert not [r["text"] for a in first["actions"] for r in a["reasons"] if "n/a" in r["text"]]
     target = checkins[0] if checkins else first["actions"][0]
     ts = first["freshness"]["data_latest"]
     before = table_counts(server["engine"])["interactions"]

@@ -244,3 +244,30 @@ def test_candidates_mark_the_weeks_after_a_close(small: SimResult) -> None:
             assert len(at) and (at[column] == expected).all(), (outcome, days)
             checked += 1
     assert checked >= 3
+
+
+def test_an_action_reason_says_the_deal_it_moves_and_shows_no_missing_number() -> None:
+    """The gain counts the tie and the open deal: a reason says both where the deal moves, in en and zh."""
+    from serving.reasons import action_reason
+
+    both = action_reason("check in", "frequency", 0.131, 0.128, 1546.0, "en", win_now=0.843, win_done=0.853)
+    assert "from 13.1% to 12.8% and the open deal's P(win) from 84.3% to 85.3%, worth about 1546" in both["text"]
+    zh = action_reason("问候", "frequency", 0.131, 0.128, 1546.0, "zh", win_now=0.843, win_done=0.853)
+    assert "在谈商机赢单概率从 84.3% 变为 85.3%" in zh["text"]
+    alone = action_reason("check in", "frequency", 0.131, 0.128, 10.0, "en", win_now=float("nan"), win_done=None)
+    assert "P(win)" not in alone["text"]
+
+
+def test_reasons_show_no_missing_number(small: SimResult, models: tuple[Models, object],
+                                        as_of: pd.Timestamp) -> None:
+    """A feature whose value is missing (no loss in the year, no meeting with a senior contact) may weigh in
+    the model, but a reason cannot show it: every reason of every tie names a number."""
+    from features.relationship import relationship_features
+    from serving.reasons import explain, references
+
+    rel = relationship_features(small.tables, as_of)
+    model = models[0].relationship
+    assert model is not None
+    reasons = explain(rel, model, references(rel, model.predict_proba(rel)[:, 1]), "en")
+    texts = [r["text"] for row in reasons for r in row]
+    assert len(texts) >= len(rel) and not [t for t in texts if "n/a" in t]
