@@ -227,17 +227,18 @@ def explain_deal(deals: pd.DataFrame, model: GuanxiClassifier, ref: pd.Series, l
     out = []
     for i in range(len(deals)):
         row = contrib.iloc[i]
+        # a missing value has nothing to show (as for ties): only features the deal has are reasons
+        shown = [f for f in row.index if f in deals.columns and not pd.isna(deals[f].iloc[i])]
+        row = row[shown]
         down = row[row < 0].sort_values()
         picked = down if len(down) else row[row > 0].sort_values(ascending=False)
         items = []
         for feat in list(picked.index[:top]):
             value = deals[feat].iloc[i]
-            value = None if value is None or (isinstance(value, float) and np.isnan(value)) else value
             number_value = float(value) if isinstance(value, int | float | np.number) else np.nan
             items.append({"element": DEAL_ELEMENT_OF.get(feat, "deal"), "feature": feat, "value": number_value,
                           "reference": float(ref.get(feat, np.nan)), "contribution": float(row[feat]),
-                          "text": deal_sentence(feat, "n/a" if value is None else value,
-                                                float(ref.get(feat, np.nan)), lang)})
+                          "text": deal_sentence(feat, value, float(ref.get(feat, np.nan)), lang)})
         out.append(items)
     return out
 
