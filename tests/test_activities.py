@@ -294,3 +294,32 @@ def test_contacts_then_activities_join_the_same_people(tmp_path: Path, home: Pat
     engine.dispose()
     assert len(contacts) == 4 and set(inter["contact_id"]) <= set(contacts.index)
     assert contacts.loc["Mia Wong", "seniority"] == "vp" and contacts.loc["John Smith (Acme)", "birthday_day"] == 14
+
+
+def test_a_deals_buying_committee_joins_its_deal_and_contacts(tmp_path: Path, home: Path) -> None:
+    """Opportunity contact roles after the deals and the contacts: roles read from their words, a role that
+    names none skipped and counted, a contact the store does not know refused with nothing written."""
+    deals = _write(tmp_path, "deals.csv", "Opportunity ID,Account Name,Opportunity Owner,Stage,Amount\n"
+                                          "D1,Acme,Ann Lee,Negotiation,1000\nD2,Globex,Ann Lee,Closed Won,500\n")
+    roles = _write(tmp_path, "roles.csv", "Opportunity ID,Contact Name,Account Name,Role,Stance\n"
+                                          "D1,John Smith,Acme,Economic Buyer,Champion\n"
+                                          "D1,John Smith,Initech,Other,\n"
+                                          "D2,Mia Wong,Globex,Technical Evaluator,Skeptical\n")
+    for source, path in (("deals", deals), ("contacts", _write(tmp_path, "contacts.csv", CONTACTS))):
+        assert runner.invoke(app, ["import", "--source", source, str(path)]).exit_code == 0
+    result = runner.invoke(app, ["import", "--source", "deal-contacts", str(roles), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["inserted"]["opportunity_contacts"] == 2 and summary["skipped"] == {"no_role": 1}
+    from crm.store import make_engine, read_table
+    from guanxi.settings import get_settings
+
+    engine = make_engine(get_settings().db_url)
+    chain = read_table(engine, "opportunity_contacts").sort_values("opportunity_id")
+    assert chain[["opportunity_id", "contact_id", "role", "stance"]].values.tolist() == [
+        ["D1", "John Smith (Acme)", "decision_maker", "champion"], ["D2", "Mia Wong", "evaluator", "skeptic"]]
+    unknown = _write(tmp_path, "unknown.csv", "Opportunity ID,Contact Name,Role\nD1,Nobody Known,Decision Maker\n")
+    refused = runner.invoke(app, ["import", "--source", "deal-contacts", str(unknown)])
+    assert refused.exit_code != 0 and "Nobody Known" in refused.output and "nothing was written" in refused.output
+    assert len(read_table(engine, "opportunity_contacts")) == 2
+    engine.dispose()

@@ -24,7 +24,7 @@ runner = CliRunner()
     (["import", "NOWHERE"], 1, "import failed"),
     (["import", "calls.csv", "--source", "log", "--column", "time"], 2, "expected FIELD=NAME"),
     (["import", "NOWHERE", "--column", "src=Agent"], 2,
-     "--column applies to --source deals, contacts, activities, email or log"),
+     "--column applies to --source deals, contacts, deal-contacts, activities, email or log"),
     (["import", "calls.csv", "--source", "log", "--namespace", "a:b"], 2, "a name without ':'"),
     (["erase", "nobody"], 1, "no contact 'nobody'"),
     (["rollback", "guanxi-nope"], 2, "no registered model 'guanxi-nope'"),

@@ -73,7 +73,7 @@ PARTIAL_DATE = re.compile(r"^\s*-{0,2}(\d{1,2})[/.-](\d{1,2})\s*$")
 """A birthday without a year: "03/14", "14.03", vCard's "--03-14"."""
 
 
-def _level(text: pd.Series, table: tuple[tuple[str, tuple[str, ...]], ...]) -> pd.Series:
+def level_of(text: pd.Series, table: tuple[tuple[str, tuple[str, ...]], ...]) -> pd.Series:
     """The first level of ``table`` one of whose words is in the text (None where none is)."""
     words = text.fillna("").astype(str).map(lambda s: set(headers.key(s).split("_")))
     return words.map(lambda ws: next((level for level, known in table if ws & set(known)), None))
@@ -131,14 +131,14 @@ def read_contacts(path: Path, columns: dict[str, str] | None = None) -> tuple[di
                "{value!r}: the same contact twice")
     if report:
         raise ValidationError(report)
-    seniority = _level(text.get("seniority", nothing), SENIORITY_WORDS)
+    seniority = level_of(text.get("seniority", nothing), SENIORITY_WORDS)
     if "title" in cols:
-        seniority = seniority.fillna(_level(text["title"], SENIORITY_WORDS))
+        seniority = seniority.fillna(level_of(text["title"], SENIORITY_WORDS))
     contacts = pd.DataFrame({
         "contact_id": ids.to_numpy(), "account_id": account.fillna(own_accounts(person)).to_numpy(dtype=object),
         "name": full.to_numpy(dtype=object), "email": email.to_numpy(dtype=object),
         "title": text.get("title", nothing).to_numpy(dtype=object), "seniority": seniority.to_numpy(dtype=object),
-        "buying_role": _level(text.get("buying_role", nothing), ROLE_WORDS).to_numpy(dtype=object),
+        "buying_role": level_of(text.get("buying_role", nothing), ROLE_WORDS).to_numpy(dtype=object),
         "birthday_month": month.to_numpy(), "birthday_day": day.to_numpy()})
     given = {"name": ("name", "first_name", "last_name"), "email": ("email",), "title": ("title",),
              "seniority": ("seniority", "title"), "buying_role": ("buying_role",),

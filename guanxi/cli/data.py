@@ -37,6 +37,7 @@ class Source(enum.StrEnum):
     maven_crm = "maven-crm"
     deals = "deals"
     contacts = "contacts"
+    deal_contacts = "deal-contacts"
     activities = "activities"
     email = "email"
     log = "log"
@@ -64,11 +65,12 @@ def import_cmd(
                                                     "names none (default: email for email, call for log; "
                                                     "activities: none, such rows are reported).")] = None,
     column: Annotated[list[str] | None, typer.Option(
-        help="deals/contacts/activities/email/log: FIELD=NAME, the header's name for a field where it is not "
-             "recognised (log: src, dst, time, duration, channel; deals: opportunity_id, account, owner, amount, "
-             "stage, created_at, closed_at…; activities: rep, contact, email, phone, account, time, clock, channel, "
-             "direction, duration, status, subject, interaction_id; contacts: contact_id, name, first_name, "
-             "last_name, email, account, title, seniority, buying_role, birthday); repeat for several.")] = None,
+        help="deals/contacts/deal-contacts/activities/email/log: FIELD=NAME, the header's name for a field "
+             "where it is not recognised (log: src, dst, time, duration, channel; deals: opportunity_id, account, "
+             "owner, amount, stage, created_at, closed_at…; activities: rep, contact, email, phone, account, time, "
+             "clock, channel, direction, duration, status, subject, interaction_id; contacts: contact_id, name, "
+             "first_name, last_name, email, account, title, seniority, buying_role, birthday; deal-contacts: "
+             "opportunity_id, contact_id, email, account, role, stance, added_at); repeat for several.")] = None,
     namespace: Annotated[str | None, typer.Option(
         help="email/log: prefix of the people's ids (default: the file's name); give several logs of one "
              "organisation (calls, messages) the same one.")] = None,
@@ -99,9 +101,10 @@ def import_cmd(
         out.print(f"custom deal attributes kept (opportunities.attributes): {', '.join(result.attributes)}")
     if result.skipped:
         from crm.adapters.activities import SKIPPED
+        from crm.adapters.deal_contacts import SKIPPED as SKIPPED_ROLES
 
-        out.print("rows skipped, not touches with a contact: "
-                  + "; ".join(f"{n:,} {SKIPPED.get(r, r)}" for r, n in result.skipped.items()))
+        reasons = {**SKIPPED, **SKIPPED_ROLES}
+        out.print("rows skipped: " + "; ".join(f"{n:,} {reasons.get(r, r)}" for r, n in result.skipped.items()))
 
 
 def export_cmd(

@@ -14,7 +14,7 @@ from crm.validate import ValidationError
 from guanxi.services.errors import Refused
 from guanxi.settings import Settings
 
-SOURCES = ("files", "maven-crm", "deals", "contacts", "activities", "email", "log")
+SOURCES = ("files", "maven-crm", "deals", "contacts", "deal-contacts", "activities", "email", "log")
 
 
 def column_names(pairs: list[str]) -> dict[str, str]:
@@ -33,7 +33,8 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
                   namespace: str | None = None, rep: str | None = None) -> ImportResult:
     """Import ``path`` (a folder of ``<table>.csv``/``.parquet`` files, or the source's own file or folder).
     ``deals`` reads one table of deals as any CRM exports it (``crm.adapters.deals``), ``contacts`` one
-    table of contacts (``crm.adapters.contacts``), ``activities`` one
+    table of contacts (``crm.adapters.contacts``), ``deal-contacts`` the contacts on each deal with their
+    roles (``crm.adapters.deal_contacts``), ``activities`` one
     table of activities (``crm.adapters.activities``: the rows that are not touches are counted in
     ``skipped``); ``email`` and ``log``
     read the same communication logs (``crm.adapters.email``); ``channel`` is the
@@ -42,9 +43,9 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
     ``columns``: field -> the log's header name for it, where the adapter does not recognise it;
     ``namespace``: email/log, the prefix of the people's ids (default: the file's name); ``rep``: activities,
     the rep of rows that name none (a rep's own call log)."""
-    if columns and source not in ("deals", "contacts", "activities", "email", "log"):
-        raise Refused("invalid", f"--column applies to --source deals, contacts, activities, email or log, not "
-                      f"{source}")
+    if columns and source not in ("deals", "contacts", "deal-contacts", "activities", "email", "log"):
+        raise Refused("invalid", f"--column applies to --source deals, contacts, deal-contacts, activities, email "
+                      f"or log, not {source}")
     if rep is not None and (source != "activities" or not rep.strip()):
         raise Refused("invalid", f"--rep {rep!r}: a rep's name, for --source activities")
     if namespace is not None and (source not in ("email", "log") or not namespace.strip() or ":" in namespace):
@@ -65,6 +66,11 @@ def import_source(engine: Engine, path: Path, source: str, settings: Settings, e
             from crm.adapters.contacts import read_contacts
 
             return import_frames(engine, *read_contacts(path, columns), options)
+        if source == "deal-contacts":
+            from crm.adapters.deal_contacts import read_deal_contacts
+
+            frames, sources, skipped = read_deal_contacts(path, columns)
+            return dataclasses.replace(import_frames(engine, frames, sources, options), skipped=skipped)
         if source == "activities":
             from crm.adapters.activities import read_activities
 
