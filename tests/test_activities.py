@@ -123,10 +123,10 @@ def test_a_refused_activity_import_writes_nothing(tmp_path: Path, home: Path) ->
     assert again["inserted"]["interactions"] == 0 and again["counts"] == first["counts"]  # not counted twice
 
 
-def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Path, Path]:
-    """A simulated world as a CRM exports it: contacts, activities and opportunities tables in the CRM's
-    own names and words (job titles, role names, US dates, amounts with currency signs), the world's ids as
-    its names."""
+def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Path, Path, Path]:
+    """A simulated world as a CRM exports it: contacts, opportunity contact roles, activities and opportunities
+    tables in the CRM's own names and words (job titles, role names, US dates, amounts with currency signs),
+    the world's ids as its names."""
     people = tables["contacts"]
     titles = {"c_level": "Chief Executive Officer", "vp": "VP Sales", "director": "Director of IT",
               "manager": "Purchasing Manager", "individual": "Analyst"}
@@ -139,6 +139,14 @@ def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Pat
                   "Contact Role": people["buying_role"].astype(object).map(roles),
                   "Birthdate": ("1980-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2))
                   .where(month.notna())}).to_csv(folder / "Contacts.csv", index=False)
+    chain = tables["opportunity_contacts"]
+    stances = {"champion": "Champion", "supporter": "Supportive", "neutral": "Neutral", "skeptic": "Skeptical",
+               "blocker": "Blocker"}
+    pd.DataFrame({"Opportunity ID": chain["opportunity_id"], "Contact Name": chain["contact_id"],
+                  "Role": chain["role"].astype(object).map(roles),
+                  "Stance": chain["stance"].astype(object).map(stances),
+                  "Created Date": pd.to_datetime(chain["added_at"], utc=True).dt.strftime("%m/%d/%Y")}
+                 ).to_csv(folder / "Opportunity Contact Roles.csv", index=False)
     inter = tables["interactions"].merge(tables["contacts"][["contact_id", "account_id"]], on="contact_id")
     types = {"email": "Email", "call": "Call", "video_call": "Video Call", "meeting": "Meeting", "visit": "Site Visit",
              "message": "Text Message", "social": "LinkedIn Like", "event": "Webinar"}
@@ -163,15 +171,17 @@ def crm_export(tables: dict[str, pd.DataFrame], folder: Path) -> tuple[Path, Pat
                   "Created Date": pd.to_datetime(opps["created_at"], utc=True).dt.strftime("%m/%d/%Y"),
                   "Close Date": pd.to_datetime(opps["closed_at"], utc=True).dt.strftime("%m/%d/%Y")}
                  ).to_csv(folder / "Opportunities.csv", index=False)
-    return folder / "Contacts.csv", folder / "Activities.csv", folder / "Opportunities.csv"
+    return (folder / "Contacts.csv", folder / "Opportunity Contact Roles.csv", folder / "Activities.csv",
+            folder / "Opportunities.csv")
 
 
 @pytest.mark.slow  # trains a model
 def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, home: Path,
                                                               served_world: dict[str, object]) -> None:
     tables = served_world["sim"].tables  # type: ignore[attr-defined]
-    contacts_file, activities, deals = crm_export(tables, tmp_path / "export")
-    for source, path in (("deals", deals), ("contacts", contacts_file), ("activities", activities)):
+    contacts_file, roles, activities, deals = crm_export(tables, tmp_path / "export")
+    for source, path in (("deals", deals), ("contacts", contacts_file), ("deal-contacts", roles),
+                         ("activities", activities)):
         result = runner.invoke(app, ["import", "--source", source, str(path), "--json"])
         assert result.exit_code == 0, result.output
     stats = json.loads(runner.invoke(app, ["db", "stats", "--json"]).output)
@@ -183,6 +193,7 @@ def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, ho
 
     engine = make_engine(get_settings().db_url)
     stored = read_table(engine, "interactions").astype({"interaction_id": object}).set_index("interaction_id")
+    stored_chain = read_table(engine, "opportunity_contacts")
     people = read_table(engine, "contacts").set_index("contact_id")
     contacts = people["account_id"]
     engine.dispose()
@@ -198,7 +209,15 @@ def test_a_crms_activities_and_deals_run_the_chain_on_revenue(tmp_path: Path, ho
     assert np.array_equal(contacts.astype(str), truth.reindex(contacts.index.astype(str)).to_numpy())
     occasions = world["occasion"].astype(object).where(world["occasion"].notna(), None)
     assert stored["occasion"].astype(object).where(stored["occasion"].notna(), None).tolist() == occasions.tolist()
+    world_chain = tables["opportunity_contacts"]
+    assert sorted(zip(stored_chain["opportunity_id"], stored_chain["contact_id"], stored_chain["role"],
+                      stored_chain["stance"].astype(object).where(stored_chain["stance"].notna(), None),
+                      strict=True)) == \
+        sorted(zip(world_chain["opportunity_id"].astype(str), world_chain["contact_id"].astype(str),
+                   world_chain["role"].astype(str),
+                   world_chain["stance"].astype(object).where(world_chain["stance"].notna(), None), strict=True))
     doctor = json.loads(runner.invoke(app, ["doctor", "--json"]).output)
+    assert doctor["facts"]["won_deals_with_decision_chain"] > 0
     relationship = next(p for p in doctor["plans"] if p["model"] == "relationship")
     assert relationship["label"] == "effective_relationship", relationship
     trained = runner.invoke(app, ["train", "relationship", "--json"])
