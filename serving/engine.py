@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from serving.candidates import deal_only
 from serving.catalog import Catalog, Columns
 from serving.effect_prior import PriorEffects, shipped_prior
 from training.model import GuanxiClassifier
@@ -62,7 +61,8 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     if cands.empty:
         return pd.DataFrame(columns=["rep_id", "contact_id", "account_id", "action", "priority"])
     kinds = sorted({a.kind for a in catalog.actions})
-    deals = deal_only(cands)
+    columns = Columns(cands)  # each column the rules read, converted once
+    deals = columns.deal_only
     eff, win = _effects(cands, deals, models, kinds)
     amount = (cands["deal_open"] * cands["deal_amount"]).to_numpy(dtype=float)
     potential = account_values(cands["account_potential"].to_numpy(dtype=float), amount, catalog)
@@ -77,7 +77,6 @@ def score(cands: pd.DataFrame, models: Models, catalog: Catalog) -> pd.DataFrame
     ids["target"] = ids["contact_id"]
     if deals.any():
         ids["target"] = np.where(deals, cands["opportunity_id"].to_numpy(dtype=object), ids["contact_id"])
-    columns = Columns(cands)  # each column the rules read, converted once
     for action in catalog.actions:
         ok = action.allowed(columns)
         if not ok.any():
