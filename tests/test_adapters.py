@@ -391,3 +391,21 @@ def test_deals_exported_by_field_api_names_and_flags(tmp_path: Path) -> None:
     bad.write_text("Id,OwnerId,IsClosed,IsWon\n006A,005A,maybe,true\n")
     with pytest.raises(ValidationError, match="'maybe' is neither true nor false"):
         read_deals(bad)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030", "utf-16"])
+def test_a_chinese_crms_deals_in_the_encodings_excel_writes(tmp_path: Path, encoding: str) -> None:
+    """Chinese column names and stage words, in UTF-8, in GBK (Excel's CSV on a Chinese Windows) and in
+    UTF-16 (Excel's "Unicode Text", tab-separated)."""
+    text = ("商机编号,客户名称,负责人,阶段,金额,创建日期,关闭日期\n"
+            "D1,阿里巴巴,王伟,赢单,1000,2024-01-02,2024-03-01\n"
+            "D2,腾讯,李娜,谈判中,500,2024-02-01,2024-06-30\n"
+            "D3,腾讯,李娜,未成交,300,2024-02-03,2024-06-30\n"
+            "D4,百度,王伟,输单,800,2024-01-05,2024-02-20\n")
+    path = tmp_path / "商机.csv"
+    path.write_bytes((text.replace(",", "\t") if encoding == "utf-16" else text).encode(encoding))
+    frames, _ = read_deals(path)
+    opps = frames["opportunities"].set_index("opportunity_id")
+    assert opps["outcome"].to_dict() == {"D1": "won", "D2": "open", "D3": "open", "D4": "lost"}
+    assert opps.loc["D1", "account_id"] == "阿里巴巴" and opps.loc["D4", "owner_rep_id"] == "王伟"
+    assert opps["closed_at"].notna().tolist() == [True, False, False, True]

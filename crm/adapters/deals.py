@@ -18,6 +18,7 @@ interaction is invented.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from crm.validate import Report, ValidationError
 
 NAMES: dict[str, tuple[str, ...]] = {
     "opportunity_id": ("opportunity_id", "deal_id", "opportunity", "id", "record_id", "opportunity_number",
-                       "hs_object_id"),
+                       "hs_object_id", "商机编号", "商机id", "机会编号", "商机号", "编号"),
     "account": ("account_id", "account", "account_name", "company", "company_name", "organization",
                 "organisation", "customer", "client", "org_name"),
     "owner": ("owner_rep_id", "owner", "opportunity_owner", "deal_owner", "sales_agent", "sales_rep", "rep",
@@ -46,24 +47,28 @@ NAMES: dict[str, tuple[str, ...]] = {
     "product": ("product", "product_name", "item"),
 }
 WORDS: dict[str, tuple[str, ...]] = {
-    "account": ("account", "company", "customer", "client", "organization", "organisation"),
-    "owner": ("owner", "rep", "agent", "salesperson"),
-    "amount": ("amount", "value", "revenue"),
-    "stage": ("stage", "status", "outcome"),
-    "created_at": ("created", "create", "opened", "engaged"),
-    "closed_at": ("close", "closed"),
+    "account": ("account", "company", "customer", "client", "organization", "organisation", "客户", "公司", "企业"),
+    "owner": ("owner", "rep", "agent", "salesperson", "负责人", "销售", "所有人", "跟进人"),
+    "amount": ("amount", "value", "revenue", "金额", "价值"),
+    "stage": ("stage", "status", "outcome", "阶段", "状态", "结果"),
+    "created_at": ("created", "create", "opened", "engaged", "创建"),
+    "closed_at": ("close", "closed", "关闭", "成交日期", "结单"),
 }
-WON = ("won", "win", "closedwon", "success", "successful", "booked", "signed")
-LOST = ("lost", "lose", "closedlost", "dead", "cancelled", "canceled", "rejected", "disqualified", "declined")
-"""Words of a stage or status that mean won or lost ("Closed Won", HubSpot's ``closedwon``, "Lost - budget")."""
+"""Words of a header name that name the field; a Chinese word anywhere in the name ("关闭日期": closed_at)."""
+WON = ("won", "win", "closedwon", "success", "successful", "booked", "signed", "赢单", "成交", "签约", "赢得")
+LOST = ("lost", "lose", "closedlost", "dead", "cancelled", "canceled", "rejected", "disqualified", "declined",
+        "输单", "丢单", "失败", "流失", "输掉")
+"""Words of a stage or status that mean won or lost ("Closed Won", HubSpot's ``closedwon``, "Lost - budget",
+"赢单", "输单"); a Chinese word after a negation ("未成交": not closed) does not count."""
+NEGATED = re.compile("[未不没无][有]?(?:" + "|".join(w for w in WON + LOST if not w.isascii()) + ")")
 UNASSIGNED = "unassigned"
 
 
 def outcome_of(stage: pd.Series) -> pd.Series:
     """``won`` / ``lost`` / ``open`` from a stage or status text, by its words."""
-    words = stage.fillna("").astype(str).map(lambda s: set(headers.key(s).split("_")))
-    won = words.map(lambda w: bool(w & set(WON)))
-    lost = words.map(lambda w: bool(w & set(LOST)))
+    keys = stage.fillna("").astype(str).map(lambda s: NEGATED.sub("_", headers.key(s)))
+    won = keys.map(lambda k: headers.has_word(k, WON))
+    lost = keys.map(lambda k: headers.has_word(k, LOST))
     return pd.Series(np.where(won & ~lost, "won", np.where(lost & ~won, "lost", "open")), index=stage.index)
 
 

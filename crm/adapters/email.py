@@ -66,7 +66,8 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
     """The raw records and which column holds each field (by name, or by position without a header);
     ``given``: field -> column name, as the caller names them (the file then has a header)."""
     report = Report()
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+    encoding = headers.encoding_of(path)
+    with path.open(newline="", encoding=encoding, errors="replace") as f:
         lines = [line for _, line in zip(range(50), f, strict=False) if line.strip() and not line.startswith("%")]
     first = lines[0] if lines else ""
     try:
@@ -76,11 +77,11 @@ def _read(path: Path, given: dict[str, str] | None = None) -> tuple[pd.DataFrame
         sep = r"\s+"
     tokens = [t.strip().strip('"') for t in (first.split(sep) if sep != r"\s+" else first.split())]
     if given or len(headers.find(tokens, NAMES, WORDS)) >= 2:  # a header row
-        raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True,
+        raw = pd.read_csv(path, sep=sep, comment="%", dtype=str, skipinitialspace=True, encoding=encoding,
                           engine="python" if sep == r"\s+" else "c")
         raw.columns = [str(c).strip() for c in raw.columns]
         return raw, _by_header(path, list(raw.columns), given, report), report
-    raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str,
+    raw = pd.read_csv(path, sep=sep, comment="%", header=None, dtype=str, encoding=encoding,
                       engine="python" if sep == r"\s+" else "c")
     if raw.shape[1] not in (3, 4):
         report.note(str(path), 0, "", f"expected 3 or 4 columns (src dst [weight] time) or a header row naming "

@@ -3,6 +3,7 @@ first, else a word of the name, else the name the user gives (``--column FIELD=N
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -15,10 +16,21 @@ SPREADSHEETS = (".xlsx", ".xlsm")
 MINUTE_WORDS = ("min", "mins", "minute", "minutes")
 
 
+CJK = "\u3400-\u9fff"
+"""Chinese characters, kept in keys: an export from a Chinese CRM names its columns and stages in them."""
+
+
 def key(name: str) -> str:
     """A header name as a key: lower case, a unit in brackets dropped, words joined by underscores
-    ("Duration (sec)" -> ``duration``, "Call Date/Time" -> ``call_date_time``)."""
-    return re.sub(r"[^0-9a-z]+", "_", re.sub(r"[(\[].*?[)\]]", " ", name.lower())).strip("_")
+    ("Duration (sec)" -> ``duration``, "Call Date/Time" -> ``call_date_time``, "关闭日期" as it is)."""
+    return re.sub(f"[^0-9a-z{CJK}]+", "_", re.sub(r"[(\[（].*?[)\]）]", " ", name.lower())).strip("_")
+
+
+def has_word(text_key: str, words: tuple[str, ...] | set[str]) -> bool:
+    """Whether a key holds one of ``words``: a word between underscores, or, for a Chinese word (Chinese
+    writes no spaces), anywhere in it ("关闭日期" holds "关闭")."""
+    parts = set(text_key.split("_"))
+    return any(w in parts if not re.search(f"[{CJK}]", w) else w in text_key for w in words)
 
 
 def header_key(name: str) -> str:
@@ -39,7 +51,7 @@ def find(names: list[str], whole: dict[str, tuple[str, ...]], words: dict[str, t
     for field, known in words.items():
         if field in cols:
             continue
-        hit = next((c for k, c in keys.items() if set(k.split("_")) & set(known) and c not in cols.values()), None)
+        hit = next((c for k, c in keys.items() if has_word(k, known) and c not in cols.values()), None)
         if hit is not None:
             cols[field] = hit
     return cols
@@ -76,9 +88,28 @@ def read_sheet(path: Path) -> pd.DataFrame:
     return frame.map(text).astype(object)
 
 
+def encoding_of(path: Path) -> str:
+    """The text encoding of an exported file: UTF-8 (with or without a BOM), UTF-16 by its BOM (Excel's
+    "Unicode Text"), GB18030 where the bytes are not UTF-8 but read as Chinese (Excel's CSV on a Chinese
+    Windows: GBK), else Windows-1252 (Excel's CSV on a Western one)."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-8-sig" or re.search(f"[{CJK}]", text):
+            return encoding
+    return "cp1252"
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """One table of an export as text, whatever the file: CSV or TSV (the separator sniffed, a BOM dropped),
-    a spreadsheet (:func:`read_sheet`) or Parquet; empty cells null, header names stripped."""
+    """One table of an export as text, whatever the file: CSV or TSV (the separator sniffed, the encoding
+    found by :func:`encoding_of`), a spreadsheet (:func:`read_sheet`) or Parquet; empty cells null, header
+    names stripped."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".parquet":
@@ -87,7 +118,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raw = read_sheet(path)
     else:
         raw = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False, na_values=[""],
-                          encoding="utf-8-sig")
+                          encoding=encoding_of(path))
     raw.columns = [str(c).strip() for c in raw.columns]
     return raw
 
