@@ -32,7 +32,7 @@ from features.frames import Tables, need, table, utc
 from features.logs import recent_frame
 from features.network import tie_strength
 from features.relationship import EntityFacts, entity_facts, relationship_features, relationship_features_from_log
-from features.scan import LOSS_WINDOW_DAYS, WIN_WINDOW_DAYS
+from features.scan import LOSS_WINDOW_DAYS, US_PER_DAY, WIN_WINDOW_DAYS
 
 REQUEST_DAYS = 7
 
@@ -235,7 +235,7 @@ def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) ->
     inter = need(tables, "interactions", ["ts", "rep_id", "contact_id", "direction", "occasion"])
     ts = inter.get_column("ts").dt.epoch("us").to_numpy()
     until = cutoff.value // 1000
-    week = np.flatnonzero((ts <= until) & (ts > until - REQUEST_DAYS * 86_400_000_000))
+    week = np.flatnonzero((ts <= until) & (ts > until - REQUEST_DAYS * US_PER_DAY))
     request: dict[tuple[str, str], int] = {}
     answer: dict[tuple[str, str], int] = {}
     columns = [ts[week].tolist(), *(inter.get_column(c).gather(week).to_list()
@@ -247,7 +247,7 @@ def _open_requests(tables: Tables, cutoff: pd.Timestamp, pairs: pd.DataFrame) ->
                 request[key] = t
         elif direction == "outbound" and (key not in answer or t > answer[key]):
             answer[key] = t
-    flagged = {key for key, ts in request.items() if key not in answer or answer[key] < ts}
+    flagged = {key for key, asked in request.items() if key not in answer or answer[key] < asked}
     if not flagged:
         return np.zeros(len(pairs))
     return np.array([(r, c) in flagged for r, c in zip(pairs["rep_id"], pairs["contact_id"], strict=True)],

@@ -75,8 +75,8 @@ PARTIAL_DATE = re.compile(r"^\s*-{0,2}(\d{1,2})[/.-](\d{1,2})\s*$")
 
 def level_of(text: pd.Series, table: tuple[tuple[str, tuple[str, ...]], ...]) -> pd.Series:
     """The first level of ``table`` one of whose words is in the text (None where none is)."""
-    words = text.fillna("").astype(str).map(lambda s: set(headers.key(s).split("_")))
-    return words.map(lambda ws: next((level for level, known in table if ws & set(known)), None))
+    keys = text.fillna("").astype(str).map(headers.key)
+    return keys.map(lambda k: next((level for level, known in table if headers.has_word(k, known)), None))
 
 
 def _birthdays(values: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:

@@ -122,13 +122,13 @@ def read_deals(path: Path, columns: dict[str, str] | None = None) -> tuple[dict[
     if flags:  # a CRM's own flags ("IsWon", "IsClosed") outrank the words of a stage it lets users rename
         won = flags["is_won"].fillna(False).to_numpy(dtype=bool) if "is_won" in flags else None
         closed = flags["is_closed"].fillna(False).to_numpy(dtype=bool) if "is_closed" in flags else None
-        words = outcome.to_numpy()
+        decided = words = outcome.to_numpy()
         if won is not None and closed is not None:
             decided = np.where(won, "won", np.where(closed, "lost", "open"))
         elif won is not None:  # won where flagged; the words decide lost or open elsewhere
             decided = np.where(won, "won", np.where(words == "won", "open", words))
-        else:  # closed only: the words decide won or lost among the closed deals; the rest are open
-            decided = np.where(flags["is_closed"].fillna(False).to_numpy(dtype=bool), words, "open")
+        elif closed is not None:  # closed only: the words decide won or lost among the closed deals
+            decided = np.where(closed, words, "open")
         outcome = pd.Series(decided, index=raw.index)
     dates = {f: headers.dates(raw[cols[f]]) for f in ("created_at", "closed_at") if f in cols}
     money = {f: _money(raw[cols[f]]) for f in ("amount", "closed_amount") if f in cols}
